@@ -1,0 +1,42 @@
+"""Explicit randomness: one SeedSequence per run, child Generators per consumer.
+
+Never use the global NumPy RNG.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deeprecipe._typing import RandomState
+from deeprecipe.errors import InvalidTypeError
+
+
+def as_seed_sequence(random_state: RandomState) -> np.random.SeedSequence:
+    """Return a SeedSequence for None, an int, a SeedSequence or a Generator."""
+    if random_state is None or isinstance(random_state, (int, np.integer)):
+        if isinstance(random_state, bool):
+            raise InvalidTypeError(
+                f"random_state must be None, an int, a SeedSequence or a Generator, got {random_state!r}")
+        return np.random.SeedSequence(None if random_state is None else int(random_state))
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(int(random_state.integers(0, 2**63)))
+    raise InvalidTypeError(
+        "random_state must be None, an int, a SeedSequence or a Generator, "
+        f"got {type(random_state).__name__}")
+
+
+def spawn_generators(random_state: RandomState, n: int) -> list[np.random.Generator]:
+    """n independent Generators drawn from one SeedSequence."""
+    return [np.random.default_rng(s) for s in as_seed_sequence(random_state).spawn(n)]
+
+
+def generator_state(rng: np.random.Generator) -> dict:
+    """JSON-serializable state of a Generator (for checkpoints)."""
+    return rng.bit_generator.state
+
+
+def set_generator_state(rng: np.random.Generator, state: dict) -> None:
+    """Restore a Generator's state saved with generator_state()."""
+    rng.bit_generator.state = state

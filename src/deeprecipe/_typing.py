@@ -1,0 +1,18 @@
+"""Type aliases shared across the package."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Params = dict[str, np.ndarray]
+ArrayF = npt.NDArray[np.floating]
+RandomState = None | int | np.random.SeedSequence | np.random.Generator
+
+
+class Schedule(Protocol):
+    """Maps the 1-based epoch number to a learning rate."""
+
+    def __call__(self, epoch_num: int) -> float: ...

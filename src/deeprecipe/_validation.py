@@ -1,0 +1,71 @@
+"""Input checks that fail early with messages naming the problem and what was expected."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
+
+
+def check_in_range(name: str, value, *, low=None, high=None, closed: str = "both"):
+    """Return ``value`` if low <= value <= high (ends per ``closed``), else InvalidValueError.
+
+    >>> check_in_range("keep_prob", 0.5, low=0.0, high=1.0, closed="right")
+    0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidTypeError(f"{name} must be a real number, got {value!r}")
+    left = closed in ("both", "left")
+    right = closed in ("both", "right")
+    ok = bool(np.isfinite(value)) and (
+        (low is None or (value >= low if left else value > low))
+        and (high is None or (value <= high if right else value < high)))
+    if not ok:
+        if high is None:
+            expected = f"{'>=' if left else '>'} {low}"
+        elif low is None:
+            expected = f"{'<=' if right else '<'} {high}"
+        else:
+            expected = f"in {'[' if left else '('}{low}, {high}{']' if right else ')'}"
+        raise InvalidValueError(f"{name} must be {expected}, got {value!r}")
+    return value
+
+
+def check_int(name: str, value, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as int if it is an integer within [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidTypeError(f"{name} must be an integer, got {value!r}")
+    return int(check_in_range(name, int(value), low=low, high=high))
+
+
+def check_choice(name: str, value, choices) -> str:
+    """Return ``value`` if it is one of ``choices``."""
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise InvalidValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def check_features(X, *, name: str = "X", dtype=np.float32, n_features: int | None = None,
+                   ndim: int = 2) -> np.ndarray:
+    """X as a finite float array of shape (m, n_features) in ``dtype``; else DataError."""
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise DataError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise DataError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    if arr.ndim != ndim:
+        raise DataError(f"{name} must be {ndim}-D (samples as rows), got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise DataError(f"{name} has no samples (shape {arr.shape})")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise DataError(f"{name} has {arr.shape[1]} features, expected {n_features}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).any(axis=tuple(range(1, arr.ndim))).sum())
+        raise DataError(f"{name} contains NaN or inf values in {bad} sample(s); clean or "
+                        "impute them first")
+    return arr

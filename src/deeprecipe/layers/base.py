@@ -1,0 +1,63 @@
+"""The layer protocol: configuration in dataclass fields, arrays in dicts.
+
+build(n_in, rng, dtype) -> n_out creates ``params`` (trainable), ``grads`` (same keys, shapes,
+dtypes) and ``state`` (non-trainable, e.g. BatchNorm running statistics).
+forward(X, training=False) caches what backward needs only when training, in one slot.
+backward(dY) -> dX overwrites ``grads`` and returns the gradient with respect to the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from deeprecipe._typing import Params
+from deeprecipe.errors import NotFittedError
+
+
+@dataclasses.dataclass(eq=False)
+class Layer:
+    """Base for all layers: config in dataclass fields, arrays in dicts."""
+
+    def __post_init__(self) -> None:
+        self.params: Params = {}
+        self.grads: Params = {}
+        self.state: Params = {}
+        self._cache: dict[str, np.ndarray | None] = {}
+        self.rng: np.random.Generator | None = None
+        self.n_in: int | None = None
+        self.n_out: int | None = getattr(self, "n_out", None)
+        self.needs_input_grad = True
+
+    def build(self, n_in: int, rng: np.random.Generator, dtype=np.float32) -> int:
+        """Create arrays for input width ``n_in``; parameter-free layers keep the width."""
+        self.rng = rng
+        self.n_in = n_in
+        self.dtype = np.dtype(dtype)
+        return n_in
+
+    def forward(self, X: np.ndarray, *, training: bool = False) -> np.ndarray:
+        raise NotImplementedError  # abstractmethod: every layer defines it
+
+    def backward(self, dY: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # abstractmethod: every layer defines it
+
+    def cached(self, name: str) -> np.ndarray | None:
+        """The array the last training forward kept for backward."""
+        if name not in self._cache:
+            raise NotFittedError(f"{type(self).__name__}.backward() needs a preceding "
+                                 "forward(X, training=True)")
+        return self._cache[name]
+
+    def clear_cache(self) -> None:
+        self._cache = {}
+
+    def get_config(self) -> dict:
+        """JSON-serializable configuration: {"type": ClassName, **fields}."""
+        return {"type": type(self).__name__, **dataclasses.asdict(self)}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}"
+                           for f in dataclasses.fields(self))
+        return f"{type(self).__name__}({fields})"

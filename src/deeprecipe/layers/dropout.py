@@ -1,0 +1,42 @@
+"""Inverted dropout with a per-layer keep_prob."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deeprecipe._validation import check_in_range
+from deeprecipe.layers.base import Layer
+
+
+@dataclass(eq=False)
+class Dropout(Layer):
+    """A_out = A * D / keep_prob, D_ij ~ Bernoulli(keep_prob), a fresh D every training forward.
+
+    Shapes: A (m, n) -> (m, n). E[A_out] = A, so inference (training=False) and keep_prob == 1
+    are the identity. Backward: dA = dA_out * D / keep_prob.
+    ``frozen = True`` reuses the last mask (for gradient checking: J is then well defined).
+    """
+
+    keep_prob: float = 0.8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_in_range("keep_prob", self.keep_prob, low=0.0, high=1.0, closed="right")
+        self.frozen = False
+
+    def forward(self, A: np.ndarray, *, training: bool = False) -> np.ndarray:
+        if not training or self.keep_prob == 1.0:
+            self._cache = {"mask": None} if training else {}
+            return A
+        mask = self._cache.get("mask") if self.frozen else None
+        if mask is None or mask.shape != A.shape:
+            mask = self.rng.random(A.shape, dtype=A.dtype) < A.dtype.type(self.keep_prob)
+            mask = np.multiply(mask, A.dtype.type(1.0 / self.keep_prob), dtype=A.dtype)
+        self._cache = {"mask": mask}
+        return A * mask
+
+    def backward(self, dA: np.ndarray) -> np.ndarray:
+        mask = self.cached("mask")
+        return dA if mask is None else dA * mask

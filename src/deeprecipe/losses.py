@@ -1,0 +1,128 @@
+"""Costs J = (1/m) sum_i L(a_i, y_i) with fused, numerically stable gradients.
+
+Each loss takes the pre-activation of the output layer where it fuses with the output activation
+(sigmoid + binary cross-entropy, softmax + categorical cross-entropy: dZ = (A - Y) / m) and the
+output itself otherwise (mean squared error). The returned gradient already holds the 1/m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from deeprecipe.errors import DataError, InvalidValueError
+from deeprecipe.layers.activations import sigmoid, softmax
+
+__all__ = ["Loss", "LOSSES", "get_loss", "binary_crossentropy", "categorical_crossentropy",
+           "mean_squared_error"]
+
+
+def binary_crossentropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """J = -(1/m) sum[y log a + (1 - y) log(1 - a)], a = sigmoid(Z); dZ = (a - y) / m.
+
+    Computed from the logits Z as max(Z, 0) - Z*y + log(1 + exp(-|Z|)), which never overflows.
+    Z, Y: (m, 1) (or (m, k) independent sigmoid outputs).
+
+    >>> J, dZ = binary_crossentropy(np.array([[0.0]]), np.array([[1.0]]))
+    >>> round(J, 4), dZ.tolist()
+    (0.6931, [[-0.5]])
+    """
+    m = Z.shape[0]
+    L = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
+    dZ = sigmoid(Z)
+    dZ -= Y
+    dZ /= Z.dtype.type(m)
+    return float(L.sum(dtype=np.float64) / m), dZ
+
+
+def categorical_crossentropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """J = -(1/m) sum_i log softmax(Z_i)[y_i]; dZ = (softmax(Z) - onehot(y)) / m.
+
+    log softmax uses log-sum-exp: Z_k - max Z - log sum_j exp(Z_j - max Z).
+    Z: (m, C); Y: (m,) integer class indices (or (m, C) one-hot / soft targets).
+    """
+    m = Z.shape[0]
+    shifted = Z - Z.max(axis=1, keepdims=True)
+    logsumexp = np.log(np.exp(shifted).sum(axis=1))
+    dZ = softmax(Z)
+    if Y.ndim == 1:
+        rows = np.arange(m)
+        J = float(np.sum(logsumexp - shifted[rows, Y], dtype=np.float64) / m)
+        dZ[rows, Y] -= 1
+    else:
+        J = float(np.sum(logsumexp * Y.sum(axis=1) - (shifted * Y).sum(axis=1),
+                         dtype=np.float64) / m)
+        dZ -= Y
+    dZ /= Z.dtype.type(m)
+    return J, dZ
+
+
+def mean_squared_error(A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """J = (1/2m) sum_i ||a_i - y_i||^2; dA = (A - Y) / m.  A, Y: (m, k).
+
+    The 1/2 (as in scikit-learn's squared loss) makes the gradient exactly (A - Y) / m.
+    """
+    m = A.shape[0]
+    dA = A - Y
+    J = float(np.einsum("ij,ij->", dA, dA, dtype=np.float64) / (2 * m))
+    dA /= A.dtype.type(m)
+    return J, dA
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A named cost, the output activation it fuses with, and its label checks."""
+
+    name: str
+    fn: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
+    fused_activation: str | None  # "Sigmoid", "Softmax" or None (takes the output A)
+
+    def __call__(self, Z_or_A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+        return self.fn(Z_or_A, Y)
+
+    def prepare_targets(self, y, n_out: int, dtype) -> np.ndarray:
+        """Check labels for this loss and the network's output width; return them ready to use."""
+        y = np.asarray(y)
+        if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+            raise DataError(f"y must be numeric, got an array of dtype {y.dtype}")
+        if not np.isfinite(y).all():
+            raise DataError("y contains NaN or inf values")
+        if self.name == "categorical_crossentropy":
+            if y.ndim == 2 and y.shape[1] == n_out:
+                return np.ascontiguousarray(y, dtype=dtype)
+            y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+            if y.ndim != 1 or not np.all(np.mod(y, 1) == 0):
+                raise DataError("categorical_crossentropy needs integer class labels of shape "
+                                f"(m,) or one-hot (m, {n_out}); got shape {y.shape}")
+            if y.min() < 0 or y.max() >= n_out:
+                raise DataError(f"labels must be in [0, {n_out - 1}] for a {n_out}-unit softmax "
+                                f"output, got values from {y.min()} to {y.max()}")
+            return y.astype(np.intp)
+        y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if y.ndim != 2 or y.shape[1] != n_out:
+            raise DataError(f"{self.name} needs targets of shape (m, {n_out}) or (m,), "
+                            f"got shape {y.shape}")
+        if self.name == "binary_crossentropy" and not np.isin(y, (0, 1)).all():
+            raise DataError("binary_crossentropy needs labels 0 or 1, got values "
+                            f"{np.unique(y)[:5].tolist()}")
+        return np.ascontiguousarray(y, dtype=dtype)
+
+
+LOSSES: dict[str, Loss] = {
+    "binary_crossentropy": Loss("binary_crossentropy", binary_crossentropy, "Sigmoid"),
+    "categorical_crossentropy": Loss("categorical_crossentropy", categorical_crossentropy,
+                                     "Softmax"),
+    "mean_squared_error": Loss("mean_squared_error", mean_squared_error, None),
+}
+
+
+def get_loss(loss: str | Loss) -> Loss:
+    """The Loss named ``loss`` (one of LOSSES)."""
+    if isinstance(loss, Loss):
+        return loss
+    if loss not in LOSSES:
+        raise InvalidValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, "
+                                f"got {loss!r}")
+    return LOSSES[loss]

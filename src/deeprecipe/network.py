@@ -1,0 +1,268 @@
+"""Sequential: a stack of layers with flat ``params``/``grads`` views keyed like "0.W"."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from deeprecipe._random import as_seed_sequence
+from deeprecipe._typing import Params, RandomState
+from deeprecipe._validation import check_features, check_int
+from deeprecipe.errors import ConfigError, InvalidTypeError, InvalidValueError, NotFittedError
+from deeprecipe.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
+from deeprecipe.losses import Loss, get_loss
+from deeprecipe.regularizers import add_penalty_gradients_, penalty
+
+__all__ = ["Sequential", "Cost"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """J = data + penalty: the cost with and without the regularization term."""
+
+    total: float
+    data: float
+    penalty: float
+
+
+class Sequential:
+    """A feed-forward network: A_l = layer_l(A_{l-1}), A_0 = X of shape (m, input_dim).
+
+    Each layer gets its own Generator spawned from one SeedSequence (``random_state``), so the
+    same seed gives the same weights. float32 by default; ``dtype=np.float64`` on request.
+
+    Examples
+    --------
+    >>> import deeprecipe as dr
+    >>> net = dr.Sequential([dr.layers.Dense(4), dr.layers.ReLU(), dr.layers.Dense(1),
+    ...                      dr.layers.Sigmoid()], input_dim=2, random_state=0)
+    >>> net.n_params, sorted(net.params)
+    (17, ['0.W', '0.b', '2.W', '2.b'])
+    """
+
+    def __init__(self, layers: Sequence[Layer], *, input_dim: int | None = None,
+                 dtype=np.float32, random_state: RandomState = None) -> None:
+        layers = list(layers)
+        if not layers:
+            raise InvalidValueError("a Sequential network needs at least one layer")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise InvalidTypeError(f"layer {i} must be a deeprecipe layer (e.g. "
+                                       f"dr.layers.Dense(10)), got {type(layer).__name__}")
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise InvalidValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+        self.layers = layers
+        self.dtype = np.dtype(dtype)
+        self.random_state = random_state
+        self.input_dim: int | None = None
+        if input_dim is not None:
+            self.build(input_dim)
+
+    # -- building ---------------------------------------------------------------------------
+    def build(self, input_dim: int) -> Sequential:
+        """Create every layer's arrays for inputs of width ``input_dim``."""
+        self.input_dim = check_int("input_dim", input_dim, low=1)
+        seeds = as_seed_sequence(self.random_state).spawn(len(self.layers))
+        n = self.input_dim
+        for i, layer in enumerate(self.layers):
+            nxt = self.layers[i + 1] if i + 1 < len(self.layers) else None
+            if isinstance(layer, Dense) and isinstance(nxt, BatchNorm):
+                layer.use_bias = False  # beta of the BatchNorm takes b's role
+            n = layer.build(n, np.random.default_rng(seeds[i]), self.dtype)
+            layer.needs_input_grad = i > 0
+        self.output_dim = n
+        self.params: Params = {f"{i}.{k}": p for i, l in enumerate(self.layers)
+                               for k, p in l.params.items()}
+        self.grads: Params = {f"{i}.{k}": g for i, l in enumerate(self.layers)
+                              for k, g in l.grads.items()}
+        self.state: Params = {f"{i}.{k}": s for i, l in enumerate(self.layers)
+                              for k, s in l.state.items()}
+        return self
+
+    @property
+    def built(self) -> bool:
+        return self.input_dim is not None
+
+    def _check_built(self) -> None:
+        if not self.built:
+            raise NotFittedError("the network is not built: pass input_dim= to Sequential or "
+                                 "call net.build(n_features) first")
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable scalars."""
+        self._check_built()
+        return int(sum(p.size for p in self.params.values()))
+
+    # -- forward / backward -----------------------------------------------------------------
+    def forward(self, X: np.ndarray, *, training: bool = False, stop: int | None = None
+                ) -> np.ndarray:
+        """A_L = layers[:stop](X); caches for backward only when ``training``."""
+        A = X
+        for layer in self.layers[:stop]:
+            A = layer.forward(A, training=training)
+        return A
+
+    def backward(self, dA: np.ndarray, *, start: int | None = None) -> None:
+        """Backpropagate dJ/dA_L (holding the 1/m) through layers[:start], filling ``grads``."""
+        layers = self.layers[:start]
+        for i in range(len(layers) - 1, -1, -1):
+            dA = layers[i].backward(dA)
+
+    def _fused_stop(self, loss: Loss) -> int | None:
+        """Index where the loss takes over: -1 for a fused output activation, else None."""
+        last = type(self.layers[-1]).__name__
+        if loss.fused_activation is None:
+            return None
+        if last != loss.fused_activation:
+            raise InvalidValueError(f"{loss.name} needs a final {loss.fused_activation} layer, "
+                                    f"got {last}")
+        return -1
+
+    def cost_and_gradients(self, X: np.ndarray, Y: np.ndarray, loss: Loss, *, l2: float = 0.0,
+                           l1: float = 0.0) -> Cost:
+        """One training forward and backward on prepared inputs; fills ``self.grads``.
+
+        The hot path of training: no input checks (``loss_and_gradients`` does them).
+        """
+        stop = self._fused_stop(loss)
+        out = self.forward(X, training=True, stop=stop)
+        J, d_out = loss(out, Y)
+        self.backward(d_out, start=stop)
+        m = X.shape[0]
+        pen = penalty(self.params, m, l2=l2, l1=l1) if (l2 or l1) else 0.0
+        if l2 or l1:
+            add_penalty_gradients_(self.params, self.grads, m, l2=l2, l1=l1)
+        return Cost(J + pen, J, pen)
+
+    def loss_and_gradients(self, X, y, *, loss: str | Loss, l2: float = 0.0, l1: float = 0.0
+                           ) -> tuple[float, Params]:
+        """J (with the penalty) and dJ/dparams, keyed like ``params``; a training forward."""
+        X, Y, loss = self.prepare(X, y, loss)
+        return self.cost_and_gradients(X, Y, loss, l2=l2, l1=l1).total, self.grads
+
+    def cost(self, X, y, *, loss: str | Loss, l2: float = 0.0, l1: float = 0.0,
+             training: bool = False) -> Cost:
+        """J with and without the penalty, in inference mode unless ``training``."""
+        X, Y, loss = self.prepare(X, y, loss)
+        return self.prepared_cost(X, Y, loss, l2=l2, l1=l1, training=training)
+
+    def prepared_cost(self, X: np.ndarray, Y: np.ndarray, loss: Loss, *, l2: float = 0.0,
+                      l1: float = 0.0, training: bool = False) -> Cost:
+        """``cost`` on inputs already checked by ``prepare``."""
+        out = self.forward(X, training=training, stop=self._fused_stop(loss))
+        J = loss(out, Y)[0]
+        pen = penalty(self.params, X.shape[0], l2=l2, l1=l1) if (l2 or l1) else 0.0
+        return Cost(J + pen, J, pen)
+
+    def prepare(self, X, y, loss: str | Loss) -> tuple[np.ndarray, np.ndarray, Loss]:
+        """Check X and y once (shapes, finiteness, labels for the loss) and convert dtypes."""
+        self._check_built()
+        loss = get_loss(loss)
+        X = self.check_input(X)
+        Y = loss.prepare_targets(y, self.output_dim, self.dtype)
+        if len(Y) != len(X):
+            from deeprecipe.errors import DataError
+            raise DataError(f"X has {len(X)} samples but y has {len(Y)}")
+        return X, Y, loss
+
+    def check_input(self, X) -> np.ndarray:
+        """X as a finite (m, input_dim) array in the network's dtype, else DataError."""
+        self._check_built()
+        return check_features(X, dtype=self.dtype, n_features=self.input_dim)
+
+    # -- prediction -------------------------------------------------------------------------
+    def predict_proba(self, X) -> np.ndarray:
+        """The output layer's activations A_L (inference mode: no dropout, running BN stats)."""
+        return self.forward(self.check_input(X), training=False)
+
+    def predict(self, X) -> np.ndarray:
+        """Class indices: argmax of a softmax, A > 0.5 for a sigmoid; A_L itself otherwise."""
+        A = self.predict_proba(X)
+        last = type(self.layers[-1]).__name__
+        if last == "Softmax":
+            return A.argmax(axis=1)
+        if last == "Sigmoid":
+            return (A > 0.5).astype(np.intp).reshape(len(A), -1).squeeze(axis=1) \
+                if A.shape[1] == 1 else (A > 0.5).astype(np.intp)
+        return A
+
+    # -- utilities --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def frozen_dropout(self) -> Iterator[Sequential]:
+        """Within the block every Dropout layer reuses one mask, so J is a fixed function."""
+        drops = [layer for layer in self.layers if isinstance(layer, Dropout)]
+        for layer in drops:
+            layer.frozen = True
+        try:
+            yield self
+        finally:
+            for layer in drops:
+                layer.frozen = False
+
+    def clear_caches(self) -> None:
+        for layer in self.layers:
+            layer.clear_cache()
+
+    def get_config(self) -> dict:
+        """JSON-serializable architecture: enough to rebuild the network without pickle."""
+        seed = self.random_state if isinstance(self.random_state, int) else None
+        return {"layers": [layer.get_config() for layer in self.layers],
+                "input_dim": self.input_dim, "dtype": self.dtype.name, "random_state": seed}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        """Rebuild (and build, if input_dim is known) from ``get_config()`` output."""
+        try:
+            layers = [layer_from_config(c) for c in config["layers"]]
+            return cls(layers, input_dim=config.get("input_dim"),
+                       dtype=np.dtype(config.get("dtype", "float32")),
+                       random_state=config.get("random_state"))
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"not a network configuration: {exc}") from None
+
+    def set_arrays(self, params: Params, state: Params | None = None) -> None:
+        """Copy arrays into ``params`` (and ``state``) in place, checking keys and shapes."""
+        from deeprecipe.errors import CheckpointError
+
+        for mine, theirs, what in ((self.params, params, "parameter"),
+                                   (self.state, state or {}, "state")):
+            if what == "state" and state is None:
+                continue
+            if set(mine) != set(theirs):
+                raise CheckpointError(f"{what} names do not match the network: expected "
+                                      f"{sorted(mine)}, got {sorted(theirs)}")
+            for k, a in theirs.items():
+                if mine[k].shape != np.shape(a):
+                    raise CheckpointError(f"{what} {k!r} has shape {np.shape(a)}, the network "
+                                          f"expects {mine[k].shape}")
+                mine[k][...] = a
+
+    def astype(self, dtype) -> Sequential:
+        """A copy of this (built) network in ``dtype``, same weights and running statistics."""
+        self._check_built()
+        net = Sequential.from_config({**self.get_config(), "dtype": np.dtype(dtype).name})
+        net.set_arrays(self.params, self.state)
+        return net
+
+    def summary(self) -> str:
+        """A table: layer, output width, parameter count, and the total."""
+        self._check_built()
+        rows = [f"{'#':>3}  {'layer':<34}{'output':>10}{'params':>10}"]
+        n = self.input_dim
+        for i, layer in enumerate(self.layers):
+            n = layer.n_out if layer.n_out else n
+            count = sum(p.size for p in layer.params.values())
+            desc = ", ".join(f"{k}={v}" for k, v in layer.get_config().items()
+                             if k not in ("type", "n_out"))
+            name = type(layer).__name__ + (f"({desc})" if desc else "")
+            rows.append(f"{i:>3}  {name[:34]:<34}{'(m, ' + str(n) + ')':>10}{count:>10}")
+        rows.append(f"input (m, {self.input_dim}), {self.n_params} trainable parameters, "
+                    f"{self.dtype.name}")
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        return f"Sequential({self.layers!r}, input_dim={self.input_dim})"

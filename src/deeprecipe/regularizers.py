@@ -1,0 +1,45 @@
+"""Weight penalties on the "W" parameters only (never b, gamma or beta).
+
+L2 ("weight decay"): J += (l2 / 2m) sum_l ||W_l||_F^2;  dW += (l2 / m) W.
+L1:                  J += (l1 / m) sum |w|;            dW += (l1 / m) sign(W).
+The notes also write L1 as (lambda / 2m) ||w||_1; that is the same penalty with l1 halved,
+so pass l1 / 2 to reproduce it. L1 drives weights to exactly zero (sparse W).
+
+With plain gradient descent, L2 is weight decay: W := W (1 - lr l2 / m) - lr dW_backprop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deeprecipe._typing import Params
+
+__all__ = ["penalty", "add_penalty_gradients_", "weight_keys"]
+
+
+def weight_keys(params: Params) -> list[str]:
+    """The keys of the weight matrices ("0.W", "3.W", ...): the only penalized parameters."""
+    return [k for k in params if k.endswith(".W") or k == "W"]
+
+
+def penalty(params: Params, m: int, *, l2: float = 0.0, l1: float = 0.0) -> float:
+    """(l2 / 2m) sum ||W||_F^2 + (l1 / m) sum |W| over the weight matrices."""
+    total = 0.0
+    for k in weight_keys(params):
+        W = params[k]
+        if l2:
+            total += l2 / (2 * m) * float(np.einsum("ij,ij->", W, W, dtype=np.float64))
+        if l1:
+            total += l1 / m * float(np.abs(W).sum(dtype=np.float64))
+    return total
+
+
+def add_penalty_gradients_(params: Params, grads: Params, m: int, *, l2: float = 0.0,
+                           l1: float = 0.0) -> None:
+    """In place: dW += (l2 / m) W + (l1 / m) sign(W) for every weight matrix."""
+    for k in weight_keys(params):
+        W, dW = params[k], grads[k]
+        if l2:
+            dW += W * W.dtype.type(l2 / m)
+        if l1:
+            dW += np.sign(W) * W.dtype.type(l1 / m)
