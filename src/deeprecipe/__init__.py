@@ -4,14 +4,18 @@ A NumPy network engine with verified backpropagation, and around it the basic re
 deep learning: data setup, regularization, optimization, bias/variance diagnosis and tuning.
 """
 
-from deeprecipe import initializers, layers, losses, regularizers
+from deeprecipe import (averages, callbacks, initializers, layers, losses, optimizers,
+                        regularizers, schedules)
 from deeprecipe.errors import DeepRecipeError, DivergenceError
 from deeprecipe.gradcheck import GradientCheckReport, gradient_check
+from deeprecipe.history import History
 from deeprecipe.network import Cost, Sequential
+from deeprecipe.training import Trainer, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Cost", "DeepRecipeError", "DivergenceError", "GradientCheckReport", "Sequential",
-    "gradient_check", "initializers", "layers", "losses", "regularizers",
+    "Cost", "DeepRecipeError", "DivergenceError", "GradientCheckReport", "History",
+    "Sequential", "Trainer", "averages", "callbacks", "gradient_check", "initializers", "layers",
+    "losses", "optimizers", "regularizers", "schedules", "train",
 ]

@@ -55,15 +55,17 @@ def check_features(X, *, name: str = "X", dtype=np.float32, n_features: int | No
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise DataError(f"{name} could not be read as an array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise DataError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    if arr.dtype == object or np.issubdtype(arr.dtype, np.complexfloating) or not (
+            np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise DataError(f"{name} must be real numeric, got an array of dtype {arr.dtype}")
     if arr.ndim != ndim:
         raise DataError(f"{name} must be {ndim}-D (samples as rows), got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise DataError(f"{name} has no samples (shape {arr.shape})")
     if n_features is not None and arr.shape[1] != n_features:
         raise DataError(f"{name} has {arr.shape[1]} features, expected {n_features}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):  # values beyond the dtype's range become inf: caught below
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(axis=tuple(range(1, arr.ndim))).sum())
         raise DataError(f"{name} contains NaN or inf values in {bad} sample(s); clean or "

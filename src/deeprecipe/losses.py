@@ -84,14 +84,20 @@ class Loss:
 
     def prepare_targets(self, y, n_out: int, dtype) -> np.ndarray:
         """Check labels for this loss and the network's output width; return them ready to use."""
-        y = np.asarray(y)
-        if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-            raise DataError(f"y must be numeric, got an array of dtype {y.dtype}")
+        try:
+            y = np.asarray(y)
+        except Exception as exc:  # ragged lists and the like
+            raise DataError(f"y could not be read as an array: {exc}") from None
+        if y.dtype == object or np.issubdtype(y.dtype, np.complexfloating) or not (
+                np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+            raise DataError(f"y must be real numeric, got an array of dtype {y.dtype}")
+        if y.size == 0:
+            raise DataError(f"y has no labels (shape {y.shape})")
         if not np.isfinite(y).all():
             raise DataError("y contains NaN or inf values")
         if self.name == "categorical_crossentropy":
             if y.ndim == 2 and y.shape[1] == n_out:
-                return np.ascontiguousarray(y, dtype=dtype)
+                return _as_finite(y, dtype)
             y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
             if y.ndim != 1 or not np.all(np.mod(y, 1) == 0):
                 raise DataError("categorical_crossentropy needs integer class labels of shape "
@@ -107,7 +113,17 @@ class Loss:
         if self.name == "binary_crossentropy" and not np.isin(y, (0, 1)).all():
             raise DataError("binary_crossentropy needs labels 0 or 1, got values "
                             f"{np.unique(y)[:5].tolist()}")
-        return np.ascontiguousarray(y, dtype=dtype)
+        return _as_finite(y, dtype)
+
+
+def _as_finite(y: np.ndarray, dtype) -> np.ndarray:
+    """y in ``dtype``; DataError if a value overflows it (e.g. 1e39 in float32)."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(y, dtype=dtype)
+    if not np.isfinite(out).all():
+        raise DataError(f"y has values too large for {np.dtype(dtype).name} (largest "
+                        f"magnitude {np.abs(y).max():g})")
+    return out
 
 
 LOSSES: dict[str, Loss] = {

@@ -1,0 +1,319 @@
+"""Optimizers: small stateful objects that update parameters in place.
+
+Protocol (STYLE.md 2.4): ``__init__`` validates the hyperparameters; ``init(params)`` allocates
+the state once (t = 0, one zeros_like array per slot and parameter, one scratch array);
+``step(params, grads)`` increments t *first* (the first bias correction uses t = 1), then updates
+every parameter in place with ``out=`` buffers, allocating no arrays. ``learning_rate`` is a plain
+float attribute that schedules and "panda" nudges set between steps. The state is plain named
+arrays (``state_dict``), the configuration plain JSON (``get_config``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from deeprecipe._typing import Params
+from deeprecipe._validation import check_choice, check_in_range
+from deeprecipe.averages import ema_
+from deeprecipe.errors import (CheckpointError, ConfigError, InvalidTypeError, InvalidValueError,
+                               NotFittedError)
+
+__all__ = [
+    "ema_", "Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam",
+    "OPTIMIZERS", "make_optimizer", "optimizer_from_config", "clip_by_global_norm_",
+]
+
+
+def _beta(name: str, value: float) -> float:
+    return float(check_in_range(name, value, low=0.0, high=1.0, closed="left"))
+
+
+def _positive(name: str, value: float) -> float:
+    return float(check_in_range(name, value, low=0.0, closed="neither"))
+
+
+class Optimizer:
+    """Base class: updates parameters in place from their gradients; owns per-parameter state.
+
+    Subclasses name their state arrays in ``slots`` and implement ``step``.
+    """
+
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: float) -> None:
+        self.learning_rate = learning_rate
+        self.t = 0
+        self._tmp: Params | None = None
+
+    @property
+    def learning_rate(self) -> float:
+        """The step size alpha; a plain float that schedules and nudges set (validated > 0)."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._learning_rate = _positive("learning_rate", value)
+
+    def init(self, params: Params) -> None:
+        """Allocate the state once: t = 0, a zeros_like array per slot and parameter, scratch."""
+        for k, p in params.items():
+            if not (isinstance(p, np.ndarray) and p.dtype.kind == "f"):
+                got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
+                raise InvalidTypeError(f"params[{k!r}] must be a floating-point ndarray (updated "
+                                       f"in place), got {got}")
+        self.t = 0
+        for slot in (*self.slots, "_tmp"):
+            setattr(self, slot, {k: np.zeros_like(p) for k, p in params.items()})
+
+    def _check(self, params: Params, grads: Params) -> None:
+        """Cheap per-step checks (no array allocation): initialised, same keys and shapes."""
+        if self._tmp is None:
+            raise NotFittedError(f"{type(self).__name__}.step() needs init(params) first")
+        if params.keys() != self._tmp.keys():
+            raise InvalidValueError(f"params keys {sorted(params)} differ from the keys given "
+                                    f"to init(): {sorted(self._tmp)}")
+        for k, p in params.items():
+            g = grads.get(k)
+            if g is None or g.shape != p.shape:
+                got = "missing" if g is None else f"shape {g.shape}"
+                raise InvalidValueError(f"grads[{k!r}] must have shape {p.shape}, got {got}")
+
+    def step(self, params: Params, grads: Params) -> None:
+        """Update ``params`` in place from ``grads`` (same keys and shapes)."""
+        raise NotImplementedError  # abstractmethod: every optimizer defines it
+
+    def get_config(self) -> dict:
+        """JSON configuration: {"type": ClassName, "learning_rate": ..., hyperparameters}."""
+        return {"type": type(self).__name__, "learning_rate": self.learning_rate}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Flat arrays (copies) for np.savez: {"t": array(t), "v/0.W": ..., ...}."""
+        if self._tmp is None:
+            raise NotFittedError(f"{type(self).__name__}.state_dict() needs init(params) first")
+        state = {"t": np.asarray(self.t, dtype=np.int64)}
+        for slot in self.slots:
+            state.update({f"{slot}/{k}": a.copy() for k, a in getattr(self, slot).items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy a :meth:`state_dict` into the state allocated by ``init`` (CheckpointError)."""
+        name = type(self).__name__
+        if self._tmp is None:
+            raise NotFittedError(f"{name}.load_state_dict() needs init(params) first")
+        expected = {"t"} | {f"{s}/{k}" for s in self.slots for k in self._tmp}
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        if missing or extra:
+            raise CheckpointError(f"{name} state does not match the parameters: missing "
+                                  f"{missing}, unexpected {extra}")
+        t = np.asarray(state["t"])
+        if t.shape != () or t.dtype.kind not in "iu" or int(t) < 0:
+            raise CheckpointError(f"{name} state 't' must be an integer >= 0, got {t!r}")
+        for slot in self.slots:
+            for k, a in getattr(self, slot).items():
+                new = np.asarray(state[f"{slot}/{k}"])
+                if new.shape != a.shape or new.dtype != a.dtype:
+                    raise CheckpointError(
+                        f"{name} state '{slot}/{k}' must have shape {a.shape} and dtype "
+                        f"{a.dtype}, got shape {new.shape} and dtype {new.dtype}")
+        for slot in self.slots:
+            for k, a in getattr(self, slot).items():
+                np.copyto(a, state[f"{slot}/{k}"])
+        self.t = int(t)
+
+    def __repr__(self) -> str:
+        cfg = self.get_config()
+        args = ", ".join(f"{k}={v!r}" for k, v in cfg.items() if k != "type")
+        return f"{cfg['type']}({args})"
+
+
+class GradientDescent(Optimizer):
+    """W -= learning_rate * dW (plain, mini-batch or stochastic gradient descent).
+
+    Examples
+    --------
+    >>> params, grads = {"W": np.array([1.0, -2.0])}, {"W": np.array([0.5, -1.0])}
+    >>> opt = GradientDescent(learning_rate=0.1); opt.init(params); opt.step(params, grads)
+    >>> params["W"].tolist()
+    [0.95, -1.9]
+    """
+
+    def __init__(self, learning_rate: float = 0.01) -> None:
+        super().__init__(learning_rate)
+
+    def step(self, params: Params, grads: Params) -> None:
+        self._check(params, grads)
+        self.t += 1
+        for k, p in params.items():
+            p -= np.multiply(grads[k], self.learning_rate, out=self._tmp[k])
+
+
+class Momentum(Optimizer):
+    """v = beta * v + (1 - beta) * dW;  W -= learning_rate * v   (form="ema", the lecture's).
+
+    With ``form="sum"``: v = beta * v + dW; W -= learning_rate * v, which is PyTorch's
+    ``SGD(momentum=beta)`` (dampening 0); its steady-state step is 1 / (1 - beta) times larger,
+    so use a learning rate (1 - beta) times smaller for the same behaviour. v = 0 at t = 0; no
+    bias correction (the lecture: after ~10 steps with beta = 0.9 it makes no difference).
+    """
+
+    slots = ("v",)
+    FORMS = ("ema", "sum")
+
+    def __init__(self, learning_rate: float = 0.01, beta: float = 0.9,
+                 form: str = "ema") -> None:
+        super().__init__(learning_rate)
+        self.beta = _beta("beta", beta)
+        self.form = check_choice("form", form, self.FORMS)
+
+    def step(self, params: Params, grads: Params) -> None:
+        self._check(params, grads)
+        self.t += 1
+        for k, p in params.items():
+            v, tmp = self.v[k], self._tmp[k]
+            if self.form == "ema":
+                ema_(v, grads[k], self.beta, out=tmp)
+            else:
+                v *= self.beta
+                v += grads[k]
+            p -= np.multiply(v, self.learning_rate, out=tmp)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta": self.beta, "form": self.form}
+
+
+class RMSprop(Optimizer):
+    """s = beta2 * s + (1 - beta2) * dW**2;  W -= learning_rate * dW / (sqrt(s) + epsilon).
+
+    s = 0 at t = 0 and there is no bias correction (Hinton's lecture 6e; PyTorch's
+    ``RMSprop(alpha=beta2, eps=epsilon)``). epsilon is added *outside* the square root.
+    The default beta2 = 0.999 is the lecture's beta2 (Keras uses 0.9, PyTorch 0.99); with
+    s starting at 0 the first steps are larger by up to 1 / sqrt(1 - beta2) (~32 at 0.999).
+    """
+
+    slots = ("s",)
+
+    def __init__(self, learning_rate: float = 1e-3, beta2: float = 0.999,
+                 epsilon: float = 1e-8) -> None:
+        super().__init__(learning_rate)
+        self.beta2 = _beta("beta2", beta2)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def step(self, params: Params, grads: Params) -> None:
+        self._check(params, grads)
+        self.t += 1
+        for k, p in params.items():
+            g, s, tmp = grads[k], self.s[k], self._tmp[k]
+            ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
+            np.sqrt(s, out=tmp)
+            tmp += self.epsilon
+            np.divide(g, tmp, out=tmp)
+            p -= np.multiply(tmp, self.learning_rate, out=tmp)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta2": self.beta2, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """W -= learning_rate * v_hat / (sqrt(s_hat) + epsilon), bias-corrected moments.
+
+    v = beta1 * v + (1 - beta1) * dW;  s = beta2 * s + (1 - beta2) * dW**2;  v = s = 0 at t = 0
+    v_hat = v / (1 - beta1**t);  s_hat = s / (1 - beta2**t);  t = 1, 2, ... counts steps.
+
+    epsilon is added *outside* the square root, as in Kingma & Ba (2014), Algorithm 1, PyTorch
+    ``torch.optim.Adam`` and optax ``adam``. The lecture writes sqrt(s_hat + epsilon) (epsilon
+    inside), and Keras/sklearn add epsilon to sqrt(s) before correcting (the paper's eps-hat);
+    the three differ only when sqrt(s_hat) is comparable to epsilon. Defaults are the lecture's
+    beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8. The first step is learning_rate * sign(dW)
+    (for |dW| >> epsilon).
+
+    Examples
+    --------
+    >>> params, grads = {"W": np.array([1.0, 1.0])}, {"W": np.array([3.0, -0.2])}
+    >>> opt = Adam(learning_rate=0.1); opt.init(params); opt.step(params, grads)
+    >>> params["W"].round(6).tolist()
+    [0.9, 1.1]
+    """
+
+    slots = ("v", "s")
+
+    def __init__(self, learning_rate: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8) -> None:
+        super().__init__(learning_rate)
+        self.beta1 = _beta("beta1", beta1)
+        self.beta2 = _beta("beta2", beta2)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def step(self, params: Params, grads: Params) -> None:
+        self._check(params, grads)
+        self.t = t = self.t + 1
+        step_size = self.learning_rate / (1.0 - self.beta1**t)  # learning_rate / (1 - beta1**t)
+        sqrt_c2 = math.sqrt(1.0 - self.beta2**t)  # sqrt(s_hat) = sqrt(s) / sqrt(1 - beta2**t)
+        for k, p in params.items():
+            g, v, s, tmp = grads[k], self.v[k], self.s[k], self._tmp[k]
+            ema_(v, g, self.beta1, out=tmp)
+            ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
+            np.sqrt(s, out=tmp)
+            tmp /= sqrt_c2
+            tmp += self.epsilon  # sqrt(s_hat) + epsilon
+            np.divide(v, tmp, out=tmp)
+            p -= np.multiply(tmp, step_size, out=tmp)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2,
+                "epsilon": self.epsilon}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "gd": GradientDescent, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam,
+}
+
+
+def make_optimizer(name: str, **kwargs) -> Optimizer:
+    """The optimizer registered as ``name`` ("gd", "momentum", "rmsprop", "adam").
+
+    >>> make_optimizer("adam", learning_rate=0.01)
+    Adam(learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-08)
+    """
+    cls = OPTIMIZERS[check_choice("optimizer", name, tuple(OPTIMIZERS))]
+    return cls(**kwargs)
+
+
+def optimizer_from_config(cfg: dict) -> Optimizer:
+    """Rebuild an optimizer from :meth:`Optimizer.get_config` (type: class or registry name).
+
+    >>> optimizer_from_config(Momentum(0.1, form="sum").get_config())
+    Momentum(learning_rate=0.1, beta=0.9, form='sum')
+    """
+    if not isinstance(cfg, dict) or "type" not in cfg:
+        raise ConfigError(f"an optimizer config must be a dict with a 'type' key, got {cfg!r}")
+    kwargs = dict(cfg)
+    kind = kwargs.pop("type")
+    by_class = {cls.__name__: cls for cls in OPTIMIZERS.values()}
+    cls = by_class.get(kind) or OPTIMIZERS.get(kind)
+    if cls is None:
+        allowed = ", ".join(repr(n) for n in (*OPTIMIZERS, *by_class))
+        raise InvalidValueError(f"optimizer type must be one of {allowed}, got {kind!r}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"bad {cls.__name__} config {cfg!r}: {exc}") from None
+
+
+def clip_by_global_norm_(grads: Params, max_norm: float) -> float:
+    """In place: g *= max_norm / norm if norm > max_norm, norm = sqrt(sum_k ||grads[k]||**2).
+
+    Returns the global norm before clipping.
+
+    >>> grads = {"W": np.array([3.0, 0.0]), "b": np.array([4.0])}
+    >>> clip_by_global_norm_(grads, 1.0), grads["W"].round(12).tolist(), grads["b"].tolist()
+    (5.0, [0.6, 0.0], [0.8])
+    """
+    max_norm = _positive("max_norm", max_norm)
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    if norm > max_norm:
+        scale = max_norm / norm
+        for g in grads.values():
+            g *= scale
+    return norm

@@ -1,0 +1,370 @@
+"""The mini-batch training loop: shuffle, partition, forward, cost, backward, step.
+
+Each epoch: lr = schedule(epoch_num) (epoch_num from 1); one seeded permutation of the rows;
+partitions of ``batch_size`` (the last partial batch kept); per batch forward -> cost (+ L2/L1)
+-> backward -> optimizer step. The loop records a History, guards against divergence, calls the
+callbacks, writes checkpoints and, on Ctrl-C, a checkpoint of the exact position before
+re-raising. Resuming from a checkpoint continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from deeprecipe._random import as_seed_sequence
+from deeprecipe._typing import RandomState, Schedule
+from deeprecipe._validation import check_in_range, check_int
+from deeprecipe.averages import ExponentialAverage
+from deeprecipe.callbacks import Callback, Checkpoint, ProgressBar
+from deeprecipe.errors import DivergenceError, InvalidTypeError, InvalidValueError
+from deeprecipe.history import History
+from deeprecipe.losses import Loss
+from deeprecipe.network import Sequential
+from deeprecipe.optimizers import Adam, Optimizer
+
+__all__ = ["train", "Trainer", "minibatches", "resolve_batch_size"]
+
+
+def resolve_batch_size(batch_size: int | str | None, m: int, n_features: int = 1,
+                       itemsize: int = 4) -> int:
+    """The notes' rule for "auto": full batch when m <= 2000, else a power of two in 64..512.
+
+    The largest power of two in 64..512 whose input batch fits in 32 MB is taken. ``None`` is
+    batch gradient descent (m); 1 is stochastic gradient descent.
+
+    >>> resolve_batch_size("auto", 1500), resolve_batch_size("auto", 60000, 784)
+    (1500, 512)
+    >>> resolve_batch_size(None, 300), resolve_batch_size(1, 300)
+    (300, 1)
+    """
+    if batch_size is None:
+        return m
+    if batch_size == "auto":
+        if m <= 2000:
+            return m
+        size = 512
+        while size > 64 and size * n_features * itemsize > 32 * 2**20:
+            size //= 2
+        return size
+    if isinstance(batch_size, str):
+        raise InvalidValueError(f"batch_size must be an int, 'auto' or None, got {batch_size!r}")
+    return check_int("batch_size", batch_size, low=1, high=m)
+
+
+def minibatches(m: int, batch_size: int, rng: np.random.Generator | None
+                ) -> Iterator[np.ndarray]:
+    """Index arrays of the mini-batches of one epoch: one permutation, then slices of it."""
+    order = np.arange(m) if rng is None else rng.permutation(m)
+    for start in range(0, m, batch_size):
+        yield order[start:start + batch_size]
+
+
+def _forward_eval(net: Sequential, X: np.ndarray, Y: np.ndarray, loss: Loss,
+                  chunk: int = 8192) -> tuple[float, float]:
+    """(data cost, error) in inference mode; error = misclassification rate (or 2 * MSE cost)."""
+    stop = net._fused_stop(loss)
+    total_cost, wrong = 0.0, 0.0
+    for start in range(0, len(X), chunk):
+        Xc, Yc = X[start:start + chunk], Y[start:start + chunk]
+        out = net.forward(Xc, training=False, stop=stop)
+        total_cost += loss(out, Yc)[0] * len(Xc)
+        if loss.name == "categorical_crossentropy":
+            labels = Yc if Yc.ndim == 1 else Yc.argmax(axis=1)
+            wrong += float(np.count_nonzero(out.argmax(axis=1) != labels))
+        elif loss.name == "binary_crossentropy":
+            wrong += float(np.count_nonzero((out > 0) != (Yc > 0.5))) / Yc.shape[1]
+    m = len(X)
+    cost = total_cost / m
+    return cost, (wrong / m if loss.fused_activation else 2 * cost)
+
+
+class _InterruptFlag:
+    """Turns SIGINT into a flag the loop checks between steps, so a checkpoint is consistent."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._old = None
+
+    def __enter__(self) -> _InterruptFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.raised:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.raised = True
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+class Trainer:
+    """Holds everything a training run needs to continue: network, optimizer, RNGs, position.
+
+    ``fit(epochs)`` trains until ``epochs`` epochs are complete in all (so it can be called
+    again to train longer, as the "panda" babysitter does between chunks).
+    """
+
+    def __init__(self, net: Sequential, X, y, *, loss: str | Loss,
+                 optimizer: Optimizer | None = None, l2: float = 0.0, l1: float = 0.0,
+                 batch_size: int | str | None = "auto", schedule: Schedule | None = None,
+                 validation_data: tuple | None = None, callbacks: Sequence[Callback] = (),
+                 augmenter=None, random_state: RandomState = None,
+                 checkpoint_dir: str | Path | None = None, verbose: bool = False,
+                 divergence_factor: float = 100.0, eval_samples: int | None = 10_000,
+                 ewa_beta: float = 0.98) -> None:
+        if not isinstance(net, Sequential):
+            raise InvalidTypeError(f"net must be a deeprecipe Sequential, got {type(net).__name__}")
+        X_arr = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        if not net.built:
+            if X_arr.ndim != 2:
+                from deeprecipe.errors import DataError
+                raise DataError(f"X must be 2-D (samples as rows), got shape {X_arr.shape}")
+            net.build(X_arr.shape[1])
+        self.net = net
+        self.X, self.Y, self.loss = net.prepare(X, y, loss)
+        self.m = len(self.X)
+        self.l2 = check_in_range("l2", l2, low=0.0)
+        self.l1 = check_in_range("l1", l1, low=0.0)
+        self.batch_size = resolve_batch_size(batch_size, self.m, self.X.shape[1],
+                                             self.X.itemsize)
+        self.schedule = schedule
+        if schedule is not None and not callable(schedule):
+            raise InvalidTypeError("schedule must be a deeprecipe schedule (e.g. "
+                                   f"dr.schedules.InverseTimeDecay(0.2, 1.0)), got {schedule!r}")
+        self.dev = None
+        if validation_data is not None:
+            if len(validation_data) != 2:
+                raise InvalidValueError("validation_data must be a pair (X_dev, y_dev)")
+            X_dev, Y_dev, _ = net.prepare(*validation_data, self.loss)
+            self.dev = (X_dev, Y_dev)
+        self.optimizer = optimizer if optimizer is not None else Adam(learning_rate=1e-3)
+        if not isinstance(self.optimizer, Optimizer):
+            raise InvalidTypeError("optimizer must be a deeprecipe optimizer (e.g. "
+                                   f"dr.optimizers.Adam()), got {type(optimizer).__name__}")
+        self.optimizer.init(net.params)
+        self.augmenter = augmenter
+        shuffle_seed, aug_seed, eval_seed = as_seed_sequence(random_state).spawn(3)
+        self.shuffle_rng = np.random.default_rng(shuffle_seed)
+        self.augment_rng = np.random.default_rng(aug_seed)
+        eval_rows = None
+        if eval_samples is not None and self.m > eval_samples:
+            eval_rows = np.sort(np.random.default_rng(eval_seed).choice(
+                self.m, eval_samples, replace=False))
+        self.train_eval = ((self.X, self.Y) if eval_rows is None
+                           else (self.X[eval_rows], self.Y[eval_rows]))
+        self.callbacks = list(callbacks)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if self.checkpoint_dir is not None and not any(isinstance(c, Checkpoint)
+                                                       for c in self.callbacks):
+            self.callbacks.append(Checkpoint(self.checkpoint_dir))
+        if verbose and not any(isinstance(c, ProgressBar) for c in self.callbacks):
+            self.callbacks.append(ProgressBar())
+        self.divergence_factor = check_in_range("divergence_factor", divergence_factor,
+                                                low=1.0, closed="neither")
+        self.history = History()
+        self.ewa = ExponentialAverage(beta=ewa_beta, bias_correction=True)
+        self.epoch = 0           # completed epochs
+        self.step_in_epoch = 0   # completed mini-batches of the current epoch
+        self.perm: np.ndarray | None = None
+        self.epoch_sums = [0.0, 0.0]  # running sums of total and data cost in this epoch
+        self.stop_training = False
+        self.pending_checkpoints: list[Path] = []
+        self.target_epochs = 0
+        self._xbuf = np.empty((min(self.batch_size, self.m), self.X.shape[1]), self.X.dtype)
+        self._ybuf = np.empty((min(self.batch_size, self.m), *self.Y.shape[1:]), self.Y.dtype)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def fit(self, epochs: int) -> History:
+        """Train until ``epochs`` epochs are complete in all; returns the History."""
+        self.target_epochs = check_int("epochs", epochs, low=1)
+        self.stop_training = False
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            with _InterruptFlag() as interrupt:
+                while self.epoch < self.target_epochs and not self.stop_training:
+                    self._run_epoch(interrupt)
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        return self.history
+
+    def _run_epoch(self, interrupt: _InterruptFlag) -> None:
+        epoch_num = self.epoch + 1
+        start_time = time.perf_counter()
+        if self.step_in_epoch == 0:
+            if self.schedule is not None:
+                lr = float(self.schedule(epoch_num))
+                if not (lr > 0 and math.isfinite(lr)):
+                    raise InvalidValueError(f"the schedule gave learning_rate={lr} at epoch "
+                                            f"{epoch_num}; it must stay positive")
+                self.optimizer.learning_rate = lr
+            full = self.batch_size >= self.m
+            self.perm = None if full else self.shuffle_rng.permutation(self.m)
+            self.epoch_sums = [0.0, 0.0]
+        for cb in self.callbacks:
+            cb.on_epoch_begin(self, epoch_num)
+        bs, n_batches = self.batch_size, -(-self.m // self.batch_size)
+        while self.step_in_epoch < n_batches:
+            if interrupt.raised:
+                self._interrupted()
+            s = self.step_in_epoch
+            if self.perm is None:
+                Xb, Yb = self.X, self.Y
+            else:
+                idx = self.perm[s * bs:(s + 1) * bs]
+                Xb = np.take(self.X, idx, axis=0, out=self._xbuf[:len(idx)])
+                Yb = np.take(self.Y, idx, axis=0, out=self._ybuf[:len(idx)])
+            if self.augmenter is not None:
+                Xb = self.augmenter(Xb, self.augment_rng)
+            cost = self.net.cost_and_gradients(Xb, Yb, self.loss, l2=self.l2, l1=self.l1)
+            if not math.isfinite(cost.total):
+                self._diverged(f"cost became {cost.total} at epoch {epoch_num}, step {s + 1}")
+            self.optimizer.step(self.net.params, self.net.grads)
+            w = len(Xb) / self.m
+            self.epoch_sums[0] += cost.total * w
+            self.epoch_sums[1] += cost.data * w
+            steps = self.history.steps
+            steps["epoch"].append(epoch_num)
+            steps["step"].append(s + 1)
+            steps["cost"].append(cost.total)
+            steps["cost_ewa"].append(self.ewa.update(cost.total))
+            self.step_in_epoch = s + 1
+        self._end_epoch(epoch_num, time.perf_counter() - start_time)
+
+    def _end_epoch(self, epoch_num: int, seconds: float) -> None:
+        record = {"epoch": epoch_num, "learning_rate": self.optimizer.learning_rate,
+                  "cost": self.epoch_sums[0], "data_cost": self.epoch_sums[1]}
+        record["train_cost"], record["train_error"] = _forward_eval(self.net, *self.train_eval,
+                                                                    self.loss)
+        if self.dev is not None:
+            record["dev_cost"], record["dev_error"] = _forward_eval(self.net, *self.dev,
+                                                                    self.loss)
+        record["time"] = seconds
+        self.epoch, self.step_in_epoch, self.perm = epoch_num, 0, None
+        self.history.epochs.append(record)
+        first = self.history.epochs[0]["cost"]
+        if not math.isfinite(record["cost"]) or record["cost"] > self.divergence_factor * first:
+            self._diverged(f"cost exploded to {record['cost']:.4g} at epoch {epoch_num} "
+                           f"(first epoch: {first:.4g})")
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, record)
+        self._write_pending_checkpoints()
+
+    def _write_pending_checkpoints(self) -> None:
+        from deeprecipe import checkpoints
+
+        for directory in dict.fromkeys(self.pending_checkpoints):
+            checkpoints.save_checkpoint(directory, self)
+        self.pending_checkpoints.clear()
+
+    def _diverged(self, what: str) -> None:
+        from deeprecipe import checkpoints
+
+        lr = self.optimizer.learning_rate
+        self.event("divergence", what)
+        last = (checkpoints.latest_checkpoint(self.checkpoint_dir)
+                if self.checkpoint_dir is not None else None)
+        kept = f"; the last good checkpoint is {last}" if last else ""
+        raise DivergenceError(f"training diverged: {what} with learning_rate={lr:g}; try a "
+                              f"smaller learning_rate such as {lr / 10:g}{kept}")
+
+    def _interrupted(self) -> None:
+        from deeprecipe import checkpoints
+
+        if self.checkpoint_dir is not None:
+            path = checkpoints.save_checkpoint(self.checkpoint_dir, self)
+            raise KeyboardInterrupt(f"interrupted; state saved to {path}. Run the same command "
+                                    "with resume (deeprecipe resume RUN_DIR) to continue")
+        raise KeyboardInterrupt("interrupted (no checkpoint_dir, nothing saved)")
+
+    def event(self, kind: str, message: str, **extra) -> None:
+        """Record an event (nudge, roll-back, early stop...) at the current position."""
+        self.history.events.append({"epoch": self.epoch, "step": self.step_in_epoch,
+                                    "kind": kind, "message": message, **extra})
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def state_dict(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON metadata, arrays): everything needed to continue bit for bit."""
+        from deeprecipe.checkpoints import trainer_state
+
+        return trainer_state(self)
+
+    def load_state_dict(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+        from deeprecipe.checkpoints import restore_trainer
+
+        restore_trainer(self, meta, arrays)
+
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Load ``path`` (or the latest checkpoint in checkpoint_dir); False if there is none."""
+        from deeprecipe import checkpoints
+
+        if path is None:
+            if self.checkpoint_dir is None:
+                raise InvalidValueError("resume needs a checkpoint path or checkpoint_dir")
+            path = checkpoints.latest_checkpoint(self.checkpoint_dir)
+            if path is None:
+                return False
+        meta, arrays = checkpoints.load_checkpoint(path)
+        self.load_state_dict(meta, arrays)
+        return True
+
+
+def train(net: Sequential, X, y, *, loss: str | Loss = "categorical_crossentropy",
+          optimizer: Optimizer | None = None, l2: float = 0.0, l1: float = 0.0,
+          batch_size: int | str | None = "auto", epochs: int = 100,
+          schedule: Schedule | None = None, validation_data: tuple | None = None,
+          callbacks: Sequence[Callback] = (), augmenter=None, random_state: RandomState = None,
+          checkpoint_dir: str | Path | None = None, resume: bool = False,
+          verbose: bool = False) -> History:
+    """Train ``net`` with mini-batch gradient descent and the given optimizer; return History.
+
+    Parameters
+    ----------
+    net : Sequential (built on first use if it has no input_dim).
+    X, y : training data, X of shape (m, n_features); y labels for ``loss``.
+    loss : "binary_crossentropy", "categorical_crossentropy" or "mean_squared_error".
+    optimizer : GradientDescent, Momentum, RMSprop or Adam (default Adam(1e-3)).
+    l2, l1 : penalties (l2/2m) sum ||W||^2 and (l1/m) sum |W|, m the mini-batch size.
+    batch_size : int; "auto" (full batch for m <= 2000, else 64..512); None = batch GD;
+        1 = stochastic GD.
+    epochs : total epochs; schedule : sets learning_rate at the start of every epoch.
+    validation_data : (X_dev, y_dev) for dev_cost / dev_error each epoch.
+    callbacks : EarlyStopping, Checkpoint, ProgressBar, ...
+    augmenter : callable (X_batch, rng) -> X_batch applied to training batches only.
+    checkpoint_dir, resume : write checkpoints there every epoch (and on Ctrl-C); with
+        ``resume=True`` continue from the latest one, bit for bit.
+
+    Raises
+    ------
+    DivergenceError : the cost became NaN/inf or exploded (advice: a smaller learning_rate).
+
+    Examples
+    --------
+    >>> import deeprecipe as dr
+    >>> X, y = dr.data.load_dataset("moons", n_samples=200).X, None
+    >>> ds = dr.data.load_dataset("moons", n_samples=200)
+    >>> net = dr.Sequential([dr.layers.Dense(8), dr.layers.ReLU(), dr.layers.Dense(2),
+    ...                      dr.layers.Softmax()], random_state=0)
+    >>> h = dr.train(net, ds.X, ds.y, optimizer=dr.optimizers.Adam(0.01), epochs=20,
+    ...              random_state=0)
+    >>> h["cost"][-1] < h["cost"][0]
+    True
+    """
+    trainer = Trainer(net, X, y, loss=loss, optimizer=optimizer, l2=l2, l1=l1,
+                      batch_size=batch_size, schedule=schedule, validation_data=validation_data,
+                      callbacks=callbacks, augmenter=augmenter, random_state=random_state,
+                      checkpoint_dir=checkpoint_dir, verbose=verbose)
+    if resume:
+        trainer.resume()
+    return trainer.fit(epochs)
