@@ -1,4 +1,4 @@
-"""Optimizers: hand-computed steps, torch.optim trajectories, dtype, state, errors, no allocation."""
+"""Optimizers: hand-computed steps, torch.optim trajectories, dtype, state, errors, allocation."""
 
 from __future__ import annotations
 
@@ -170,6 +170,12 @@ def test_adaptive_methods_beat_gradient_descent_on_elongated_bowl(cls):
     lr = 0.019  # GD is stable for lr < 2 / A = 0.02; this is about the best GD can do
     gd_cost = _bowl(GradientDescent(lr), 200)[-1]
     assert _bowl(cls(lr), 200)[-1] < gd_cost
+
+
+@pytest.mark.parametrize("cls", [GradientDescent, Momentum, RMSprop, Adam])
+def test_every_optimizer_converges_on_the_bowl(cls):
+    costs = _bowl(cls(0.019), 200)
+    assert costs[-1] < 1e-3 * 0.5 * (A + B)  # from J(1, 1) = 50.5
 
 
 def test_gradient_descent_with_small_learning_rate_decreases_cost_monotonically():

@@ -144,17 +144,22 @@ def ewa(values, beta: float = 0.9, bias_correction: bool = True) -> np.ndarray:
         return x.copy()
     out = np.empty(n)
     # Within a block starting after V_s: V_{s+j} = beta**j * (V_s + (1-beta) sum_i beta**-i x).
-    # Blocks are short enough that beta**-j cannot overflow; the error stays ~ j * eps * |x|.
-    block = int(min(4096, max(1.0, 200.0 / -math.log10(beta))))
-    j = np.arange(1, block + 1, dtype=np.float64)
-    up, down = beta**-j, beta**j
-    v_s = 0.0
-    for s in range(0, n, block):
-        chunk = x[s:s + block]
-        k = chunk.size
-        acc = np.cumsum(chunk * up[:k]) * (1.0 - beta)
-        out[s:s + k] = down[:k] * (v_s + acc)
-        v_s = float(out[s + k - 1])
+    # Blocks keep beta**-j <= 1e50 (no overflow); the error stays ~ j * eps * max|x|.
+    block = int(min(4096, 50.0 / -math.log10(beta)))
+    if block < 2:  # beta < 1e-25: the past hardly counts; run the recurrence itself
+        v = 0.0
+        for i, theta in enumerate(x.tolist()):
+            out[i] = v = beta * v + (1.0 - beta) * theta
+    else:
+        j = np.arange(1, block + 1, dtype=np.float64)
+        up, down = beta**-j, beta**j
+        v_s = 0.0
+        for s in range(0, n, block):
+            chunk = x[s:s + block]
+            k = chunk.size
+            acc = np.cumsum(chunk * up[:k]) * (1.0 - beta)
+            out[s:s + k] = down[:k] * (v_s + acc)
+            v_s = float(out[s + k - 1])
     if bias_correction:
         out /= -np.expm1(np.arange(1, n + 1) * math.log(beta))  # 1 - beta**t, accurately
     return out

@@ -162,6 +162,7 @@ class Sequential:
         """Check X and y once (shapes, finiteness, labels for the loss) and convert dtypes."""
         self._check_built()
         loss = get_loss(loss)
+        self._fused_stop(loss)  # loss vs output layer first: label errors would mislead
         X = self.check_input(X)
         Y = loss.prepare_targets(y, self.output_dim, self.dtype)
         if len(Y) != len(X):

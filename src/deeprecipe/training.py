@@ -210,7 +210,8 @@ class Trainer:
                                             f"{epoch_num}; it must stay positive")
                 self.optimizer.learning_rate = lr
             full = self.batch_size >= self.m
-            self.perm = None if full else self.shuffle_rng.permutation(self.m)
+            if self.perm is None and not full:  # a step-0 Ctrl-C checkpoint keeps its perm
+                self.perm = self.shuffle_rng.permutation(self.m)
             self.epoch_sums = [0.0, 0.0]
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch_num)
@@ -240,6 +241,8 @@ class Trainer:
             steps["cost"].append(cost.total)
             steps["cost_ewa"].append(self.ewa.update(cost.total))
             self.step_in_epoch = s + 1
+            for cb in self.callbacks:
+                cb.on_step_end(self, s + 1, cost.total)
         self._end_epoch(epoch_num, time.perf_counter() - start_time)
 
     def _end_epoch(self, epoch_num: int, seconds: float) -> None:

@@ -128,7 +128,7 @@ class Augmenter:
         from scipy.ndimage import map_coordinates
 
         m, H, W, C = block.shape
-        angle = np.deg2rad(rng.uniform(-self.rotate, self.rotate, m))
+        angle = -np.deg2rad(rng.uniform(-self.rotate, self.rotate, m))  # + = counter-clockwise
         scale = rng.uniform(1.0 - self.zoom, 1.0 + self.zoom, m)
         shift = rng.uniform(-self.translate, self.translate, (m, 2)) * np.array([H, W])
         if self.crop:
@@ -138,16 +138,17 @@ class Augmenter:
         rr, cc = np.meshgrid(np.arange(H) - (H - 1) / 2, np.arange(W) - (W - 1) / 2,
                              indexing="ij")
         rr, cc = rr[None], cc[None] * sign[:, None, None]  # flip the output column axis
-        src_r = cos[:, None, None] * rr - sin[:, None, None] * cc + (H - 1) / 2 - shift[:, 0,
-                                                                                     None, None]
-        src_c = sin[:, None, None] * rr + cos[:, None, None] * cc + (W - 1) / 2 - shift[:, 1,
-                                                                                     None, None]
+        cos, sin = cos[:, None, None], sin[:, None, None]
+        src_r = cos * rr - sin * cc + (H - 1) / 2 - shift[:, 0, None, None]
+        src_c = sin * rr + cos * cc + (W - 1) / 2 - shift[:, 1, None, None]
         coords = np.empty((4, m, H, W, C), dtype=np.float64)
         coords[0] = np.arange(m)[:, None, None, None]
         coords[1] = src_r[..., None]
         coords[2] = src_c[..., None]
         coords[3] = np.arange(C)
-        res = map_coordinates(block, coords, order=1, mode="constant", cval=self.fill)
+        snapped = np.rint(coords)  # exact pixels stay exact (flips, crops, zero angles)
+        coords = np.where(np.abs(coords - snapped) < 1e-6, snapped, coords)
+        res = map_coordinates(block, coords, order=1, mode="grid-constant", cval=self.fill)
         return res.astype(block.dtype, copy=False)
 
     def get_config(self) -> dict:

@@ -1,0 +1,25 @@
+"""Setting up the data: data sets, train/dev/test splits, input normalization,
+same-distribution checks and data augmentation (the lecture's first part)."""
+
+from __future__ import annotations
+
+from deeprecipe.data.augmentation import Augmenter
+from deeprecipe.data.datasets import DATASETS, Dataset, load_dataset, load_file
+from deeprecipe.data.distribution import DistributionCheck, same_distribution
+from deeprecipe.data.splits import Split, SplitSizes, split, split_sizes
+from deeprecipe.data.standardizer import Standardizer
+
+__all__ = [
+    "load_dataset",
+    "Dataset",
+    "load_file",
+    "split",
+    "split_sizes",
+    "Split",
+    "SplitSizes",
+    "Standardizer",
+    "same_distribution",
+    "DistributionCheck",
+    "Augmenter",
+    "DATASETS",
+]

@@ -1,0 +1,284 @@
+"""Embedded data sets (no network) and loading the user's own files.
+
+Embedded: ``digits`` (scikit-learn's 8x8 handwritten digits), ``moons``, ``circles``,
+``blobs`` (scikit-learn generators, seeded, with noise) and ``flower`` (the planar
+two-class "flower" of the deeplearning.ai course, generated with NumPy).
+Files: ``.npz`` (keys X, y or X_train, y_train, ...), ``.npy`` pairs and ``.csv`` with a
+header row and a named label column. X comes back as float32 with samples as rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from deeprecipe._random import as_seed_sequence
+from deeprecipe._typing import RandomState
+from deeprecipe._validation import check_int
+from deeprecipe.errors import DataError
+
+__all__ = ["Dataset", "DATASETS", "load_dataset", "load_file"]
+
+
+@dataclass
+class Dataset:
+    """Features X (m, n) float32, targets y (m,), and what they are."""
+
+    X: np.ndarray
+    y: np.ndarray
+    task: str  # "classification" or "regression"
+    n_classes: int | None
+    image_shape: tuple[int, ...] | None
+    name: str
+    description: str
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _make(name, X, y, n_classes, description, image_shape=None) -> Dataset:
+    return Dataset(X=np.ascontiguousarray(X, dtype=np.float32),
+                   y=np.asarray(y, dtype=np.int64), task="classification",
+                   n_classes=n_classes, image_shape=image_shape, name=name,
+                   description=description)
+
+
+def _digits(rng: np.random.Generator, n: int | None) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    X, y = d.data, d.target
+    if n is not None:
+        if n > len(X):
+            raise DataError(f"digits has {len(X)} samples, n_samples={n} asked for more")
+        idx = np.sort(rng.choice(len(X), n, replace=False))
+        X, y = X[idx], y[idx]
+    return _make("digits", X, y, 10, "8x8 handwritten digits 0-9 (scikit-learn), pixel "
+                 "values 0..16; flattened rows, image_shape (8, 8)", (8, 8))
+
+
+def _moons(rng: np.random.Generator, n: int | None) -> Dataset:
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=n or 500, noise=0.2, random_state=_seed(rng))
+    return _make("moons", X, y, 2, "two interleaving half circles, Gaussian noise 0.2")
+
+
+def _circles(rng: np.random.Generator, n: int | None) -> Dataset:
+    from sklearn.datasets import make_circles
+
+    X, y = make_circles(n_samples=n or 500, noise=0.1, factor=0.5, random_state=_seed(rng))
+    return _make("circles", X, y, 2, "a small circle inside a big one, noise 0.1")
+
+
+def _blobs(rng: np.random.Generator, n: int | None) -> Dataset:
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=n or 500, centers=3, n_features=2, cluster_std=1.0,
+                      random_state=_seed(rng))
+    return _make("blobs", X, y, 3, "three isotropic Gaussian blobs in 2-D, std 1.0")
+
+
+def _flower(rng: np.random.Generator, n: int | None) -> Dataset:
+    """r = 4 sin(4t) + noise, (x1, x2) = (r sin t, r cos t); class j: t in [3.12j, 3.12(j+1)]."""
+    m = n or 400
+    sizes = (m // 2, m - m // 2)
+    X, y = [], []
+    for j, size in enumerate(sizes):
+        t = np.linspace(j * 3.12, (j + 1) * 3.12, size) + rng.normal(0.0, 0.2, size)
+        r = 4.0 * np.sin(4.0 * t) + rng.normal(0.0, 0.2, size)
+        X.append(np.c_[r * np.sin(t), r * np.cos(t)])
+        y.append(np.full(size, j))
+    return _make("flower", np.concatenate(X), np.concatenate(y), 2,
+                 "planar 'flower' of the deeplearning.ai course: 8 petals, 2 classes")
+
+
+DATASETS: dict[str, Callable[[np.random.Generator, int | None], Dataset]] = {
+    "digits": _digits, "moons": _moons, "circles": _circles, "blobs": _blobs,
+    "flower": _flower,
+}
+
+
+def load_dataset(name: str, *, random_state: RandomState = 0,
+                 n_samples: int | None = None) -> Dataset:
+    """Dataset ``name`` from DATASETS, generated or loaded offline with ``random_state``.
+
+    Parameters
+    ----------
+    name : {"digits", "moons", "circles", "blobs", "flower"}
+    random_state : None, int, SeedSequence or Generator
+        Seed of the generator (and of the subsample for ``digits``).
+    n_samples : int, optional
+        Number of samples (generators' default 500, flower 400, digits all 1,797).
+
+    Raises
+    ------
+    DataError
+        For an unknown name (the message lists the known ones).
+
+    Examples
+    --------
+    >>> d = load_dataset("digits")
+    >>> d.X.shape, d.image_shape, d.n_classes
+    ((1797, 64), (8, 8), 10)
+    """
+    if name not in DATASETS:
+        raise DataError(f"unknown data set {name!r}; known data sets: "
+                        f"{', '.join(sorted(DATASETS))}")
+    if n_samples is not None:
+        n_samples = check_int("n_samples", n_samples, low=2)
+    rng = np.random.default_rng(as_seed_sequence(random_state))
+    return DATASETS[name](rng, n_samples)
+
+
+def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Dataset:
+    """Validate X and y read from ``path`` and wrap them in a Dataset."""
+    if X.dtype == object or y.dtype == object:
+        raise DataError(f"{path}: arrays must be numeric, not Python objects")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}")
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise DataError(f"{path}: y must be numeric, got dtype {y.dtype}")
+    if X.ndim < 2:
+        raise DataError(f"{path}: X must have samples as rows (2-D or image-shaped), got "
+                        f"shape {X.shape}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"{path}: y must be 1-D with one target per sample, got shape "
+                        f"{y.shape}")
+    if len(X) != len(y):
+        raise DataError(f"{path}: X has {len(X)} samples but y has {len(y)}")
+    if len(X) == 0:
+        raise DataError(f"{path}: no samples")
+    image_shape = tuple(int(s) for s in X.shape[1:]) if X.ndim > 2 else None
+    X = X.reshape(len(X), -1).astype(np.float32)
+    bad_x = ~np.isfinite(X).all(axis=1)
+    if bad_x.any():
+        raise DataError(f"{path}: X contains NaN or inf in {int(bad_x.sum())} sample(s), first "
+                        f"at row {int(np.argmax(bad_x))}; clean or impute them first")
+    yf = y.astype(np.float64)
+    if not np.isfinite(yf).all():
+        raise DataError(f"{path}: y contains NaN or inf values")
+    if np.all(yf == np.round(yf)):
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise DataError(f"{path}: y has a single class ({classes[0]!r}); classification "
+                            "needs at least two")
+        return Dataset(X=X, y=y.astype(np.int64), task="classification",
+                       n_classes=int(len(classes)), image_shape=image_shape, name=path.stem,
+                       description=description)
+    return Dataset(X=X, y=yf, task="regression", n_classes=None, image_shape=image_shape,
+                   name=path.stem, description=description)
+
+
+def _load_npz(path: Path, part: str) -> Dataset:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
+    with archive as d:
+        keys = list(d.keys())
+        for xk, yk in (("X", "y"), (f"X_{part}", f"y_{part}")):
+            if xk in keys and yk in keys:
+                try:
+                    X, y = d[xk], d[yk]
+                except ValueError as exc:
+                    raise DataError(f"{path}: cannot read arrays without pickle: {exc}") from None
+                return _finish(path, X, y, f"{xk}, {yk} from {path.name}")
+    raise DataError(f"{path}: expected keys 'X' and 'y' or 'X_{part}' and 'y_{part}'; the "
+                    f"file has {', '.join(keys) or 'no arrays'}")
+
+
+def _load_npy(path: Path, y_path: Path | None) -> Dataset:
+    if y_path is None:
+        if not path.name.startswith("X"):
+            raise DataError(f"{path}: pass y='path/to/y.npy' (the labels file is found "
+                            "automatically only for X*.npy -> y*.npy)")
+        y_path = path.with_name("y" + path.name[1:])
+    if not y_path.exists():
+        raise DataError(f"{path}: labels file {y_path} not found; pass y='path/to/y.npy'")
+    try:
+        X = np.load(path, allow_pickle=False)
+        y = np.load(y_path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read .npy without pickle: {exc}") from None
+    return _finish(path, X, y, f"{path.name} with labels {y_path.name}")
+
+
+def _load_csv(path: Path, label: str | None) -> Dataset:
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise DataError(f"{path}: the file is empty (expected a header row)")
+    header = [h.strip() for h in rows[0]]
+    if label is None or label not in header:
+        what = "no label column given (pass label=...)" if label is None else \
+            f"label column {label!r} not found"
+        raise DataError(f"{path}: {what}; columns are: {', '.join(header)}")
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    values = np.empty((len(body), len(header)), dtype=np.float64)
+    for i, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {i} has {len(row)} values, the header has "
+                            f"{len(header)}")
+        for j, cell in enumerate(row):
+            try:
+                values[i - 2, j] = float(cell)
+            except ValueError:
+                raise DataError(f"{path}: non-numeric value {cell.strip()!r} at line {i}, "
+                                f"column {header[j]!r}") from None
+    j = header.index(label)
+    X = np.delete(values, j, axis=1)
+    return _finish(path, X, values[:, j], f"{path.name}, label column {label!r}")
+
+
+def load_file(path, *, label: str | None = None, y=None, part: str = "train") -> Dataset:
+    """Dataset read from a user's .npz, .npy or .csv file (never unpickles).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.npz`` with keys ``X``, ``y`` or ``X_<part>``, ``y_<part>``;
+        ``.npy`` with features (labels in ``y`` or in the sibling file whose name swaps
+        the leading ``X`` for ``y``: ``X_train.npy`` -> ``y_train.npy``);
+        ``.csv`` with a header row, numeric values and the label column named by ``label``.
+    label : str, optional
+        Label column of a CSV file (required for CSV).
+    y : str or Path, optional
+        Labels file for ``.npy`` features.
+    part : str
+        Which pair of an npz to read when it has no plain ``X``/``y``: "train", "test", ...
+
+    Returns
+    -------
+    Dataset
+        Image-shaped X (m, H, W[, C]) is flattened and its shape kept in ``image_shape``.
+        Integral targets make a classification task, others regression.
+
+    Raises
+    ------
+    DataError
+        One line naming the file and the problem: missing file or label column, X/y
+        length mismatch, NaN/inf, a single class, non-numeric values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _load_npz(path, part)
+    if suffix == ".npy":
+        return _load_npy(path, None if y is None else Path(y))
+    if suffix == ".csv":
+        return _load_csv(path, label)
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .npz, .npy or .csv")

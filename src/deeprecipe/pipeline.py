@@ -1,0 +1,274 @@
+"""One run, end to end: data -> split -> standardize -> network -> training -> diagnosis.
+
+``run(config, run_dir)`` is what ``deeprecipe run`` and ``deeprecipe demo`` call; the pieces
+(``prepare_data``, ``build_network``, ``fit``, ``evaluate``) are reused by the tuner, the
+babysitter and the automated recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deeprecipe import data as dd
+from deeprecipe._io import write_json_atomic, write_text_atomic
+from deeprecipe.builders import build_mlp
+from deeprecipe.callbacks import Callback, EarlyStopping
+from deeprecipe.config import Config, dump_config
+from deeprecipe.diagnosis import Diagnosis, diagnose
+from deeprecipe.errors import ConfigError
+from deeprecipe.network import Sequential
+from deeprecipe.optimizers import Optimizer, make_optimizer
+from deeprecipe.schedules import make_schedule
+from deeprecipe.training import Trainer, _forward_eval
+
+__all__ = ["PreparedData", "RunResult", "prepare_data", "build_network", "optimizer_for",
+           "schedule_for", "fit", "evaluate", "run"]
+
+
+@dataclass
+class PreparedData:
+    """Split, standardized, flattened float32 data plus what the network needs to know."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_dev: np.ndarray
+    y_dev: np.ndarray
+    X_test: np.ndarray | None
+    y_test: np.ndarray | None
+    task: str
+    classes: np.ndarray | None
+    image_shape: tuple | None
+    standardizer: dd.Standardizer | None
+    split_summary: dict
+    distribution: dict | None = None
+
+    @property
+    def n_outputs(self) -> int:
+        if self.task == "classification":
+            return 1 if len(self.classes) == 2 else len(self.classes)
+        return 1 if self.y_train.ndim == 1 else self.y_train.shape[1]
+
+    @property
+    def loss(self) -> str:
+        if self.task == "regression":
+            return "mean_squared_error"
+        return "binary_crossentropy" if len(self.classes) == 2 else "categorical_crossentropy"
+
+    @property
+    def output(self) -> str:
+        return {"mean_squared_error": "linear", "binary_crossentropy": "sigmoid",
+                "categorical_crossentropy": "softmax"}[self.loss]
+
+
+def _load(config: Config) -> dd.Dataset:
+    name = config.data.dataset
+    if name in dd.DATASETS:
+        return dd.load_dataset(name, random_state=config.seed, n_samples=config.data.n_samples)
+    return dd.load_file(name, label=config.data.label)
+
+
+def prepare_data(config: Config, *, check_distribution: bool = True) -> PreparedData:
+    """Load, split (sizes fit to m), check dev vs test, standardize with train statistics."""
+    ds = _load(config)
+    X = ds.X.reshape(len(ds.X), -1).astype(np.float32)
+    y, classes = ds.y, None
+    if ds.task == "classification":
+        classes, y = np.unique(ds.y, return_inverse=True)
+    parts = dd.split(X, y, dev=config.split.dev, test=config.split.test,
+                     dev_only=config.split.dev_only,
+                     stratify=config.split.stratify and ds.task == "classification",
+                     random_state=config.seed)
+    distribution = None
+    if check_distribution and parts.X_test is not None:
+        distribution = dd.same_distribution(parts.X_dev, parts.X_test,
+                                            random_state=config.seed).to_dict()
+    standardizer = None
+    X_train, X_dev, X_test = parts.X_train, parts.X_dev, parts.X_test
+    if config.split.standardize:
+        standardizer = dd.Standardizer().fit(X_train)
+        X_train, X_dev = standardizer.transform(X_train), standardizer.transform(X_dev)
+        X_test = None if X_test is None else standardizer.transform(X_test)
+    return PreparedData(ds.name, X_train, parts.y_train, X_dev, parts.y_dev, X_test,
+                        parts.y_test, ds.task, classes, ds.image_shape, standardizer,
+                        parts.summary(), distribution)
+
+
+def build_network(config: Config, data: PreparedData, *, random_state=None) -> Sequential:
+    """The fully connected network the config describes, sized to the data."""
+    m = config.model
+    return build_mlp(data.X_train.shape[1], tuple(m.hidden_layer_sizes), data.n_outputs,
+                     activation=m.activation, init=m.init, keep_prob=m.keep_prob,
+                     batch_norm=m.batch_norm, output=data.output,
+                     random_state=config.seed if random_state is None else random_state)
+
+
+def optimizer_for(config: Config) -> Optimizer:
+    o = config.optimizer
+    kwargs = {"gd": {}, "momentum": {"beta": o.beta}, "rmsprop": {"beta2": o.beta2,
+                                                                  "epsilon": o.epsilon},
+              "adam": {"beta1": o.beta1, "beta2": o.beta2, "epsilon": o.epsilon}}[o.name]
+    return make_optimizer(o.name, learning_rate=o.learning_rate, **kwargs)
+
+
+def schedule_for(config: Config):
+    s, lr0 = config.schedule, config.optimizer.learning_rate
+    if s.name == "none":
+        return None
+    kwargs = {"inverse_time": {"decay_rate": s.decay_rate}, "exponential": {"base": s.base},
+              "sqrt": {"k": s.k},
+              "staircase": {"decay_rate": s.decay_rate, "interval": s.interval}}[s.name]
+    return make_schedule(s.name, lr0=lr0, **kwargs)
+
+
+def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
+                 checkpoint_dir: str | Path | None = None, verbose: bool = False,
+                 callbacks: tuple[Callback, ...] = ()) -> Trainer:
+    """A Trainer wired as the config says (optimizer, schedule, penalties, early stopping)."""
+    t = config.training
+    cbs = list(callbacks)
+    if t.early_stopping:
+        cbs.append(EarlyStopping(monitor="dev_cost", patience=t.patience))
+    augmenter = None
+    if config.regularization.augment:
+        if data.image_shape is None:
+            raise ConfigError(f"regularization.augment = true needs image data; "
+                              f"{data.name!r} has no image shape")
+        augmenter = dd.Augmenter(data.image_shape, flip=True, crop=1, noise=0.05)
+    return Trainer(net, data.X_train, data.y_train, loss=data.loss,
+                   optimizer=optimizer_for(config), l2=config.regularization.l2,
+                   l1=config.regularization.l1,
+                   batch_size=None if t.batch_size == "full" else t.batch_size,
+                   schedule=schedule_for(config), validation_data=(data.X_dev, data.y_dev),
+                   callbacks=cbs, augmenter=augmenter, random_state=config.seed + 1,
+                   checkpoint_dir=checkpoint_dir, verbose=verbose)
+
+
+def fit(config: Config, data: PreparedData, *, checkpoint_dir: str | Path | None = None,
+        resume: bool = False, verbose: bool = False) -> tuple[Sequential, Trainer]:
+    """Build the network and train it for config.training.epochs."""
+    net = build_network(config, data)
+    trainer = make_trainer(config, data, net, checkpoint_dir=checkpoint_dir, verbose=verbose)
+    if resume:
+        trainer.resume()
+    trainer.fit(config.training.epochs)
+    return net, trainer
+
+
+def evaluate(net: Sequential, data: PreparedData) -> dict[str, float | None]:
+    """Data cost and error (misclassification rate, or MSE) on train, dev and test."""
+    X_tr, Y_tr, loss = net.prepare(data.X_train, data.y_train, data.loss)
+    out = {}
+    out["train_cost"], out["train_error"] = _forward_eval(net, X_tr, Y_tr, loss)
+    X_dv, Y_dv, _ = net.prepare(data.X_dev, data.y_dev, loss)
+    out["dev_cost"], out["dev_error"] = _forward_eval(net, X_dv, Y_dv, loss)
+    out["test_cost"] = out["test_error"] = None
+    if data.X_test is not None:
+        X_te, Y_te, _ = net.prepare(data.X_test, data.y_test, loss)
+        out["test_cost"], out["test_error"] = _forward_eval(net, X_te, Y_te, loss)
+    return out
+
+
+@dataclass
+class RunResult:
+    """What a run produced, and where."""
+
+    run_dir: Path
+    metrics: dict
+    diagnosis: Diagnosis
+    network: Sequential
+    history: object
+    gradient_check: dict | None = None
+    tuning: dict | None = None
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def headline(self) -> str:
+        m = self.metrics
+        test = "" if m["test_error"] is None else f", test error {m['test_error']:.2%}"
+        return (f"train error {m['train_error']:.2%}, dev error {m['dev_error']:.2%}{test} -> "
+                f"{self.diagnosis.verdict.replace('_', ' ')}; next: "
+                f"{self.diagnosis.next_steps[0] if self.diagnosis.next_steps else 'ship it'}")
+
+
+def prepare_run_dir(run_dir: str | Path, *, force: bool = False, resume: bool = False) -> Path:
+    """Create ``run_dir``; refuse to overwrite a finished run unless ``force``."""
+    from deeprecipe.errors import DeepRecipeError
+
+    run_dir = Path(run_dir)
+    if (run_dir / "model.json").exists() and not (force or resume):
+        raise DeepRecipeError(f"{run_dir} already holds a finished run; pass --force to "
+                              "overwrite it or choose another --name/--out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def save_run_files(run_dir: Path, config: Config, data: PreparedData, net: Sequential,
+                   trainer: Trainer, metrics: dict, diagnosis: Diagnosis,
+                   gradcheck: dict | None, seconds: float) -> None:
+    """config.toml, history.jsonl, model.npz/json, diagnosis.json, summary.json."""
+    from deeprecipe.persistence import save
+
+    write_text_atomic(run_dir / "config.toml", dump_config(config))
+    write_text_atomic(run_dir / "history.jsonl", trainer.history.to_jsonl())
+    preprocessing = data.standardizer.to_dict() if data.standardizer is not None else None
+    save(net, run_dir / "model", preprocessing=preprocessing,
+         metadata={"classes": None if data.classes is None else data.classes.tolist(),
+                   "loss": data.loss, "task": data.task, "image_shape": data.image_shape})
+    write_json_atomic(run_dir / "diagnosis.json", diagnosis.to_dict())
+    write_json_atomic(run_dir / "summary.json", {
+        "name": config.name, "dataset": data.name, "split": data.split_summary,
+        "distribution": data.distribution, "metrics": metrics, "seconds": seconds,
+        "network": {"summary": net.summary(), "n_params": net.n_params,
+                    "config": net.get_config()},
+        "gradient_check": gradcheck, "epochs_run": trainer.epoch,
+        "optimizer": trainer.optimizer.get_config()})
+
+
+def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: bool = False,
+        force: bool = False, report: bool = True) -> RunResult:
+    """The main job: split, normalize, train, evaluate, diagnose, (tune), save, report."""
+    from deeprecipe.gradcheck import gradient_check
+
+    start = time.perf_counter()
+    run_dir = prepare_run_dir(run_dir, force=force, resume=resume)
+    data = prepare_data(config)
+    tuning = None
+    if config.tuning.n_trials > 0:
+        from deeprecipe.tuning import tune
+
+        study = tune(config, run_dir=run_dir / "study", data=data, verbose=verbose,
+                     resume=resume)
+        tuning = study.to_dict()
+        config = study.best_config
+    net, trainer = fit(config, data, checkpoint_dir=run_dir / "checkpoints", resume=resume,
+                       verbose=verbose)
+    metrics = evaluate(net, data)
+    diagnosis = diagnose(train_error=metrics["train_error"], dev_error=metrics["dev_error"],
+                         human_error=config.data.human_error, test_error=metrics["test_error"])
+    rows = min(8, len(data.X_train))
+    check = gradient_check(net, data.X_train[:rows], data.y_train[:rows], loss=data.loss,
+                           l2=config.regularization.l2, l1=config.regularization.l1,
+                           max_components=300, freeze_dropout=True).to_dict()
+    seconds = time.perf_counter() - start
+    save_run_files(run_dir, config, data, net, trainer, metrics, diagnosis, check, seconds)
+    if tuning is not None:
+        write_json_atomic(run_dir / "tuning.json", tuning)
+    if report:
+        from deeprecipe.report import write_report
+
+        write_report(run_dir)
+    return RunResult(run_dir, metrics, diagnosis, net, trainer.history, check, tuning, seconds)
+
+
+def result_json(result: RunResult) -> str:
+    """A one-object JSON summary (for --json output of the CLI)."""
+    return json.dumps({"run_dir": str(result.run_dir), "metrics": result.metrics,
+                       "diagnosis": dataclasses.asdict(result.diagnosis)
+                       if dataclasses.is_dataclass(result.diagnosis) else None})
