@@ -42,7 +42,10 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved by ``min_delta`` for more than ``patience`` epochs.
+
+    ``patience`` epochs without improvement are tolerated; the next one stops training
+    (patience=0 stops at the first epoch that does not improve).
 
     monitor: "dev_cost" (default), "dev_error", "train_cost" or "cost". With
     ``restore_best=True`` the weights of the best epoch are put back when training ends,

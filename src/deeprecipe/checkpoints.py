@@ -68,8 +68,17 @@ def trainer_state(trainer: Trainer) -> tuple[dict, dict[str, np.ndarray]]:
 
 def restore_trainer(trainer: Trainer, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     """Put ``trainer`` back at the saved position; CheckpointError if it does not match."""
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"not a deeprecipe checkpoint (format {meta.get('format')!r})")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"not a deeprecipe checkpoint (format {found!r})")
+    try:
+        _restore(trainer, meta, arrays)
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"the checkpoint is incomplete or corrupt ({type(exc).__name__}: "
+                              f"{exc}); resume from an earlier one") from None
+
+
+def _restore(trainer: Trainer, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     net = trainer.net
     saved_layers = meta["network"]["layers"]
     ours = [layer.get_config() for layer in net.layers]

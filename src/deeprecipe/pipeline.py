@@ -272,3 +272,42 @@ def result_json(result: RunResult) -> str:
     return json.dumps({"run_dir": str(result.run_dir), "metrics": result.metrics,
                        "diagnosis": dataclasses.asdict(result.diagnosis)
                        if dataclasses.is_dataclass(result.diagnosis) else None})
+
+
+def demo_config() -> Config:
+    """The demo: digits, Adam, L2, dropout and BatchNorm, and a short random search."""
+    from deeprecipe.config import config_from_dict
+
+    return config_from_dict({
+        "name": "demo", "seed": 0,
+        "data": {"dataset": "digits", "human_error": 0.005},
+        "model": {"hidden_layer_sizes": [64, 32], "batch_norm": True, "keep_prob": 0.9},
+        "regularization": {"l2": 0.5},
+        "optimizer": {"name": "adam", "learning_rate": 3e-3},
+        "schedule": {"name": "inverse_time", "decay_rate": 0.02},
+        "training": {"epochs": 40, "batch_size": 64, "early_stopping": True, "patience": 10},
+        "tuning": {"n_trials": 6, "rounds": 1, "epochs": 10, "space": {
+            "learning_rate": {"dist": "log_uniform", "low": 3e-4, "high": 3e-2},
+            "l2": {"dist": "log_uniform", "low": 1e-2, "high": 3.0}}},
+    })
+
+
+def gradcheck_for(*, dataset: str = "moons", config_path: str | Path | None = None,
+                  l2: float = 0.7, samples: int = 8, max_components: int | None = 2000):
+    """Gradient check of the network a config (or the default) builds on a few examples."""
+    from deeprecipe.config import config_from_dict, load_config
+    from deeprecipe.gradcheck import gradient_check
+
+    if config_path is not None:
+        config = load_config(config_path)
+        l2, l1 = config.regularization.l2, config.regularization.l1
+    else:
+        config = config_from_dict({"data": {"dataset": dataset},
+                                   "model": {"hidden_layer_sizes": [5, 3], "batch_norm": True,
+                                             "activation": "tanh"}})
+        l1 = 0.0
+    data = prepare_data(config, check_distribution=False)
+    net = build_network(config, data)
+    rows = min(samples, len(data.X_train))
+    return gradient_check(net, data.X_train[:rows], data.y_train[:rows], loss=data.loss, l2=l2,
+                          l1=l1, max_components=max_components, freeze_dropout=True)

@@ -12,6 +12,8 @@ import numpy as np
 from deeprecipe._validation import check_in_range
 from deeprecipe.layers.base import Layer
 
+__all__ = ["ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "Linear", "sigmoid", "softmax"]
+
 
 @dataclass(eq=False)
 class ReLU(Layer):

@@ -15,6 +15,8 @@ import numpy as np
 from deeprecipe._typing import Params
 from deeprecipe.errors import NotFittedError
 
+__all__ = ["Layer"]
+
 
 @dataclasses.dataclass(eq=False)
 class Layer:

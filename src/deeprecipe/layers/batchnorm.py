@@ -9,6 +9,8 @@ import numpy as np
 from deeprecipe._validation import check_in_range
 from deeprecipe.layers.base import Layer
 
+__all__ = ["BatchNorm"]
+
 
 @dataclass(eq=False)
 class BatchNorm(Layer):

@@ -25,6 +25,8 @@ from deeprecipe._validation import check_choice, check_in_range, check_int
 from deeprecipe.initializers import INITIALIZERS, initialize
 from deeprecipe.layers.base import Layer
 
+__all__ = ["Dense"]
+
 
 @dataclass(eq=False)
 class Dense(Layer):

@@ -1,0 +1,437 @@
+"""The scikit-learn face: DeepClassifier and DeepRegressor over the NumPy engine.
+
+``__init__`` only stores; ``fit`` validates every hyperparameter from one table (``_CHECKS``),
+builds the network with ``builders.build_mlp`` and trains it with ``training.Trainer``. Every
+public method after ``fit`` starts with ``check_is_fitted(self)``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from deeprecipe._random import as_seed_sequence
+from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe.builders import ACTIVATIONS, build_mlp, check_hidden_layer_sizes
+from deeprecipe.callbacks import Callback, EarlyStopping
+from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError, NotFittedError
+from deeprecipe.history import History
+from deeprecipe.initializers import INITIALIZERS
+from deeprecipe.optimizers import OPTIMIZERS, make_optimizer
+from deeprecipe.schedules import make_schedule
+from deeprecipe.training import Trainer
+
+__all__ = ["DeepClassifier", "DeepRegressor", "ESTIMATOR_SCHEDULES"]
+
+#: schedule= name -> (schedules.SCHEDULES name, the field that receives decay_rate).
+ESTIMATOR_SCHEDULES = {
+    "inverse_time": ("inverse_time", "decay_rate"),  # lr0 / (1 + decay_rate * epoch_num)
+    "exponential": ("exponential", "base"),          # lr0 * decay_rate ** epoch_num
+    "sqrt": ("sqrt", "k"),                           # lr0 * decay_rate / sqrt(epoch_num)
+    "staircase": ("staircase", "decay_rate"),        # lr0 / (1 + decay_rate * (epoch_num // 10))
+}
+
+
+def _real(low=None, high=None, closed="both"):
+    return lambda name, v: float(check_in_range(name, v, low=low, high=high, closed=closed))
+
+
+def _choice(choices):
+    return lambda name, v: check_choice(name, v, tuple(choices))
+
+
+def _boolean(name: str, v):
+    if not isinstance(v, (bool, np.bool_)):
+        raise InvalidTypeError(f"{name} must be True or False, got {v!r}")
+    return bool(v)
+
+
+def _batch_size(name: str, v):
+    if v is None or (isinstance(v, str) and v == "auto"):
+        return v
+    if isinstance(v, str):
+        raise InvalidValueError(f"{name} must be an int >= 1, 'auto' or None, got {v!r}")
+    return check_int(name, v, low=1)
+
+
+def _random_state(name: str, v):
+    if v is None or isinstance(v, (np.random.SeedSequence, np.random.Generator,
+                                   np.random.RandomState)):
+        return v
+    return check_int(name, v, low=0)
+
+
+def _verbose(name: str, v):
+    return _boolean(name, v) if isinstance(v, (bool, np.bool_)) else check_int(name, v, low=0)
+
+
+#: The one table: every hyperparameter and the check it must pass in fit().
+_CHECKS = {
+    "hidden_layer_sizes": lambda name, v: check_hidden_layer_sizes(v),
+    "activation": _choice(ACTIVATIONS),
+    "init": _choice(INITIALIZERS),
+    "l2": _real(0.0),
+    "l1": _real(0.0),
+    "keep_prob": _real(0.0, 1.0, "right"),
+    "batch_norm": _boolean,
+    "optimizer": _choice(OPTIMIZERS),
+    "learning_rate": _real(0.0, closed="neither"),
+    "beta": _real(0.0, 1.0, "left"),
+    "beta1": _real(0.0, 1.0, "left"),
+    "beta2": _real(0.0, 1.0, "left"),
+    "epsilon": _real(0.0, closed="neither"),
+    "batch_size": _batch_size,
+    "epochs": lambda name, v: check_int(name, v, low=1),
+    "schedule": lambda name, v: v if v is None else check_choice(name, v,
+                                                                tuple(ESTIMATOR_SCHEDULES)),
+    "decay_rate": _real(0.0),
+    "early_stopping": _boolean,
+    "validation_fraction": _real(0.0, 1.0, "neither"),
+    "patience": lambda name, v: check_int(name, v, low=0),
+    "random_state": _random_state,
+    "verbose": _verbose,
+}
+
+
+def _seed_sequence(random_state) -> np.random.SeedSequence:
+    if isinstance(random_state, np.random.RandomState):  # sklearn's legacy RNG: draw a seed
+        return np.random.SeedSequence(int(random_state.randint(0, 2**31 - 1)))
+    return as_seed_sequence(random_state)
+
+
+class _ValidationScore(Callback):
+    """Records score(network, X_dev, y_dev) after every epoch (accuracy or R^2)."""
+
+    def __init__(self, score, X, y) -> None:
+        self.score, self.X, self.y, self.scores = score, X, y, []
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        self.scores.append(float(self.score(trainer.net, self.X, self.y)))
+
+
+class _DeepEstimator(BaseEstimator):
+    """Shared hyperparameters, validation and training loop of the two estimators."""
+
+    _loss: str
+    _output: str
+    _monitor: str
+    _stratified = False
+    _y_kwargs: dict = {}
+
+    def __init__(self, hidden_layer_sizes=(20, 3), *, activation="relu", init="he", l2=0.0,
+                 l1=0.0, keep_prob=1.0, batch_norm=False, optimizer="adam",
+                 learning_rate=1e-3, beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 batch_size="auto", epochs=200, schedule=None, decay_rate=1.0,
+                 early_stopping=False, validation_fraction=0.1, patience=10,
+                 random_state=None, verbose=False) -> None:
+        # stored as given; validated in fit() (sklearn's rule)
+        self.hidden_layer_sizes, self.activation, self.init = hidden_layer_sizes, activation, init
+        self.l2, self.l1, self.keep_prob, self.batch_norm = l2, l1, keep_prob, batch_norm
+        self.optimizer, self.learning_rate, self.beta = optimizer, learning_rate, beta
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.batch_size, self.epochs, self.schedule = batch_size, epochs, schedule
+        self.decay_rate, self.early_stopping = decay_rate, early_stopping
+        self.validation_fraction, self.patience = validation_fraction, patience
+        self.random_state, self.verbose = random_state, verbose
+
+    # -- hyperparameters --------------------------------------------------------------------
+    def _checked_params(self) -> dict:
+        """Every hyperparameter through ``_CHECKS``; InvalidValueError/InvalidTypeError."""
+        p = {name: check(name, getattr(self, name)) for name, check in _CHECKS.items()}
+        p["lr_schedule"] = None
+        if p["schedule"] is not None:
+            registry, field = ESTIMATOR_SCHEDULES[p["schedule"]]
+            try:
+                p["lr_schedule"] = make_schedule(registry, lr0=p["learning_rate"],
+                                                 **{field: p["decay_rate"]})
+            except InvalidValueError as exc:
+                raise InvalidValueError(f"decay_rate={p['decay_rate']!r} is not valid for "
+                                        f"schedule={p['schedule']!r}: {exc}") from None
+        return p
+
+    def _make_optimizer(self, p: dict):
+        kwargs = {"gd": {}, "momentum": {"beta": p["beta"]},
+                  "rmsprop": {"beta2": p["beta2"], "epsilon": p["epsilon"]},
+                  "adam": {"beta1": p["beta1"], "beta2": p["beta2"],
+                           "epsilon": p["epsilon"]}}[p["optimizer"]]
+        return make_optimizer(p["optimizer"], learning_rate=p["learning_rate"], **kwargs)
+
+    @staticmethod
+    def _resolve_batch_size(batch_size, m: int):
+        if isinstance(batch_size, numbers.Integral) and batch_size > m:
+            warnings.warn(f"batch_size={batch_size} is larger than the {m} training samples; "
+                          f"using batch_size={m}", UserWarning, stacklevel=4)
+            return m
+        return batch_size
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(self, X, y) -> _DeepEstimator:
+        """Train a new network on (X, y) for ``epochs`` epochs (fewer with early stopping).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (or (n_samples, n_outputs) for the regressor)
+
+        Returns
+        -------
+        self
+        """
+        p = self._checked_params()
+        X, y = validate_data(self, X, y, dtype=np.float32, **self._y_kwargs)
+        Y = self._encode_targets(y, first=True, classes=None, partial=False)
+        self._initialize(X.shape[1], p)
+        callbacks, dev, scorer = [], None, None
+        if p["early_stopping"]:
+            X, Y, X_dev, Y_dev = self._split(X, Y, p)
+            dev = (X_dev, Y_dev)
+            scorer = _ValidationScore(self._dev_score, X_dev, Y_dev)
+            stopper = EarlyStopping(monitor=self._monitor, patience=p["patience"])
+            callbacks = [scorer, stopper]
+        trainer = self._trainer(X, Y, p, random_state=self._train_seed, callbacks=callbacks,
+                                validation_data=dev)
+        trainer.fit(p["epochs"])
+        self.history_ = trainer.history
+        self.loss_curve_ = [float(c) for c in trainer.history["cost"]]
+        self.n_iter_ = trainer.epoch
+        if scorer is not None:
+            self.validation_scores_ = scorer.scores
+            best = stopper.best_epoch or int(np.argmax(scorer.scores)) + 1
+            self.best_validation_score_ = scorer.scores[best - 1]
+        else:
+            self.validation_scores_ = self.best_validation_score_ = None
+        return self
+
+    def _partial_fit(self, X, y, classes=None) -> _DeepEstimator:
+        p = self._checked_params()
+        first = not hasattr(self, "network_")
+        X, y = validate_data(self, X, y, dtype=np.float32, reset=first, **self._y_kwargs)
+        Y = self._encode_targets(y, first=first, classes=classes, partial=True)
+        if first:
+            self._initialize(X.shape[1], p)
+            self.history_, self.loss_curve_, self.n_iter_ = History(), [], 0
+            self.validation_scores_ = self.best_validation_score_ = None
+        if not hasattr(self, "_optimizer"):  # e.g. loaded from a file without its state
+            self._optimizer = self._make_optimizer(p)
+        try:
+            state = self._optimizer.state_dict()
+        except NotFittedError:  # never initialized: nothing to carry over
+            state = None
+        if not hasattr(self, "_rng"):
+            self._rng = np.random.default_rng(getattr(self, "_train_seed", None))
+        trainer = self._trainer(X, Y, p, random_state=self._rng)
+        if state is not None:
+            self._optimizer.load_state_dict(state)
+        trainer.epoch = self.n_iter_  # the schedule sees the running epoch number
+        trainer.fit(self.n_iter_ + 1)
+        self.history_.epochs.extend(trainer.history.epochs)
+        for key, values in trainer.history.steps.items():
+            self.history_.steps[key].extend(values)
+        self.history_.events.extend(trainer.history.events)
+        self.loss_curve_.append(float(trainer.history["cost"][-1]))
+        self.n_iter_ = trainer.epoch
+        return self
+
+    def _initialize(self, n_features: int, p: dict) -> None:
+        net_seed, self._split_seed, self._train_seed = _seed_sequence(
+            p["random_state"]).spawn(3)
+        self.network_ = build_mlp(n_features, p["hidden_layer_sizes"], self._n_outputs(),
+                                  activation=p["activation"], init=p["init"],
+                                  keep_prob=p["keep_prob"], batch_norm=p["batch_norm"],
+                                  output=self._output, random_state=net_seed)
+        self._optimizer = self._make_optimizer(p)
+        if hasattr(self, "_rng"):
+            del self._rng
+
+    def _trainer(self, X, Y, p: dict, **kwargs) -> Trainer:
+        return Trainer(self.network_, X, Y, loss=self._loss, optimizer=self._optimizer,
+                       l2=p["l2"], l1=p["l1"], schedule=p["lr_schedule"],
+                       batch_size=self._resolve_batch_size(p["batch_size"], len(X)),
+                       verbose=bool(p["verbose"]), **kwargs)
+
+    def _split(self, X, Y, p: dict):
+        m = len(X)
+        n_dev = math.ceil(p["validation_fraction"] * m)
+        if n_dev < 1 or m - n_dev < 1:
+            raise DataError(f"early_stopping with validation_fraction={p['validation_fraction']}"
+                            f" leaves no training or validation samples out of {m}")
+        seed = int(self._split_seed.generate_state(1)[0])
+        try:
+            X, X_dev, Y, Y_dev = train_test_split(X, Y, test_size=n_dev, random_state=seed,
+                                                  stratify=Y if self._stratified else None)
+        except ValueError:  # a class too rare to stratify: plain random split
+            X, X_dev, Y, Y_dev = train_test_split(X, Y, test_size=n_dev, random_state=seed)
+        return X, Y, X_dev, Y_dev
+
+
+
+class DeepClassifier(ClassifierMixin, _DeepEstimator):
+    """A fully connected network classifier (softmax output) with the scikit-learn API.
+
+    Per hidden layer: Dense(h, init) [+ BatchNorm] + activation [+ Dropout(keep_prob)]; then
+    Dense(n_classes) + Softmax (binary problems use a softmax over 2 units), trained on the
+    categorical cross-entropy J + (l2/2m) sum ||W||^2 + (l1/m) sum |W|.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(20, 3)
+    activation : {"relu", "leaky_relu", "tanh", "sigmoid"}, default="relu"
+    init : {"he", "xavier", "glorot", "random", "zeros"}, default="he"
+    l2, l1 : float >= 0, default=0.0
+    keep_prob : float in (0, 1], default=1.0 (no dropout)
+    batch_norm : bool, default=False
+    optimizer : {"gd", "momentum", "rmsprop", "adam"}, default="adam"
+    learning_rate : float > 0, default=1e-3
+    beta : float, momentum's beta; beta1, beta2, epsilon : Adam's (beta2, epsilon: RMSprop's)
+    batch_size : int, "auto" or None (full batch), default="auto"
+        An int above n_samples is clipped to n_samples (with a warning).
+    epochs : int, default=200
+    schedule : None or {"inverse_time", "exponential", "sqrt", "staircase"}, default=None
+        Learning-rate decay per epoch; ``decay_rate`` is its decay rate (the base of
+        "exponential", k of "sqrt").
+    decay_rate : float, default=1.0
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when the validation accuracy has
+        not improved for ``patience`` epochs, and keep the best epoch's weights.
+    validation_fraction : float in (0, 1), default=0.1
+    patience : int, default=10
+    random_state : None, int, SeedSequence, Generator or RandomState, default=None
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    network_ : Sequential
+    loss_curve_ : list of float, the training cost of each epoch
+    validation_scores_ : list of float (validation accuracy per epoch) or None
+    best_validation_score_ : float or None
+    n_iter_ : int, epochs run
+    n_features_in_ : int
+    history_ : History, per-epoch costs and errors, per-step costs and events
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> X, y = make_blobs(n_samples=60, centers=2, random_state=0)
+    >>> clf = DeepClassifier((8,), learning_rate=0.05, epochs=30, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9, clf.predict_proba(X[:2]).shape
+    (True, (2, 2))
+    """
+
+    _loss, _output, _monitor = "categorical_crossentropy", "softmax", "dev_error"
+    _stratified = True
+
+    def partial_fit(self, X, y, classes=None) -> DeepClassifier:
+        """One epoch over (X, y), keeping the network and optimizer state between calls.
+
+        ``classes`` (every label) is required on the first call, as in scikit-learn; the
+        first call without a previous ``fit`` builds the network. ``early_stopping`` is not
+        used (there is no fixed validation set). Returns self.
+        """
+        return self._partial_fit(X, y, classes)
+
+    def _encode_targets(self, y, *, first: bool, classes, partial: bool) -> np.ndarray:
+        check_classification_targets(y)
+        if first:
+            if classes is None and partial:
+                raise InvalidValueError("classes must be passed on the first call to "
+                                        "partial_fit")
+            self.classes_ = unique_labels(y) if classes is None else unique_labels(classes)
+            if len(self.classes_) < 2:
+                raise InvalidValueError(f"{type(self).__name__} needs at least 2 classes to "
+                                        f"train; got 1 class ({self.classes_[0]!r})")
+        elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
+            raise InvalidValueError(f"classes={classes!r} differs from the classes of the first "
+                                    f"call, {self.classes_.tolist()!r}")
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.minimum(idx, len(self.classes_) - 1)
+        unknown = self.classes_[idx] != y
+        if np.any(unknown):
+            raise InvalidValueError(f"y holds labels {np.unique(y[unknown]).tolist()!r} that "
+                                    f"are not in classes_ {self.classes_.tolist()!r}")
+        return idx
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    @staticmethod
+    def _dev_score(net, X, Y) -> float:
+        return float(np.mean(net.predict_proba(X).argmax(axis=1) == Y))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities: the softmax output, rows summing to 1.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), float64, columns ordered as ``classes_``
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        proba = self.network_.predict_proba(X).astype(np.float64)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each sample, shape (n_samples,)."""
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class DeepRegressor(RegressorMixin, _DeepEstimator):
+    """A fully connected network regressor (linear output, mean squared error).
+
+    The same hyperparameters as :class:`DeepClassifier`; y may be of shape (n_samples,) or
+    (n_samples, n_outputs) and ``predict`` returns that shape. ``validation_scores_`` holds the
+    validation R^2 per epoch when ``early_stopping`` (which monitors the validation cost).
+
+    Examples
+    --------
+    >>> X = np.linspace(-1, 1, 40).reshape(-1, 1); y = 2 * X.ravel() + 1
+    >>> reg = DeepRegressor((8,), learning_rate=0.05, epochs=100, random_state=0).fit(X, y)
+    >>> reg.predict(X).shape, reg.score(X, y) > 0.9
+    ((40,), True)
+    """
+
+    _loss, _output, _monitor = "mean_squared_error", "linear", "dev_cost"
+    _y_kwargs = {"multi_output": True, "y_numeric": True}
+
+    def _encode_targets(self, y, *, first: bool, classes, partial: bool) -> np.ndarray:
+        Y = np.asarray(y, dtype=np.float32)
+        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        if first:
+            self.n_outputs_, self._y_ndim = Y.shape[1], np.ndim(y)
+        elif Y.shape[1] != self.n_outputs_:
+            raise DataError(f"y has {Y.shape[1]} outputs, but the network was fitted with "
+                            f"{self.n_outputs_}")
+        return Y
+
+    def _n_outputs(self) -> int:
+        return self.n_outputs_
+
+    def partial_fit(self, X, y) -> DeepRegressor:
+        """One epoch over (X, y), keeping the network and optimizer state between calls."""
+        return self._partial_fit(X, y)
+
+    @staticmethod
+    def _dev_score(net, X, Y) -> float:
+        return float(r2_score(Y, net.predict_proba(X)))
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs) as y in fit."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        out = self.network_.predict_proba(X).astype(np.float64)
+        return out.ravel() if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,127 @@
+"""Which hyperparameters can be tuned, their default ranges, and how they map onto a Config.
+
+Order of importance (the notes): learning_rate first; then momentum beta, hidden_units and the
+mini-batch size; then n_layers and the learning-rate decay. Adam's beta1, beta2 and epsilon are
+almost never tuned (0.9, 0.999, 1e-8) and stay at their defaults unless asked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+from deeprecipe.config import Config
+from deeprecipe.errors import ConfigError, DeepRecipeError
+from deeprecipe.tuning.spaces import (Choice, Distribution, IntUniform, LogUniform,
+                                      OneMinusLogUniform, distribution_from_dict)
+
+__all__ = ["HYPERPARAMETERS", "DEFAULT_SPACE", "default_space", "space_from_config",
+           "space_to_dict", "apply", "check_names"]
+
+Space = dict[str, Distribution]
+
+
+def _section(config: Config, section: str, **changes) -> Config:
+    return dataclasses.replace(config, **{section: dataclasses.replace(
+        getattr(config, section), **changes)})
+
+
+def _hidden_units(config: Config, h) -> Config:
+    sizes = config.model.hidden_layer_sizes
+    return _section(config, "model", hidden_layer_sizes=[h] * max(1, len(sizes)))
+
+
+def _n_layers(config: Config, n) -> Config:
+    sizes = config.model.hidden_layer_sizes
+    return _section(config, "model", hidden_layer_sizes=[sizes[0] if sizes else 64] * n)
+
+
+def _decay_rate(config: Config, rate) -> Config:
+    name = "inverse_time" if config.schedule.name == "none" else config.schedule.name
+    return _section(config, "schedule", name=name, decay_rate=rate)
+
+
+#: name -> (where it goes in the Config, the function that sets it).
+HYPERPARAMETERS: dict[str, tuple[str, Callable[[Config, object], Config]]] = {
+    "learning_rate": ("optimizer.learning_rate",
+                      lambda c, v: _section(c, "optimizer", learning_rate=float(v))),
+    "beta": ("optimizer.beta (momentum)", lambda c, v: _section(c, "optimizer", beta=float(v))),
+    "beta1": ("optimizer.beta1 (Adam)", lambda c, v: _section(c, "optimizer", beta1=float(v))),
+    "beta2": ("optimizer.beta2 (Adam, RMSprop)",
+              lambda c, v: _section(c, "optimizer", beta2=float(v))),
+    "epsilon": ("optimizer.epsilon", lambda c, v: _section(c, "optimizer", epsilon=float(v))),
+    "hidden_units": ("every entry of model.hidden_layer_sizes", _hidden_units),
+    "n_layers": ("number of hidden layers (each hidden_units wide)", _n_layers),
+    "batch_size": ("training.batch_size", lambda c, v: _section(c, "training", batch_size=v)),
+    "decay_rate": ("schedule.decay_rate (inverse_time if the schedule is none)", _decay_rate),
+    "l2": ("regularization.l2", lambda c, v: _section(c, "regularization", l2=float(v))),
+    "keep_prob": ("model.keep_prob", lambda c, v: _section(c, "model", keep_prob=float(v))),
+    "epochs": ("training.epochs", lambda c, v: _section(c, "training", epochs=v)),
+}
+
+#: Ordered by the notes' importance; ``default_space`` keeps beta only for momentum.
+DEFAULT_SPACE: dict[str, Distribution] = {
+    "learning_rate": LogUniform(1e-4, 1e-1),
+    "beta": OneMinusLogUniform(0.9, 0.999),
+    "hidden_units": IntUniform(16, 256, log=True),
+    "batch_size": Choice((32, 64, 128, 256)),
+    "n_layers": IntUniform(1, 3),
+    "decay_rate": LogUniform(1e-3, 1.0),
+}
+
+
+def check_names(names) -> None:
+    """ConfigError naming the first unknown hyperparameter and listing the allowed ones."""
+    for name in names:
+        if name not in HYPERPARAMETERS:
+            raise ConfigError(f"unknown hyperparameter {name!r}; allowed: "
+                              f"{', '.join(HYPERPARAMETERS)}")
+
+
+def default_space(config: Config | None = None) -> Space:
+    """DEFAULT_SPACE without beta unless the optimizer is momentum (the only one using it)."""
+    uses_beta = config is not None and config.optimizer.name == "momentum"
+    return {k: d for k, d in DEFAULT_SPACE.items() if k != "beta" or uses_beta}
+
+
+def space_from_config(space: Mapping | None, config: Config | None = None) -> Space:
+    """{name: Distribution} from TOML tables (or Distributions); empty -> ``default_space``.
+
+    >>> space_from_config({"learning_rate": {"dist": "log_uniform", "low": 1e-4, "high": 1.0}})
+    {'learning_rate': LogUniform(low=0.0001, high=1.0)}
+    """
+    if not space:
+        return default_space(config)
+    if not isinstance(space, Mapping):
+        raise ConfigError(f"tuning.space must be a table of hyperparameters, got {space!r}")
+    check_names(space)
+    return {name: distribution_from_dict(d, f"tuning.space.{name}") for name, d in space.items()}
+
+
+def space_to_dict(space: Mapping[str, Distribution]) -> dict[str, dict]:
+    """The TOML form of a space (inverse of ``space_from_config``)."""
+    return {name: d.to_dict() for name, d in space.items()}
+
+
+def apply(config: Config, params: Mapping[str, object]) -> Config:
+    """A new, validated Config with ``params`` set (dataclasses.replace; ``config`` untouched).
+
+    hidden_units is applied before n_layers, so {"hidden_units": 32, "n_layers": 2} gives
+    hidden_layer_sizes [32, 32].
+
+    >>> apply(Config(), {"learning_rate": 0.01, "n_layers": 3, "hidden_units": 8}).model.hidden_layer_sizes
+    [8, 8, 8]
+
+    Raises
+    ------
+    ConfigError
+        An unknown name (the allowed ones are listed) or a value the Config rejects.
+    """
+    check_names(params)
+    order = sorted(params, key=lambda k: k == "n_layers")  # widths first, then depth
+    for name in order:
+        try:
+            config = HYPERPARAMETERS[name][1](config, params[name])
+        except DeepRecipeError as exc:
+            raise ConfigError(f"hyperparameter {name} = {params[name]!r}: {exc}") from None
+    return config

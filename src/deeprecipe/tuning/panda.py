@@ -1,0 +1,2 @@
+"""placeholder"""
+BabysitResult = babysit = nudge = resume = rollback = status = None
