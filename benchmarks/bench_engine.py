@@ -36,8 +36,33 @@ WIDE, NARROW = (512, 512), (32,)
 FRAMEWORKS = ("deeprecipe", "deeprecipe-trainer", "pytorch", "sklearn", "floor")
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def _status_mb(key: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def rss_now_mb() -> float:
+    now = _status_mb("VmRSS")
+    return now if now is not None else rss_peak_mb()
+
+
+def rss_peak_mb() -> float:
+    """Peak resident memory since reset_peak() (VmHWM), else since the process started."""
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def reset_peak() -> None:
+    try:  # Linux: writing 5 resets VmHWM to the current RSS
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 def load(name: str, quick: bool) -> tuple[np.ndarray, np.ndarray, str]:
@@ -78,8 +103,8 @@ def setup_deeprecipe(X, y, hidden, batch_size):
     opt.init(net.params)
     idx = batches(len(X), batch_size)
 
-    def epoch():
-        for b in idx:
+    def epoch(limit=None):
+        for b in idx[:limit]:
             net.cost_and_gradients(X[b], Y[b], loss)
             opt.step(net.params, net.grads)
     return epoch
@@ -96,8 +121,12 @@ def setup_deeprecipe_trainer(X, y, hidden, batch_size):
                          optimizer=dr.optimizers.Adam(1e-3), batch_size=batch_size,
                          random_state=0, eval_samples=1000)
 
-    def epoch():  # the whole loop: shuffle, batches, history, EWA, a 1,000-row evaluation
-        trainer.fit(trainer.epoch + 1)
+    def epoch(limit=None):  # the whole loop: shuffle, batches, history, EWA, 1,000-row eval
+        if limit is None:
+            trainer.fit(trainer.epoch + 1)
+        else:  # warm-up on a few batches, outside the trainer's bookkeeping
+            for b in batches(len(X), batch_size)[:limit]:
+                net.cost_and_gradients(trainer.X[b], trainer.Y[b], trainer.loss)
     return epoch
 
 
@@ -114,8 +143,8 @@ def setup_pytorch(X, y, hidden, batch_size):
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     idx = [torch.from_numpy(b) for b in batches(len(X), batch_size)]
 
-    def epoch():
-        for b in idx:
+    def epoch(limit=None):
+        for b in idx[:limit]:
             opt.zero_grad(set_to_none=True)
             lossf(model(Xt[b]), yt[b]).backward()
             opt.step()
@@ -126,12 +155,13 @@ def setup_sklearn(X, y, hidden, batch_size):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    def epoch():
+    def epoch(limit=None):
+        n = len(X) if limit is None else limit * batch_size
         clf = MLPClassifier(hidden_layer_sizes=hidden, solver="adam", batch_size=batch_size,
                             learning_rate_init=1e-3, max_iter=1, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(X, y)
+            clf.fit(X[:n], y[:n])
         assert clf.coefs_[0].dtype == X.dtype  # sklearn keeps float32
     return epoch
 
@@ -146,8 +176,8 @@ def setup_floor(X, y, hidden, batch_size):
     As = [np.empty((full, n), np.float32) for n in sizes[1:]]
     dAs = [np.empty((full, n), np.float32) for n in sizes[:-1]]
 
-    def epoch():
-        for b in idx:
+    def epoch(limit=None):
+        for b in idx[:limit]:
             k = len(b)
             A = X[b]
             acts = [A]
@@ -166,25 +196,26 @@ SETUPS = {"deeprecipe": setup_deeprecipe, "deeprecipe-trainer": setup_deeprecipe
           "pytorch": setup_pytorch, "sklearn": setup_sklearn, "floor": setup_floor}
 
 
-def child(framework: str, problem: str, quick: bool, repeats: int) -> dict:
+def child(framework: str, problem: str, quick: bool, repeats: int, threads: int) -> dict:
     """Runs in a subprocess: time `repeats` epochs (after a warm-up) of one framework."""
     import torch
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_limits
 
-    threads = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
     torch.set_num_threads(threads)
-    X, y, source = load(problem, quick)
-    hidden, batch_size = (WIDE, 128) if problem == "mnist" else (NARROW, 32)
-    base = rss_mb()
-    epoch = SETUPS[framework](X, y, hidden, batch_size)
-    epoch()  # warm-up: allocations, BLAS threads, torch's first-call overheads
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t0)
+    with threadpool_limits(limits=threads):
+        X, y, source = load(problem, quick)
+        hidden, batch_size = (WIDE, 128) if problem == "mnist" else (NARROW, 32)
+        base = rss_now_mb()
+        reset_peak()
+        epoch = SETUPS[framework](X, y, hidden, batch_size)
+        epoch(limit=20)  # warm-up: allocations, BLAS threads, torch's first-call overheads
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            epoch()
+            times.append(time.perf_counter() - t0)
     return {"framework": framework, "problem": problem, "source": source, "m": len(X),
-            "times": times, "median": statistics.median(times), "peak_rss_mb": rss_mb(),
+            "times": times, "median": statistics.median(times), "peak_rss_mb": rss_peak_mb(),
             "base_rss_mb": base, "threads": threads}
 
 
@@ -202,19 +233,22 @@ def machine_info() -> dict:
             "blas": blas}
 
 
-def run_all(quick: bool, repeats: int) -> tuple[list[dict], dict]:
+def run_all(quick: bool, repeats: int, threads: int) -> tuple[list[dict], dict]:
     results = []
     plan = [("mnist", f) for f in FRAMEWORKS] + [("digits", f) for f in
                                                   ("deeprecipe", "pytorch")]
     for problem, framework in plan:
         reps = repeats if problem == "mnist" else 10 * repeats
+        env = {**os.environ, **{v: str(threads) for v in (
+            "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
         out = subprocess.run([sys.executable, __file__, "--child", framework, "--problem",
-                              problem, "--repeats", str(reps), *(["--quick"] if quick else [])],
-                             capture_output=True, text=True, check=True, timeout=900)
+                              problem, "--repeats", str(reps), "--threads", str(threads),
+                              *(["--quick"] if quick else [])],
+                             capture_output=True, text=True, check=True, timeout=900, env=env)
         res = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"  {problem:7s} {framework:20s} median {res['median']:.3f} s", file=sys.stderr)
         results.append(res)
-    return results, machine_info()
+    return results, {**machine_info(), "threads_used": threads}
 
 
 def table(results: list[dict], info: dict) -> str:
@@ -223,7 +257,8 @@ def table(results: list[dict], info: dict) -> str:
     mn = by[("mnist", "deeprecipe")]
     lines = [f"Wide: 784-512-512-10, Adam, batch 128, float32, one epoch of {mn['m']:,} samples "
              f"({mn['source']}); median of {len(mn['times'])} epochs after a warm-up.", "",
-             "| framework | epoch (s) | deeprecipe / it | peak RSS (MB) | RSS over data (MB) |",
+             "| framework | epoch (s) | time ratio deeprecipe / it | peak RSS (MB) "
+             "| peak over data (MB) |",
              "|---|---:|---:|---:|---:|"]
     for f in FRAMEWORKS:
         r = by[("mnist", f)]
@@ -232,7 +267,7 @@ def table(results: list[dict], info: dict) -> str:
     d, t = by[("digits", "deeprecipe")], by[("digits", "pytorch")]
     lines += ["", f"Narrow: 64-32-10, Adam, batch 32, float32, one epoch of {d['m']:,} samples "
               f"({d['source']}); median of {len(d['times'])} epochs.", "",
-              "| framework | epoch (ms) | deeprecipe / it |", "|---|---:|---:|",
+              "| framework | epoch (ms) | time ratio deeprecipe / it |", "|---|---:|---:|",
               f"| deeprecipe | {1e3 * d['median']:.2f} | 1.00 |",
               f"| pytorch | {1e3 * t['median']:.2f} | {d['median'] / t['median']:.2f} |", "",
               "Machine: " + ", ".join(f"{k}={v}" for k, v in info.items() if k != "blas"),
@@ -244,14 +279,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="6,000 samples (smoke run)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="BLAS/OpenMP/torch threads for every framework (default: all cores)")
     p.add_argument("--child", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     p.add_argument("--problem", choices=("mnist", "digits"), default="mnist",
                    help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        print(json.dumps(child(a.child, a.problem, a.quick, a.repeats)))
+        print(json.dumps(child(a.child, a.problem, a.quick, a.repeats, a.threads)))
         return
-    results, info = run_all(a.quick, a.repeats)
+    results, info = run_all(a.quick, a.repeats, a.threads)
     print(table(results, info))
 
 

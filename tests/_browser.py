@@ -105,10 +105,15 @@ def resource_urls(driver) -> list[str]:
         "return performance.getEntriesByType('resource').map(function (e) {return e.name;});")
 
 
-def screenshot(driver, path: str | Path, *, width: int = 1280, max_height: int = 6000) -> Path:
-    """A PNG of the whole page (the window is resized to the document's height)."""
-    height = driver.execute_script("return document.documentElement.scrollHeight;")
-    driver.set_window_size(width, min(int(height) + 40, max_height))
+def screenshot(driver, path: str | Path) -> Path:
+    """A PNG of the whole page, beyond the viewport (DevTools Page.captureScreenshot)."""
+    import base64
+
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
+                 "scale": 1}})
     path = Path(path)
-    driver.save_screenshot(str(path))
+    path.write_bytes(base64.b64decode(shot["data"]))
     return path

@@ -35,8 +35,8 @@ OUTPUTS: dict[str, type[Layer]] = {"softmax": Softmax, "sigmoid": Sigmoid, "line
 def check_hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
     """``hidden_layer_sizes`` as a tuple of ints >= 1 (an int means one hidden layer).
 
-    >>> check_hidden_layer_sizes([20, 3]), check_hidden_layer_sizes(8), check_hidden_layer_sizes(())
-    ((20, 3), (8,), ())
+    >>> check_hidden_layer_sizes([20, 3]), check_hidden_layer_sizes(8)
+    ((20, 3), (8,))
     """
     if isinstance(hidden_layer_sizes, numbers.Integral) and not isinstance(
             hidden_layer_sizes, bool):

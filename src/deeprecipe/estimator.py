@@ -347,17 +347,15 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
             self.classes_ = unique_labels(y) if classes is None else unique_labels(classes)
             if len(self.classes_) < 2:
                 raise InvalidValueError(f"{type(self).__name__} needs at least 2 classes to "
-                                        f"train; got 1 class ({self.classes_[0]!r})")
+                                        f"train; got 1 class: {self.classes_.tolist()!r}")
         elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
             raise InvalidValueError(f"classes={classes!r} differs from the classes of the first "
                                     f"call, {self.classes_.tolist()!r}")
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.minimum(idx, len(self.classes_) - 1)
-        unknown = self.classes_[idx] != y
+        unknown = ~np.isin(y, self.classes_)
         if np.any(unknown):
             raise InvalidValueError(f"y holds labels {np.unique(y[unknown]).tolist()!r} that "
                                     f"are not in classes_ {self.classes_.tolist()!r}")
-        return idx
+        return np.searchsorted(self.classes_, y)
 
     def _n_outputs(self) -> int:
         return len(self.classes_)

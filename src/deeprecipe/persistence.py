@@ -11,7 +11,8 @@ A model is a built :class:`~deeprecipe.network.Sequential` or a fitted
 - ``model.json`` (written last, atomically; it commits the pair): format name and version,
   ``kind``, ``dtype``, the network's ``get_config()``, the array names, the npz's SHA-256, an
   optional ``preprocessing`` dict (e.g. ``Standardizer.to_dict()``), ``metadata``, and for an
-  estimator its JSON-able ``get_params()`` and fitted attributes (``classes_``, ``loss_curve_``...).
+  estimator its JSON-able ``get_params()`` and fitted attributes (``classes_``,
+  ``loss_curve_``, ...).
 
 Every problem with the files (missing, corrupt, from a newer version, not matching each other or
 the network) raises :class:`~deeprecipe.errors.CheckpointError` naming the file.

@@ -87,7 +87,7 @@ def prepare_data(config: Config, *, check_distribution: bool = True) -> Prepared
                      random_state=config.seed)
     distribution = None
     if check_distribution and parts.X_test is not None:
-        distribution = dd.same_distribution(parts.X_dev, parts.X_test,
+        distribution = dd.same_distribution(parts.X_dev, parts.X_test, cv=3,
                                             random_state=config.seed).to_dict()
     standardizer = None
     X_train, X_dev, X_test = parts.X_train, parts.X_dev, parts.X_test
@@ -162,16 +162,24 @@ def fit(config: Config, data: PreparedData, *, checkpoint_dir: str | Path | None
 
 
 def evaluate(net: Sequential, data: PreparedData) -> dict[str, float | None]:
-    """Data cost and error (misclassification rate, or MSE) on train, dev and test."""
-    X_tr, Y_tr, loss = net.prepare(data.X_train, data.y_train, data.loss)
-    out = {}
-    out["train_cost"], out["train_error"] = _forward_eval(net, X_tr, Y_tr, loss)
-    X_dv, Y_dv, _ = net.prepare(data.X_dev, data.y_dev, loss)
-    out["dev_cost"], out["dev_error"] = _forward_eval(net, X_dv, Y_dv, loss)
-    out["test_cost"] = out["test_error"] = None
-    if data.X_test is not None:
-        X_te, Y_te, _ = net.prepare(data.X_test, data.y_test, loss)
-        out["test_cost"], out["test_error"] = _forward_eval(net, X_te, Y_te, loss)
+    """Data cost and error on train, dev and test.
+
+    Classification: error = misclassification rate. Regression: error = min(1, MSE / var(y))
+    over the training targets' variance (1 - R^2, clipped), so it reads on the same [0, 1]
+    scale as human-level error in the diagnosis.
+    """
+    scale = 1.0
+    if data.task == "regression":
+        scale = float(np.var(data.y_train, axis=0).mean()) or 1.0
+    out = {"test_cost": None, "test_error": None}
+    for part, X, y in (("train", data.X_train, data.y_train), ("dev", data.X_dev, data.y_dev),
+                       ("test", data.X_test, data.y_test)):
+        if X is None:
+            continue
+        Xp, Yp, loss = net.prepare(X, y, data.loss)
+        cost, error = _forward_eval(net, Xp, Yp, loss)
+        out[f"{part}_cost"] = cost
+        out[f"{part}_error"] = min(1.0, error / scale) if data.task == "regression" else error
     return out
 
 
@@ -197,14 +205,19 @@ class RunResult:
                 f"{self.diagnosis.next_steps[0] if self.diagnosis.next_steps else 'ship it'}")
 
 
+RUN_FILES = ("config.toml", "model.json", "model.npz", "history.jsonl", "report.html",
+             "diagnosis.json", "summary.json")
+
+
 def prepare_run_dir(run_dir: str | Path, *, force: bool = False, resume: bool = False) -> Path:
     """Create ``run_dir``; refuse to overwrite a finished run unless ``force``."""
     from deeprecipe.errors import DeepRecipeError
 
     run_dir = Path(run_dir)
-    if (run_dir / "model.json").exists() and not (force or resume):
-        raise DeepRecipeError(f"{run_dir} already holds a finished run; pass --force to "
-                              "overwrite it or choose another --name/--out")
+    existing = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if existing and not (force or resume):
+        raise DeepRecipeError(f"{run_dir} already holds a run ({', '.join(existing)}); pass "
+                              "--force to overwrite it, or choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 

@@ -18,16 +18,17 @@ __all__ = ["render", "event_positions", "epoch_svg", "step_cost_svg", "bias_vari
            "EVENT_COLOURS"]
 
 _RC = {"svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
-       "legend.fontsize": 8, "axes.spines.top": False, "axes.spines.right": False,
+       "legend.fontsize": 7.5, "axes.spines.top": False, "axes.spines.right": False,
        "axes.grid": True, "grid.alpha": 0.3, "svg.image_inline": True}
 EVENT_COLOURS = {"nudge": "#7b3fe4", "rollback": "#d62728", "roll_back": "#d62728",
                  "early_stopping": "#7f7f7f", "restored_best": "#2ca02c",
                  "divergence": "#ff7f0e", "branch": "#17becf"}
 _OTHER_EVENT = "#8c564b"
-WIDE, TALL = (7.2, 3.0), (7.2, 3.4)
+_SESSION_KINDS = {"babysit", "resume", "chunk"}  # panda bookkeeping: in the table only
+SIZE = (5.6, 3.2)
 
 
-def render(fid: str, draw: Callable[[Figure], None], size: tuple[float, float] = WIDE) -> str:
+def render(fid: str, draw: Callable[[Figure], None], size: tuple[float, float] = SIZE) -> str:
     """Draw on a fresh Figure and return it as inline <svg> text with ids prefixed by fid."""
     with matplotlib.rc_context({**_RC, "svg.hashsalt": fid}):
         fig = Figure(figsize=size, layout="constrained")
@@ -77,6 +78,8 @@ def _mark_events(ax, positions: list[tuple[float, dict]]) -> None:
     seen = set()
     for x, e in positions:
         kind = str(e.get("kind") or e.get("action") or "event")
+        if kind in _SESSION_KINDS:
+            continue
         colour = EVENT_COLOURS.get(kind, _OTHER_EVENT)
         ax.axvline(x, color=colour, ls="--", lw=1.1, alpha=0.85,
                    label=None if kind in seen else f"event: {kind}")
@@ -138,7 +141,7 @@ def step_cost_svg(fid: str, steps: dict, *, events=()) -> str | None:
         ax = fig.add_subplot()
         ax.plot(x, y, color="#9db7e0", lw=0.8, label="mini-batch cost (raw)")
         ax.plot(x, smooth, color="#1f4e9c", lw=2.0,
-                label=f"exponentially weighted average, bias-corrected ({how})")
+                label=f"EWA, bias-corrected ({how})")
         _mark_events(ax, list(events))
         _auto_log(ax, y)
         ax.set_xlabel("epoch (each point is one mini-batch)")
@@ -181,7 +184,7 @@ def bias_variance_svg(fid: str, diag: dict) -> str | None:
                             va="center", fontsize=8)
         ax.grid(axis="x", visible=False)
 
-    return render(fid, draw, size=(6.0, 3.2))
+    return render(fid, draw)
 
 
 _LOG_NAMES = {"learning_rate", "lr", "l2", "l1", "epsilon", "eps", "weight_decay",
@@ -196,11 +199,17 @@ def param_scale(name: str, values: Sequence, space=None) -> str:
     ('log', 'one_minus')
     >>> param_scale("n_hidden", [10, 20]), param_scale("optimizer", ["adam", "gd"])
     ('linear', 'category')
+    >>> param_scale("units", [8, 64], {"dist": "int_uniform", "log": True})
+    'log'
     """
     nums = [num(v) for v in values]
     if not values or any(v is None for v in nums):
         return "category"
-    hint = str(space).lower() if space is not None else ""
+    if isinstance(space, dict):  # tuning.spaces' to_dict(): {"dist": "log_uniform", ...}
+        hint = str(space.get("dist", space.get("type", ""))).lower()
+        hint += " log" if space.get("log") is True else ""
+    else:
+        hint = str(space).lower() if space is not None else ""
     short = name.rsplit(".", 1)[-1].lower()
     if ("oneminus" in hint.replace("_", "") or short in _ONE_MINUS_NAMES) and \
             all(v < 1 for v in nums):
@@ -267,13 +276,18 @@ def tuning_param_svg(fid: str, name: str, points: Sequence[dict], space=None) ->
             return cats.index(str(v))
         return 1.0 - float(v) if scale == "one_minus" else float(v)
 
-    return render(fid, draw, size=(4.8, 3.2))
+    return render(fid, draw)
 
 
 def tuning_curves_svg(fid: str, trials: Sequence[dict]) -> str | None:
     """Every trial's dev-error learning curve, coloured by round; the best one drawn bold."""
     curves = [(t, [num(v) for v in t["curve"]]) for t in trials if t.get("curve")]
     curves = [(t, c) for t, c in curves if any(v is not None for v in c)]
+
+    def epochs(t: dict, n: int) -> np.ndarray:
+        x = [num(v) for v in t.get("curve_epoch") or []]
+        return np.asarray(x, float) if len(x) == n and None not in x else np.arange(1, n + 1)
+
     if not curves:
         return None
     colours = _round_colours([t["round"] for t, _ in curves])
@@ -285,7 +299,7 @@ def tuning_curves_svg(fid: str, trials: Sequence[dict]) -> str | None:
             y = np.array([np.nan if v is None else 100 * v for v in c])
             best = bool(t.get("best"))
             r = t["round"]
-            ax.plot(np.arange(1, len(y) + 1), y, color="#d62728" if best else colours[r],
+            ax.plot(epochs(t, len(y)), y, color="#d62728" if best else colours[r],
                     lw=2.2 if best else 0.9, alpha=1.0 if best else 0.6, zorder=5 if best else 2,
                     label=(f"best (trial {t['number']})" if best else
                            None if r in labelled else f"round {r}"))
@@ -316,7 +330,7 @@ def panda_svg(fid: str, epochs: Sequence[dict], branches: Sequence[tuple[str, li
         _mark_events(ax, list(events))
         ax.set_xlabel("epoch")
         ax.set_ylabel("dev error (%)" if key == "dev_error" else "cost")
-        ax.legend(loc="best", frameon=False, fontsize=7)
+        ax.legend(loc="best", frameon=False)
 
     return render(fid, draw)
 
@@ -341,4 +355,4 @@ def recipe_svg(fid: str, rounds: Sequence[dict], human: float | None = None) -> 
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(loc="best", frameon=False)
 
-    return render(fid, draw, size=(5.6, 3.0))
+    return render(fid, draw)

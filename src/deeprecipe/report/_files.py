@@ -18,7 +18,10 @@ FILES = ("summary.json", "history.jsonl", "diagnosis.json", "tuning.json", "pand
 class RunFiles:
     """The parsed files of one run directory; a missing or unreadable file is None.
 
-    ``problems`` holds one line per file that exists but could not be read.
+    ``problems`` holds one line per file that exists but could not be read. ``branches``
+    maps each panda branch to {"parent", "active", "history"}, the history being read from
+    the branch's last checkpoint; when history.jsonl is missing, the active branch's
+    history stands in for it.
     """
 
     run_dir: Path
@@ -28,6 +31,7 @@ class RunFiles:
     tuning: dict | None = None
     panda: dict | None = None
     recipe: dict | None = None
+    branches: dict[str, dict] = field(default_factory=dict)
     found: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -72,4 +76,30 @@ def load_run(run_dir: str | Path) -> RunFiles:
     files.tuning = _read_json(run_dir / "tuning.json", files, list_key="trials")
     files.panda = _read_json(run_dir / "panda.json", files, list_key="events")
     files.recipe = _read_json(run_dir / "recipe.json", files, list_key="rounds")
+    _read_branches(files)
     return files
+
+
+def _read_branches(files: RunFiles) -> None:
+    """Each panda branch's history from the .json of its last chunk's checkpoint."""
+    panda = files.panda or {}
+    branches = panda.get("branches")
+    if not isinstance(branches, dict):
+        return
+    for name, b in branches.items():
+        chunks = b.get("chunks") if isinstance(b, dict) else None
+        if not isinstance(chunks, dict) or not chunks:
+            continue
+        try:
+            last = chunks[max(chunks, key=lambda k: int(k))]
+            path = (files.run_dir / last["checkpoint"]).with_suffix(".json")
+            history = History.from_dict(json.loads(path.read_text(encoding="utf-8"))["history"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            files.problems.append(f"panda branch {name}: no readable checkpoint history ({exc})")
+            continue
+        files.branches[str(name)] = {"parent": b.get("parent"), "history": history,
+                                     "active": name == panda.get("active")}
+    active = [b for b in files.branches.values() if b["active"]]
+    if files.history is None and active:
+        files.history = active[0]["history"]
+        files.found.append(f"history of the active panda branch {panda.get('active')}")

@@ -105,7 +105,7 @@ nav{position:sticky;top:0;z-index:2;background:#fff;border-bottom:1px solid var(
 padding:6px 28px;display:flex;flex-wrap:wrap;gap:14px}
 nav a{color:var(--acc);text-decoration:none;font-size:13px}
 main{max-width:1180px;margin:0 auto;padding:16px 28px 40px}
-section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 20px;
+section{scroll-margin-top:44px;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 20px;
 margin:16px 0}
 h2{margin:0 0 10px;font-size:18px}
 h3{margin:14px 0 6px;font-size:15px}
@@ -122,11 +122,14 @@ tr.best td{background:#eef6ea;font-weight:600}
 pre{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:8px 10px;
 overflow-x:auto;font-size:12px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px}
-figure.plot{margin:0;padding:6px;border:1px solid var(--line);border-radius:6px;background:#fff}
+figure.plot{margin:0 0 10px;padding:6px;border:1px solid var(--line);border-radius:6px;
+background:#fff;max-width:760px}
+.grid figure.plot{max-width:none;margin:0}
+.cols{display:flex;flex-wrap:wrap;gap:12px 40px;align-items:flex-start}
 figure.plot svg{display:block;width:100%;height:auto}
 figcaption{font-size:12px;color:var(--muted);padding:2px 4px}
 .note{color:var(--muted);font-style:italic;margin:4px 0}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
+.badge{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .badge.good{background:#dff3df;color:#1d6b2a}.badge.warn{background:#fff1cc;color:#7a5600}
 .badge.bad{background:#fbdcdc;color:#9b1c1c}.badge.info{background:#e3ebfa;color:#24488a}
 ol.narrative li{margin:3px 0}

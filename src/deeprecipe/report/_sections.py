@@ -80,7 +80,8 @@ def data_section(files: RunFiles) -> Built:
     if split.get("m") is not None:
         rows.append(["total", f"{split['m']:,}" if isinstance(split["m"], int) else split["m"],
                      "100.0%"])
-    parts = [table(["set", "examples", "fraction"], rows)]
+    left = [table(["set", "examples", "fraction"], rows)]
+    parts: list[str] = []
     mode = badge("dev only — no test set", "warn") if split.get("dev_only") else \
         badge("train / dev / test", "info")
     parts.append(f"<p>Mode: {mode} {esc(split.get('mode', ''))}</p>")
@@ -102,7 +103,8 @@ def data_section(files: RunFiles) -> Built:
     else:
         parts.append(note("No dev-vs-test distribution check was recorded (no test set, or the "
                           "check was skipped)."))
-    return section("data", "Data split", "\n".join(parts)), None
+    body = f'<div class="cols"><div>{left[0]}</div><div>{"".join(parts)}</div></div>'
+    return section("data", "Data split", body), None
 
 
 _ROW = re.compile(r"^\s*(\d+)\s{2}(.+?)\s+(\(m, \d+\))\s+(\d+)\s*$")
@@ -125,7 +127,7 @@ def model_section(files: RunFiles) -> Built:
     net = _dict(s.get("network"))
     if not net and not s.get("optimizer"):
         return None, "no model recorded (summary.json missing or without 'network')"
-    parts = []
+    parts, right = [], ""
     if net.get("n_params") is not None:
         parts.append(f"<p><b>{esc(net['n_params'])}</b> trainable parameters</p>")
     if isinstance(net.get("summary"), str):
@@ -138,26 +140,40 @@ def model_section(files: RunFiles) -> Built:
             for i, c in enumerate(layers)]))
     opt = s.get("optimizer")
     if isinstance(opt, dict) and opt:
-        parts.append("<h3>Optimizer</h3>" + table(["setting", "value"],
-                                                  [[k, fmt(v)] for k, v in opt.items()]))
-    return section("model", "Model", "\n".join(parts)), None
+        right = "<h3>Optimizer</h3>" + table(["setting", "value"],
+                                             [[k, fmt(v)] for k, v in opt.items()])
+    body = f'<div class="cols"><div>{"".join(parts)}</div><div>{right}</div></div>'
+    return section("model", "Model", body), None
+
+
+def _chunk_epoch(files: RunFiles, e: dict):
+    """The epoch of a panda session event that names only its chunk (a roll-back)."""
+    branches = _dict(_dict(files.panda).get("branches"))
+    branch = _dict(branches.get(e.get("from_branch") or e.get("branch")))
+    return _dict(_dict(branch.get("chunks")).get(str(e.get("chunk")))).get("epoch")
 
 
 def all_events(files: RunFiles) -> list[dict]:
-    """Events of history.jsonl and panda.json, each once, with a "source" key."""
+    """Events of history.jsonl, panda.json and the panda branches, each once, in order of
+    epoch, each with a "source" key."""
     out, seen = [], set()
     panda_events = _dict(files.panda).get("events")
-    for source, events in (("history", files.history.events if files.history else []),
-                           ("panda", panda_events if isinstance(panda_events, list) else [])):
+    sources = [("history", files.history.events if files.history else []),
+               ("panda", panda_events if isinstance(panda_events, list) else [])]
+    sources += [(f"branch {name}", b["history"].events) for name, b in files.branches.items()]
+    for source, events in sources:
         for e in events:
             if not isinstance(e, dict):
                 continue
             kind = e.get("kind") or e.get("action") or "event"
-            key = (e.get("epoch"), e.get("step"), str(kind), str(e.get("message")))
+            if e.get("epoch") is None and e.get("chunk") is not None:
+                e = {**e, "epoch": _chunk_epoch(files, e)}
+            key = (e.get("epoch"), str(kind), str(e.get("message")))
             if key not in seen:
                 seen.add(key)
                 out.append({**e, "kind": kind, "source": source})
-    return out
+    return sorted(out, key=lambda e: (num(e.get("epoch")) is not None, num(e.get("epoch")) or 0,
+                                      num(e.get("step")) or 0))
 
 
 def batches_per_epoch(files: RunFiles) -> dict[int, int]:

@@ -38,15 +38,17 @@ def normalize_trials(study: dict) -> list[dict]:
         if not isinstance(t, dict):
             continue
         params = t.get("params") if isinstance(t.get("params"), dict) else {}
-        curve = t.get("curve")
+        curve, curve_epoch = t.get("curve"), None
         if isinstance(curve, dict):
-            curve = curve.get("dev_error")
+            curve, curve_epoch = curve.get("dev_error"), curve.get("epoch")
         r = t.get("round", t.get("stage"))
         trials.append({"number": t.get("number", i), "round": 1 if r is None else r,
                        "params": params, "state": None if t.get("state") is None
                        else str(t["state"]).upper(),
                        "dev_error": _first_num(t, "dev_error", "value", "score"),
-                       "curve": curve if isinstance(curve, list) else None, "best": False})
+                       "curve": curve if isinstance(curve, list) else None,
+                       "curve_epoch": curve_epoch if isinstance(curve_epoch, list) else None,
+                       "best": False})
     best = study.get("best", study.get("best_trial"))
     best_number = best.get("number") if isinstance(best, dict) else best
     if not any(t["number"] == best_number for t in trials):
@@ -78,6 +80,18 @@ def _dict_table(rows: list) -> Raw | None:
     cols = list(dict.fromkeys(k for r in rows for k in r))[:9]
     return table(cols, [[_short(fmt(r.get(c)) if not isinstance(r.get(c), (dict, list))
                                 else r.get(c)) for c in cols] for r in rows])
+
+
+def _dist_text(spec) -> str:
+    """'log_uniform [0.0001, 0.1]', 'choice {adam, gd}', or the spec as short JSON."""
+    if not isinstance(spec, dict):
+        return _short(spec, 80)
+    if isinstance(spec.get("options"), list):
+        return f"{spec.get('dist', 'choice')} {{{', '.join(map(str, spec['options']))}}}"
+    if "low" in spec and "high" in spec:
+        log = " (log)" if spec.get("log") is True else ""
+        return f"{spec.get('dist', '')} [{fmt(spec['low'])}, {fmt(spec['high'])}]{log}"
+    return _short(spec, 80)
 
 
 def tuning_section(files: RunFiles) -> Built:
@@ -124,6 +138,12 @@ def tuning_section(files: RunFiles) -> Built:
                                else [])
     if rounds_table:
         parts.append("<h3>Rounds (coarse to fine)</h3>" + rounds_table)
+    spaces = study.get("spaces")
+    if isinstance(spaces, list) and spaces and all(isinstance(sp, dict) for sp in spaces):
+        rows = [[r + 1, name, _dist_text(spec)] for r, sp in enumerate(spaces)
+                for name, spec in sp.items()]
+        parts.append("<h3>Search space per round (coarse to fine)</h3>" +
+                     table(["round", "hyperparameter", "sampled from"], rows))
     return section("tuning", "Hyperparameter tuning", "\n".join(parts)), None
 
 
@@ -161,16 +181,25 @@ def events_section(files: RunFiles) -> Built:
     branches = list(raw.values()) if isinstance(raw, dict) else raw if isinstance(raw, list) \
         else []
     curves = []
-    for i, b in enumerate(branches):
+    for name, b in files.branches.items():
+        rows = b["history"].epochs
+        key = "dev_error" if any(num(r.get("dev_error")) is not None for r in rows) else "cost"
+        pts = [(num(r.get("epoch")), num(r.get(key))) for r in rows]
+        pts = [p for p in pts if None not in p]
+        if pts:
+            curves.append((name + (" (active)" if b["active"] else ""),
+                           [p[0] for p in pts], [p[1] for p in pts]))
+    for i, b in enumerate(branches if not files.branches else []):
         if isinstance(b, dict) and (c := _branch_curve(b)):
             curves.append((str(b.get("name", b.get("id", b.get("branch", i)))), *c))
     positions = F.event_positions(events, batches_per_epoch(files))
-    epochs = files.history.epochs if files.history else []
-    parts = []
+    from_branch = any(b["history"] is files.history for b in files.branches.values())
+    epochs = files.history.epochs if files.history and not from_branch else []
+    parts, fig = [], ""
     svg = F.panda_svg("fig-panda", epochs, curves, events=positions)
     if svg:
-        parts.append(figure("fig-panda", svg, "The babysat model (panda): its curve, the "
-                            "branches tried, and each nudge or roll-back as a dashed line."))
+        fig = figure("fig-panda", svg, "The babysat model (panda): its curve, the branches "
+                     "tried, and each nudge or roll-back as a dashed line.")
     if events:
         parts.append(table(["epoch", "step", "kind", "message", "source"],
                            [[fmt(e.get("epoch")), fmt(e.get("step")),
@@ -178,12 +207,16 @@ def events_section(files: RunFiles) -> Built:
                              e["source"]] for e in events]))
     else:
         parts.append(note("No events were recorded."))
-    bt = _dict_table([{k: v for k, v in b.items() if k not in ("history", "curve", "epochs")}
-                      for b in branches if isinstance(b, dict)])
+    named = raw.items() if isinstance(raw, dict) else enumerate(branches)
+    bt = _dict_table([{"branch": n, **{k: (len(v) if k == "chunks" and isinstance(v, dict)
+                                           else v) for k, v in b.items()
+                                       if k not in ("history", "curve", "epochs", "dir")}}
+                      for n, b in named if isinstance(b, dict)])
     if bt:
         parts.append("<h3>Branches</h3>" + bt)
     title = "Babysitting (panda) and events" if files.panda is not None else "Training events"
-    return section("events", title, "\n".join(parts)), None
+    return section("events", title,
+                   f'<div class="grid">{fig}<div>{"".join(parts)}</div></div>'), None
 
 
 def recipe_section(files: RunFiles) -> Built:
@@ -197,19 +230,20 @@ def recipe_section(files: RunFiles) -> Built:
         narrative = [ln for ln in narrative.splitlines() if ln.strip()]
     if not isinstance(narrative, list) or not narrative:
         narrative = [r["narrative"] for r in rounds if isinstance(r.get("narrative"), str)]
-    parts = []
+    parts, fig = [], ""
     if narrative:
         parts.append('<ol class="narrative">' + "".join(f"<li>{esc(s)}</li>"
                                                        for s in narrative) + "</ol>")
     human = num(_first_num(rec, "human_error")) or num((files.diagnosis or {}).get("human_error"))
     svg = F.recipe_svg("fig-recipe", rounds, human)
     if svg:
-        parts.append(figure("fig-recipe", svg, "Train and dev error after each round."))
+        fig = figure("fig-recipe", svg, "Train and dev error after each round.")
     if rounds:
         parts.append(table(["round", "train error", "dev error", "verdict", "decision"], [
             [fmt(r.get("round", i + 1)), pct(r.get("train_error")), pct(r.get("dev_error")),
              badge(*VERDICTS.get(str(r.get("verdict")), (str(r.get("verdict", "")), "info"))),
              _short(r.get("decision", ""), 120)] for i, r in enumerate(rounds)]))
-    if not parts:
+    if not parts and not fig:
         parts.append(note("recipe.json holds no rounds."))
-    return section("recipe", "The recipe, round by round", "\n".join(parts)), None
+    return section("recipe", "The recipe, round by round",
+                   f'<div class="grid"><div>{"".join(parts)}</div>{fig}</div>'), None

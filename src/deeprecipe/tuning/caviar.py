@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from deeprecipe.callbacks import Callback
 from deeprecipe.errors import DeepRecipeError
 
-__all__ = ["run_trial", "execute", "connect", "SchedulerUnreachableError"]
+__all__ = ["run_trial", "Runner", "execute", "connect", "SchedulerUnreachableError"]
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _DATA_CACHE: dict[str, object] = {}  # per process: the prepared data of each config
@@ -51,11 +51,14 @@ def make_pruner(prune: bool):
 
 
 def open_storage(spec: str):
-    """An Optuna storage from "journal:<path>" (a JournalFileStorage) or a storage URL."""
+    """An Optuna storage from "journal:<path>" (a journal file) or a storage URL (as is)."""
     import optuna
 
     if spec.startswith("journal:"):
-        backend = optuna.storages.journal.JournalFileBackend(spec[len("journal:"):])
+        path = spec[len("journal:"):]
+        # a lock left by a killed process is released after 5 s (writes take milliseconds)
+        lock = optuna.storages.journal.JournalFileSymlinkLock(path, grace_period=5)
+        backend = optuna.storages.journal.JournalFileBackend(path, lock_obj=lock)
         return optuna.storages.JournalStorage(backend)
     return spec
 
@@ -132,10 +135,18 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
     return out
 
 
-def _init_worker() -> None:
+_SHARED: dict[str, object] = {}  # per worker process: the data sent by the initializer
+
+
+def _init_worker(data) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    _SHARED["data"] = data
+
+
+def _run_shared(job: Mapping) -> dict:
+    return run_trial(job, data=_SHARED.get("data"))
 
 
 @contextmanager
@@ -169,50 +180,86 @@ def connect(address: str, timeout: str = "5s"):
             "leave scheduler unset to use local processes") from None
 
 
-def execute(jobs: Iterable[Mapping], *, workers: int = 1, scheduler: str | None = None,
-            data=None, trials: Mapping | None = None) -> Iterator[dict]:
-    """Run ``jobs``, yielding each result as it finishes (order may differ from ``jobs``).
+class Runner:
+    """Runs trial jobs, keeping its pool (or Dask client) open across rounds.
 
-    workers == 1 and no scheduler: in this process (``data`` reused, ``trials`` maps
-    (round, index) to a live Optuna trial for pruning). workers > 1: a spawn-context
-    ProcessPoolExecutor. scheduler: the Dask cluster at that address.
+    workers == 1 and no scheduler: in this process (``trials`` maps (round, index) to a live
+    Optuna trial for pruning). workers > 1: a spawn-context ProcessPoolExecutor whose workers
+    receive ``data`` once. scheduler: the Dask cluster at that address (``data`` scattered to
+    every worker). Without ``data`` each worker prepares it from the job's config.
     """
-    jobs = list(jobs)
-    if not jobs:
-        return
-    if scheduler:
-        yield from _on_dask(jobs, scheduler)
-    elif workers <= 1:
-        trials = trials or {}
-        for job in jobs:
-            yield run_trial(job, data=data, trial=trials.get((job["round"], job["index"])))
-    else:
-        yield from _on_processes(jobs, workers)
 
+    def __init__(self, workers: int = 1, scheduler: str | None = None, data=None) -> None:
+        self.workers, self.scheduler, self.data = workers, scheduler, data
+        self._pool = self._client = self._data_future = None
 
-def _on_processes(jobs: list, workers: int) -> Iterator[dict]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    def __enter__(self) -> Runner:
+        if self.scheduler:
+            self._client = connect(self.scheduler)
+            if self.data is not None:
+                self._data_future = self._client.scatter(self.data, broadcast=True)
+        return self
 
-    with _one_thread_env():
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                   mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker)
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def run(self, jobs: Iterable[Mapping], trials: Mapping | None = None) -> Iterator[dict]:
+        """Yield each job's result as it finishes (the order may differ from ``jobs``)."""
+        jobs = list(jobs)
+        if not jobs:
+            return
+        if self.scheduler:
+            yield from self._on_dask(jobs)
+        elif self.workers <= 1:
+            trials = trials or {}
+            for job in jobs:
+                yield run_trial(job, data=self.data,
+                                trial=trials.get((job["round"], job["index"])))
+        else:
+            yield from self._on_processes(jobs)
+
+    def _on_processes(self, jobs: list) -> Iterator[dict]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        if self._pool is None:
+            with _one_thread_env():  # inherited by the children at spawn
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker, initargs=(self.data,))
+        futures = [self._pool.submit(_run_shared, job) for job in jobs]
         try:
-            futures = [pool.submit(run_trial, job) for job in jobs]
             for future in as_completed(futures):
                 yield future.result()
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for future in futures:
+                future.cancel()
+
+    def _on_dask(self, jobs: list) -> Iterator[dict]:
+        from distributed import as_completed
+
+        if self._client is None:
+            self.__enter__()
+        futures = [self._client.submit(run_trial, job, self._data_future, pure=False)
+                   for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
 
-def _on_dask(jobs: list, scheduler: str) -> Iterator[dict]:
-    from distributed import as_completed
-
-    client = connect(scheduler)
-    try:
-        futures = [client.submit(run_trial, job, pure=False) for job in jobs]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        client.close()
+def execute(jobs: Iterable[Mapping], *, workers: int = 1, scheduler: str | None = None,
+            data=None, trials: Mapping | None = None) -> Iterator[dict]:
+    """Run ``jobs`` once with a fresh :class:`Runner`, yielding results as they finish."""
+    with Runner(workers, scheduler, data) as runner:
+        yield from runner.run(jobs, trials)

@@ -1,2 +1,321 @@
-"""placeholder"""
-BabysitResult = babysit = nudge = resume = rollback = status = None
+"""Panda: babysit one model — train in chunks ("days"), nudge it, roll it back, go on.
+
+run_dir/
+  panda.json                 branches, the active one, chunk -> checkpoint, session events
+  branches/<name>/checkpoints/   the Trainer's checkpoints of that branch (never deleted)
+  nudges/*.json              requests waiting for the next epoch boundary; applied/ once done
+  model.npz, model.json      the final model, always from the active branch
+
+A nudge is applied at the next epoch boundary of a running babysit (a callback polls nudges/),
+or, when nothing runs, at the start of the next ``resume``. ``rollback(chunk=k)`` starts a new
+branch from the checkpoint of chunk k; the old branch stays as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from deeprecipe import checkpoints
+from deeprecipe._io import load_json, write_json_atomic
+from deeprecipe.callbacks import Callback
+from deeprecipe.config import Config, config_from_dict, config_to_dict
+from deeprecipe.errors import ConfigError, DeepRecipeError, InvalidValueError
+from deeprecipe.history import History
+from deeprecipe.tuning._nudges import NudgeWatcher
+
+__all__ = ["babysit", "nudge", "rollback", "resume", "status", "BabysitResult", "NudgeWatcher"]
+
+FORMAT = "deeprecipe-panda/1"
+_NUDGE_KEYS = ("learning_rate", "scale_learning_rate", "beta", "keep_prob", "l2")
+
+
+@dataclass
+class BabysitResult:
+    """The active branch after a session: its network, history and metrics."""
+
+    run_dir: Path
+    branch: str
+    network: object
+    history: History
+    metrics: dict
+    chunks: dict
+
+    def __str__(self) -> str:
+        m = self.metrics
+        return (f"branch {self.branch}: {len(self.history)} epochs in {len(self.chunks)} "
+                f"chunks; train error {m['train_error']:.2%}, dev error {m['dev_error']:.2%}; "
+                f"model in {self.run_dir / 'model.npz'}")
+
+
+# -- state ---------------------------------------------------------------------------------
+def _state_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "panda.json"
+
+
+def _load_state(run_dir: Path) -> dict:
+    path = _state_path(run_dir)
+    if not path.exists():
+        raise DeepRecipeError(f"{run_dir} holds no panda session (no panda.json); start one "
+                              "with babysit(config, run_dir)")
+    return load_json(path)
+
+
+def _save_state(run_dir: Path, state: dict) -> None:
+    write_json_atomic(_state_path(run_dir), state)
+
+
+def _event(state: dict, kind: str, message: str, **extra) -> None:
+    state["events"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "kind": kind,
+                            "branch": state["active"], "message": message, **extra})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError, OSError):
+        return False
+    return True
+
+
+def _refuse_if_running(state: dict, what: str) -> None:
+    running = state.get("running")
+    if running and _alive(running["pid"]) and running.get("thread") != _thread_key():
+        raise DeepRecipeError(f"cannot {what}: a babysit is running (pid {running['pid']}, "
+                              f"branch {running['branch']}); nudge it or wait for it to end")
+
+
+def _thread_key() -> str:
+    import threading
+
+    return f"{os.getpid()}-{threading.get_ident()}"
+
+
+# -- nudges ---------------------------------------------------------------------------------
+def nudge(run_dir: str | Path, *, learning_rate: float | None = None,
+          scale_learning_rate: float | None = None, beta: float | None = None,
+          keep_prob: float | None = None, l2: float | None = None) -> dict:
+    """Ask the babysat model to change course: learning_rate := value (or × scale), beta, ...
+
+    Written atomically to run_dir/nudges/; applied at the next epoch boundary of a running
+    babysit, or at the start of the next ``resume`` when nothing runs. Returns the request
+    with its file and whether a babysit was running.
+    """
+    run_dir = Path(run_dir)
+    state = _load_state(run_dir)
+    cfg = config_from_dict(state["config"])
+    request = {k: v for k, v in dict(learning_rate=learning_rate,
+                                     scale_learning_rate=scale_learning_rate, beta=beta,
+                                     keep_prob=keep_prob, l2=l2).items() if v is not None}
+    if not request:
+        raise InvalidValueError(f"nudge needs at least one of {', '.join(_NUDGE_KEYS)}")
+    if learning_rate is not None and scale_learning_rate is not None:
+        raise InvalidValueError("give learning_rate or scale_learning_rate, not both")
+    from deeprecipe._validation import check_in_range
+
+    for name in ("learning_rate", "scale_learning_rate"):
+        if name in request:
+            check_in_range(name, request[name], low=0.0, closed="neither")
+    if beta is not None:
+        check_in_range("beta", beta, low=0.0, high=1.0, closed="left")
+        if cfg.optimizer.name != "momentum":
+            raise ConfigError(f"beta is momentum's; this model uses {cfg.optimizer.name!r}")
+    if keep_prob is not None:
+        check_in_range("keep_prob", keep_prob, low=0.0, high=1.0, closed="right")
+        if cfg.model.keep_prob >= 1.0:
+            raise ConfigError("keep_prob: this model has no Dropout layers (model.keep_prob "
+                              "= 1.0 when the session started)")
+    if l2 is not None:
+        check_in_range("l2", l2, low=0.0)
+    path = run_dir / "nudges" / f"{time.time_ns():020d}-{os.getpid()}.json"
+    request = {k: float(v) for k, v in request.items()}
+    write_json_atomic(path, request)
+    running = state.get("running")
+    return {"file": str(path), "request": request,
+            "running": bool(running and _alive(running["pid"]))}
+
+
+# -- training sessions ---------------------------------------------------------------------
+def _last_chunk(branch: dict) -> tuple[int, dict | None]:
+    if not branch["chunks"]:
+        return 0, None
+    k = max(int(c) for c in branch["chunks"])
+    return k, branch["chunks"][str(k)]
+
+
+def _open(run_dir: Path, state: dict, callbacks=(), verbose: bool = False):
+    """(config, data, net, trainer) of the active branch, at the end of its last chunk."""
+    from deeprecipe import pipeline
+
+    cfg = config_from_dict(state["config"])
+    cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training,
+                                                                early_stopping=False))
+    data = pipeline.prepare_data(cfg, check_distribution=False)
+    branch = state["branches"][state["active"]]
+    net = pipeline.build_network(cfg, data)
+    trainer = pipeline.make_trainer(cfg, data, net, verbose=verbose,
+                                    checkpoint_dir=run_dir / branch["dir"] / "checkpoints",
+                                    callbacks=(*callbacks, NudgeWatcher(run_dir)))
+    _, entry = _last_chunk(branch)
+    if entry is not None:
+        meta, arrays = checkpoints.load_checkpoint(run_dir / entry["checkpoint"])
+        for layer, saved in zip(net.layers, meta["network"]["layers"]):
+            if type(layer).__name__ == "Dropout" == saved["type"]:  # a nudged keep_prob
+                layer.keep_prob = saved["keep_prob"]
+        trainer.load_state_dict(meta, arrays)
+        if hasattr(trainer.optimizer, "beta") and "beta" in meta["optimizer"]:
+            trainer.optimizer.beta = meta["optimizer"]["beta"]
+        lr0 = (meta.get("schedule") or {}).get("lr0")
+        if lr0 is not None and trainer.schedule is not None:
+            trainer.schedule = dataclasses.replace(trainer.schedule, lr0=lr0)
+    return cfg, data, net, trainer
+
+
+def _save_model(run_dir: Path, state: dict, data, net) -> None:
+    from deeprecipe.persistence import save
+
+    save(net, run_dir / "model",
+         preprocessing=data.standardizer.to_dict() if data.standardizer is not None else None,
+         metadata={"classes": None if data.classes is None else data.classes.tolist(),
+                   "loss": data.loss, "task": data.task, "panda_branch": state["active"]})
+
+
+def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
+             ) -> BabysitResult:
+    from deeprecipe.pipeline import evaluate
+
+    cfg, data, net, trainer = _open(run_dir, state, callbacks, verbose)
+    name = state["active"]
+    branch = state["branches"][name]
+    state["running"] = {"pid": os.getpid(), "thread": _thread_key(), "branch": name,
+                        "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    _save_state(run_dir, state)
+    try:
+        for _ in range(n_chunks):
+            trainer.fit(trainer.epoch + state["epochs_per_chunk"])
+            path = checkpoints.save_checkpoint(trainer.checkpoint_dir, trainer)
+            k = _last_chunk(branch)[0] + 1
+            branch["chunks"][str(k)] = {"checkpoint": str(path.relative_to(run_dir)),
+                                        "epoch": trainer.epoch}
+            last = trainer.history.last
+            _event(state, "chunk", f"chunk {k} done at epoch {trainer.epoch}: dev_error "
+                   f"{last.get('dev_error', float('nan')):.4f}", chunk=k, epoch=trainer.epoch)
+            _save_state(run_dir, state)
+            if trainer.stop_training:
+                break
+    finally:
+        state["running"] = None
+        _save_state(run_dir, state)
+    _save_model(run_dir, state, data, net)
+    return BabysitResult(run_dir, name, net, trainer.history, evaluate(net, data),
+                         dict(branch["chunks"]))
+
+
+def babysit(config: Config, run_dir: str | Path, *, chunks: int = 3,
+            epochs_per_chunk: int | None = None, verbose: bool = False,
+            callbacks: tuple[Callback, ...] = ()) -> BabysitResult:
+    """Train one model in ``chunks`` chunks of ``epochs_per_chunk`` epochs, a checkpoint each.
+
+    epochs_per_chunk defaults to max(1, training.epochs // chunks). Early stopping is off (you
+    are the one watching). Between chunks, or while it runs, ``nudge`` it; afterwards
+    ``rollback`` or ``resume``. ``callbacks`` are extra training callbacks.
+    """
+    from deeprecipe._validation import check_int
+
+    run_dir = Path(run_dir)
+    if _state_path(run_dir).exists():
+        raise DeepRecipeError(f"{run_dir} already holds a panda session; continue it with "
+                              "resume(run_dir) or choose another run_dir")
+    chunks = check_int("chunks", chunks, low=1)
+    per = epochs_per_chunk or max(1, config.training.epochs // chunks)
+    per = check_int("epochs_per_chunk", per, low=1)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = {"format": FORMAT, "config": config_to_dict(config), "epochs_per_chunk": per,
+             "active": "main", "running": None, "events": [],
+             "branches": {"main": {"parent": None, "from_chunk": None,
+                                   "dir": "branches/main", "chunks": {}}}}
+    _event(state, "babysit", f"started: {chunks} chunks of {per} epochs")
+    return _session(run_dir, state, chunks, callbacks, verbose)
+
+
+def resume(run_dir: str | Path, *, chunks: int = 1, verbose: bool = False,
+           callbacks: tuple[Callback, ...] = ()) -> BabysitResult:
+    """Continue the active branch for ``chunks`` more chunks (pending nudges applied first)."""
+    from deeprecipe._validation import check_int
+
+    run_dir = Path(run_dir)
+    state = _load_state(run_dir)
+    _refuse_if_running(state, "resume")
+    chunks = check_int("chunks", chunks, low=1)
+    _event(state, "resume", f"resumed branch {state['active']} for {chunks} chunk(s)")
+    return _session(run_dir, state, chunks, callbacks, verbose)
+
+
+def rollback(run_dir: str | Path, *, chunk: int) -> dict:
+    """Start a new branch from the checkpoint at the end of ``chunk`` of the active branch.
+
+    The old branch keeps its checkpoints and history; the new one becomes active, its
+    history records the roll-back, and the model in run_dir is the new branch's.
+    """
+    run_dir = Path(run_dir)
+    state = _load_state(run_dir)
+    _refuse_if_running(state, "roll back")
+    parent = state["active"]
+    src = state["branches"][parent]
+    if str(chunk) not in src["chunks"]:
+        raise InvalidValueError(f"branch {parent!r} has chunks "
+                                f"{sorted(int(c) for c in src['chunks'])}, got chunk={chunk!r}")
+    n = len(state["branches"])
+    while f"b{n}" in state["branches"]:
+        n += 1
+    name = f"b{n}"
+    entry = src["chunks"][str(chunk)]
+    source = run_dir / entry["checkpoint"]
+    target = run_dir / "branches" / name / "checkpoints" / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source.with_suffix(".npz"), target.with_suffix(".npz"))
+    meta = load_json(source.with_suffix(".json"))
+    message = f"rolled back to chunk {chunk} of branch {parent!r} (epoch {entry['epoch']})"
+    meta["history"]["events"].append({"epoch": entry["epoch"], "step": 0, "kind": "rollback",
+                                      "message": message, "from_branch": parent,
+                                      "chunk": chunk})
+    write_json_atomic(target.with_suffix(".json"), meta)  # last: the checkpoint is complete
+    chunks = {c: e for c, e in src["chunks"].items() if int(c) < chunk}
+    chunks[str(chunk)] = {"checkpoint": str(target.relative_to(run_dir)),
+                          "epoch": entry["epoch"]}
+    state["branches"][name] = {"parent": parent, "from_chunk": chunk,
+                               "dir": f"branches/{name}", "chunks": chunks}
+    state["active"] = name
+    _event(state, "rollback", message, from_branch=parent, chunk=chunk)
+    _save_state(run_dir, state)
+    _, data, net, _ = _open(run_dir, state)
+    _save_model(run_dir, state, data, net)
+    return {"branch": name, "parent": parent, "chunk": chunk, "epoch": entry["epoch"]}
+
+
+def status(run_dir: str | Path) -> dict:
+    """Branches (parent, chunks, history, events), the active one, session events, nudges."""
+    run_dir = Path(run_dir)
+    state = _load_state(run_dir)
+    branches = {}
+    for name, b in state["branches"].items():
+        _, entry = _last_chunk(b)
+        hist = (load_json(run_dir / entry["checkpoint"])["history"] if entry
+                else {"epochs": [], "events": []})
+        branches[name] = {"parent": b["parent"], "from_chunk": b["from_chunk"],
+                          "chunks": b["chunks"], "epochs": hist["epochs"],
+                          "events": hist["events"]}
+    folder = run_dir / "nudges"
+    running = state.get("running")
+    return {"run_dir": str(run_dir), "active": state["active"],
+            "running": running if running and _alive(running["pid"]) else None,
+            "epochs_per_chunk": state["epochs_per_chunk"], "branches": branches,
+            "events": state["events"],
+            "pending_nudges": [load_json(p) for p in sorted(folder.glob("*.json"))]
+            if folder.is_dir() else [],
+            "applied_nudges": len(list((folder / "applied").glob("*.json")))
+            if (folder / "applied").is_dir() else 0}

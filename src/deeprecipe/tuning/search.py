@@ -208,6 +208,44 @@ def _trial_row(t) -> dict:
             "curve": a.get("curve", {}), "error": a.get("error")}
 
 
+def _next_space(study, space: Space, seed: int, r: int, n_trials: int,
+                margin: float) -> Space:
+    """Round r's space: round r - 1's zoomed to its best max(2, 20%) completed trials."""
+    done = sorted((tr for tr in _finished(study, r - 1).values() if _state(tr) == "COMPLETE"),
+                  key=lambda tr: (tr.value, tr.user_attrs["index"]))
+    if not done:
+        return space
+    k = max(2, math.ceil(0.2 * n_trials))
+    top = [draw(space, seed, r - 1, n_trials, tr.user_attrs["index"]) for tr in done[:k]]
+    return zoom_space(space, top, margin)
+
+
+def _run_round(study, runner, config: Config, space: Space, fixed: dict, seed: int, r: int,
+               n_trials: int, prune: bool, spec: str, study_name: str, verbose: bool) -> None:
+    """Enqueue and run the trials of round r that have not finished yet."""
+    finished = _finished(study, r)
+    live, jobs = {}, []
+    remote = runner.workers > 1 or bool(runner.scheduler)
+    for i in range(n_trials):
+        if i in finished:
+            continue
+        params = draw(space, seed, r, n_trials, i)
+        study.enqueue_trial(params, user_attrs={"round": r, "index": i})
+        trial = study.ask(fixed)
+        live[(r, i)] = trial
+        job = {"config": config_to_dict(config), "params": params, "round": r, "index": i,
+               "epochs": config.tuning.epochs}
+        if prune and remote:
+            job.update(storage=spec, study_name=study_name, trial_id=trial._trial_id)
+        jobs.append(job)
+    for result in runner.run(jobs, trials=live if prune else None):
+        _record(study, live[(result["round"], result["index"])], result)
+        if verbose:
+            shown = "-" if result["dev_error"] is None else f"{result['dev_error']:.4f}"
+            print(f"round {r} trial {result['index']:3d} {result['status']:8s} "
+                  f"dev_error {shown}  {result['params']}")
+
+
 def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None = None,
          rounds: int | None = None, workers: int | None = None, scheduler: str | None = None,
          space: dict | None = None, seed: int | None = None, prune: bool = False,
@@ -257,47 +295,19 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
              "epochs": t.epochs, "margin": margin}
     study, spec = _open_study(run_dir, storage, study_name, prune, resume, setup)
     _clean_stale(study)
-    if data is None and workers <= 1 and not scheduler:
+    if data is None:
         from deeprecipe.pipeline import prepare_data
 
         data = prepare_data(config, check_distribution=False)
     fixed = {name: _optuna_distribution(d) for name, d in base.items()}
-    base_dict = config_to_dict(config)
     spaces = [base]
-    k = max(2, math.ceil(0.2 * n_trials))
-    for r in range(rounds):
-        if r > 0:
-            done = sorted((tr for tr in _finished(study, r - 1).values()
-                           if _state(tr) == "COMPLETE"),
-                          key=lambda tr: (tr.value, tr.user_attrs["index"]))
-            if done:
-                top = [draw(spaces[-1], seed, r - 1, n_trials, tr.user_attrs["index"])
-                       for tr in done[:k]]
-                spaces.append(zoom_space(spaces[-1], top, margin))
-            else:
-                spaces.append(spaces[-1])
-        study.set_user_attr(f"space_round_{r}", space_to_dict(spaces[r]))
-        finished = _finished(study, r)
-        live, jobs = {}, []
-        for i in range(n_trials):
-            if i in finished:
-                continue
-            params = draw(spaces[r], seed, r, n_trials, i)
-            study.enqueue_trial(params, user_attrs={"round": r, "index": i})
-            trial = study.ask(fixed)
-            live[(r, i)] = trial
-            job = {"config": base_dict, "params": params, "round": r, "index": i,
-                   "epochs": t.epochs}
-            if prune and (workers > 1 or scheduler):
-                job.update(storage=spec, study_name=study_name, trial_id=trial._trial_id)
-            jobs.append(job)
-        for result in caviar.execute(jobs, workers=workers, scheduler=scheduler, data=data,
-                                     trials=live if prune else None):
-            _record(study, live[(result["round"], result["index"])], result)
-            if verbose:
-                shown = "-" if result["dev_error"] is None else f"{result['dev_error']:.4f}"
-                print(f"round {result['round']} trial {result['index']:3d} "
-                      f"{result['status']:8s} dev_error {shown}  {result['params']}")
+    with caviar.Runner(workers, scheduler, data) as runner:
+        for r in range(rounds):
+            if r > 0:
+                spaces.append(_next_space(study, spaces[-1], seed, r, n_trials, margin))
+            study.set_user_attr(f"space_round_{r}", space_to_dict(spaces[r]))
+            _run_round(study, runner, config, spaces[r], fixed, seed, r, n_trials, prune,
+                       spec, study_name, verbose)
     rows: dict[tuple, dict] = {}
     for r in range(rounds):
         for tr in _finished(study, r).values():

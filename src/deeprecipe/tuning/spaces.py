@@ -148,8 +148,8 @@ class OneMinusLogUniform(Uniform):
 
     Beta in [0.9, 0.999] spends as many trials on [0.9, 0.99] as on [0.99, 0.999].
 
-    >>> OneMinusLogUniform(0.9, 0.999).bounds
-    (-3.0, -1.0)
+    >>> [round(beta, 6) for beta in OneMinusLogUniform(0.9, 0.999).grid(3)]
+    [0.9, 0.99, 0.999]
     """
 
     dist: ClassVar[str] = "one_minus_log_uniform"
