@@ -15,14 +15,15 @@ __all__ = ["load_run_model", "evaluate_run", "predict_file"]
 
 def load_run_model(run_dir: str | Path):
     """(network, standardizer or None, metadata) of the model saved in ``run_dir``."""
-    from deeprecipe.data import Standardizer
-    from deeprecipe.persistence import load_with_info
+    from deeprecipe.persistence import load, load_info, load_preprocessing
 
     run_dir = Path(run_dir)
-    base = run_dir / "model" if run_dir.is_dir() else run_dir
-    net, info = load_with_info(base)
-    pre = info.get("preprocessing")
-    return net, (Standardizer.from_dict(pre) if pre else None), info.get("metadata") or {}
+    base = run_dir / "model" if (run_dir / "model.json").exists() else run_dir
+    net = load(base)
+    if not hasattr(net, "predict_proba") or not hasattr(net, "check_input"):
+        raise DeepRecipeError(f"{run_dir} holds an estimator, not a run's network model")
+    pre = load_preprocessing(base)
+    return net, (pre if hasattr(pre, "transform") else None), load_info(base).get("metadata") or {}
 
 
 def evaluate_run(run_dir: str | Path) -> dict:
