@@ -17,7 +17,7 @@ from deeprecipe.gradcheck import GradientCheckReport, gradient_check
 from deeprecipe.history import History
 from deeprecipe.network import Cost, Sequential
 from deeprecipe.pipeline import run
-from deeprecipe.recipe import recipe
+from deeprecipe.basic_recipe import recipe
 from deeprecipe.training import Trainer, train
 
 __version__ = "0.1.0"

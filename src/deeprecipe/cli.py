@@ -45,7 +45,8 @@ def _command(fn):
             err.print(f"error: {exc}", markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
-            err.print(f"interrupted: {exc}" if str(exc) else "interrupted", markup=False)
+            err.print(f"interrupted: {exc}" if str(exc) else "interrupted", markup=False,
+                      soft_wrap=True)
             raise typer.Exit(130) from None
 
     return wrapper
@@ -109,7 +110,7 @@ def run_cmd(config_path: Annotated[Path, typer.Argument(help="A TOML config (dee
             out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
             resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")]
             = False, quiet: Quiet = False, force: Force = False) -> None:
-    """Run a configuration end to end (tuning first if [tuning] n_trials > 0).
+    """Run a configuration end to end (tuning first if \\[tuning] n_trials > 0).
 
     Example: deeprecipe run recipe.toml --out runs/first
     """
@@ -184,7 +185,7 @@ def evaluate(run_dir: Annotated[Path, typer.Argument(help="A finished run direct
 
     metrics = evaluate_run(run_dir)
     if as_json:
-        out.print(json.dumps(metrics), markup=False)
+        out.print(json.dumps(metrics), markup=False, soft_wrap=True)
     else:
         for k, v in metrics.items():
             out.print(f"{k:>12}: {'-' if v is None else f'{v:.4f}'}", markup=False)
@@ -264,7 +265,8 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
 
 @app.command()
 @_command
-def tune(config_path: Annotated[Path, typer.Argument(help="A TOML config with [tuning].")],
+def tune(config_path: Annotated[Path, typer.Argument(
+             help="A TOML config with a \\[tuning] table.")],
          trials: Annotated[Optional[int], typer.Option(help="Trials per round.")] = None,
          rounds: Annotated[Optional[int], typer.Option(help="Coarse-to-fine rounds.")] = None,
          workers: Annotated[Optional[int], typer.Option(help="Parallel processes.")] = None,
@@ -283,7 +285,7 @@ def tune(config_path: Annotated[Path, typer.Argument(help="A TOML config with [t
     study = run_tune(config, run_dir=run_dir / "study", n_trials=trials, rounds=rounds,
                      workers=workers, scheduler=scheduler, verbose=not quiet)
     for row in study.leaderboard(10):
-        out.print(json.dumps(row, default=str), markup=False)
+        out.print(json.dumps(row, default=str), markup=False, soft_wrap=True)
     out.print(f"best configuration: {run_dir / 'study' / 'best_config.toml'}", markup=False)
 
 
@@ -298,6 +300,8 @@ def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 
     While it runs, `deeprecipe nudge RUN_DIR --scale-learning-rate 0.5` changes α at the next
     epoch; `deeprecipe rollback RUN_DIR --chunk 1` branches from an earlier chunk.
+
+    Example: deeprecipe babysit my.toml --chunks 3 --out runs/panda
     """
     from deeprecipe.tuning import babysit as run_babysit
 
@@ -331,7 +335,10 @@ def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.
 def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.")],
              chunk: Annotated[int, typer.Option(help="Branch from the end of this chunk.")]
              ) -> None:
-    """Roll a babysat model back to an earlier chunk (a new branch; history is kept)."""
+    """Roll a babysat model back to an earlier chunk (a new branch; history is kept).
+
+    Example: deeprecipe rollback runs/panda --chunk 1
+    """
     from deeprecipe.tuning import rollback as run_rollback
 
     out.print(str(run_rollback(run_dir, chunk=chunk)), markup=False)
@@ -342,7 +349,10 @@ def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directo
 def resume(run_dir: Annotated[Path, typer.Argument(help="A run or babysat run directory.")],
            chunks: Annotated[int, typer.Option(help="More chunks (babysat runs).")] = 1,
            quiet: Quiet = False) -> None:
-    """Continue an interrupted run (or a babysat model for more chunks)."""
+    """Continue an interrupted run (or a babysat model for more chunks).
+
+    Example: deeprecipe resume runs/first
+    """
     if (run_dir / "panda.json").exists():
         from deeprecipe.tuning import resume as panda_resume
 
@@ -364,7 +374,7 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 
     Example: deeprecipe recipe my.toml --rounds 4
     """
-    from deeprecipe.recipe import recipe as run_recipe
+    from deeprecipe.basic_recipe import recipe as run_recipe
 
     config = _load(config_path)
     result = run_recipe(config, _run_dir(config, out_dir), max_rounds=rounds,
@@ -376,7 +386,10 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 @app.command()
 @_command
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
-    """Rebuild report.html from the saved files of a run."""
+    """Rebuild report.html from the saved files of a run.
+
+    Example: deeprecipe report runs/demo
+    """
     from deeprecipe.report import write_report
 
     out.print(f"wrote {write_report(run_dir)}", markup=False)
@@ -386,7 +399,10 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
 @_command
 def init(path: Annotated[Path, typer.Argument(help="Where to write the example config.")]
          = Path("deeprecipe.toml"), force: Force = False) -> None:
-    """Write a commented example configuration."""
+    """Write a commented example configuration.
+
+    Example: deeprecipe init my.toml
+    """
     from deeprecipe._io import write_text_atomic
     from deeprecipe.config import EXAMPLE_CONFIG
 

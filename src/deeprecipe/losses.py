@@ -13,7 +13,8 @@ from typing import Callable
 import numpy as np
 
 from deeprecipe.errors import DataError, InvalidValueError
-from deeprecipe.layers.activations import sigmoid, softmax
+from deeprecipe._workspace import Workspace
+from deeprecipe.layers.activations import _sigmoid_into, _softmax_into, sigmoid, softmax
 
 __all__ = ["Loss", "LOSSES", "get_loss", "binary_crossentropy", "categorical_crossentropy",
            "mean_squared_error"]
@@ -67,6 +68,65 @@ def mean_squared_error(A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]
     m = A.shape[0]
     dA = A - Y
     J = float(np.einsum("ij,ij->", dA, dA, dtype=np.float64) / (2 * m))
+    dA /= A.dtype.type(m)
+    return J, dA
+
+
+# -- the same costs for the training hot path: identical values, no arrays allocated ------------
+# Each takes the network's Workspace and returns (J, dZ) with dZ in one of its arrays (valid until
+# the next step). Sequential.cost_and_gradients uses them for the built-in losses.
+
+def _binary_crossentropy_ws(Z: np.ndarray, Y: np.ndarray, ws: Workspace
+                            ) -> tuple[float, np.ndarray]:
+    m, dt = Z.shape[0], Z.dtype
+    E, L = ws.get("loss.E", Z.shape, dt), ws.get("loss.L", Z.shape, dt)
+    dZ = _sigmoid_into(Z, ws.get("loss.dZ", Z.shape, dt), ws.get("loss.D", Z.shape, dt),
+                       ws.get("loss.where", Z.shape, bool), E=E)  # leaves exp(-|Z|) in E
+    T = np.multiply(Z, Y, out=ws.get("loss.T", Z.shape, dt))
+    np.subtract(np.maximum(Z, 0, out=L), T, out=L)
+    L += np.log1p(E, out=E)
+    J = float(L.sum(dtype=np.float64) / m)
+    dZ -= Y
+    dZ /= dt.type(m)
+    return J, dZ
+
+
+def _categorical_crossentropy_ws(Z: np.ndarray, Y: np.ndarray, ws: Workspace
+                                 ) -> tuple[float, np.ndarray]:
+    (m, C), dt = Z.shape, Z.dtype
+    row = ws.get("loss.row", (m, 1), dt)
+    shifted = np.subtract(Z, np.max(Z, axis=1, keepdims=True, out=row),
+                          out=ws.get("loss.shifted", Z.shape, dt))
+    dZ = np.exp(shifted, out=ws.get("loss.dZ", Z.shape, dt))
+    S = np.sum(dZ, axis=1, keepdims=True, out=row)
+    logsumexp = np.log(S[:, 0], out=ws.get("loss.lse", (m,), dt))
+    dZ /= S  # softmax(Z), as softmax() computes it
+    if Y.ndim == 1:
+        flat = np.multiply(ws.arange("loss.rows", m), C, out=ws.get("loss.flat", (m,), np.intp))
+        flat += Y  # index of (i, y_i) in the raveled (m, C) arrays
+        picked = np.take(shifted.reshape(-1), flat, out=ws.get("loss.picked", (m,), dt))
+        J = float(np.sum(np.subtract(logsumexp, picked, out=picked), dtype=np.float64) / m)
+        dZ_flat = dZ.reshape(-1)
+        np.take(dZ_flat, flat, out=picked)
+        picked -= 1
+        np.put(dZ_flat, flat, picked)
+    else:
+        shifted *= Y
+        r = np.sum(shifted, axis=1, out=ws.get("loss.r", (m,), dt))
+        ysum = np.sum(Y, axis=1, out=ws.get("loss.ysum", (m,), dt))
+        np.multiply(logsumexp, ysum, out=logsumexp)
+        J = float(np.sum(np.subtract(logsumexp, r, out=r), dtype=np.float64) / m)
+        dZ -= Y
+    dZ /= dt.type(m)
+    return J, dZ
+
+
+def _mean_squared_error_ws(A: np.ndarray, Y: np.ndarray, ws: Workspace
+                           ) -> tuple[float, np.ndarray]:
+    m = A.shape[0]
+    dA = np.subtract(A, Y, out=ws.get("loss.dZ", A.shape, A.dtype))
+    sq = np.einsum("ij,ij->i", dA, dA, out=ws.get("loss.sq", (m,), A.dtype))
+    J = float(np.sum(sq, dtype=np.float64) / (2 * m))
     dA /= A.dtype.type(m)
     return J, dA
 
@@ -132,6 +192,12 @@ LOSSES: dict[str, Loss] = {
                                      "Softmax"),
     "mean_squared_error": Loss("mean_squared_error", mean_squared_error, None),
 }
+
+
+#: loss function -> its hot-path twin (same J and dZ, written into a Workspace).
+_INTO = {binary_crossentropy: _binary_crossentropy_ws,
+         categorical_crossentropy: _categorical_crossentropy_ws,
+         mean_squared_error: _mean_squared_error_ws}
 
 
 def get_loss(loss: str | Loss) -> Loss:

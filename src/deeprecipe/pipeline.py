@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,16 +210,24 @@ RUN_FILES = ("config.toml", "model.json", "model.npz", "history.jsonl", "report.
              "diagnosis.json", "summary.json")
 
 
-def prepare_run_dir(run_dir: str | Path, *, force: bool = False, resume: bool = False) -> Path:
-    """Create ``run_dir``; refuse to overwrite a finished run unless ``force``."""
+def prepare_run_dir(run_dir: str | Path, *, force: bool = False, resume: bool = False,
+                    create: bool = True) -> Path:
+    """Create ``run_dir``; refuse to overwrite a finished run unless ``force``.
+
+    ``create=False`` only checks (so a run that fails on its data leaves no empty folder).
+    """
     from deeprecipe.errors import DeepRecipeError
 
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DeepRecipeError(f"{run_dir} is a file, not a run directory; choose another --out")
     existing = [name for name in RUN_FILES if (run_dir / name).exists()]
     if existing and not (force or resume):
         raise DeepRecipeError(f"{run_dir} already holds a run ({', '.join(existing)}); pass "
-                              "--force to overwrite it, or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
+                              "--force to overwrite it, continue it with `deeprecipe resume "
+                              f"{run_dir}`, or choose another --out")
+    if create:
+        run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
 
@@ -250,8 +259,14 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
     from deeprecipe.gradcheck import gradient_check
 
     start = time.perf_counter()
-    run_dir = prepare_run_dir(run_dir, force=force, resume=resume)
+    run_dir = prepare_run_dir(run_dir, force=force, resume=resume, create=False)
     data = prepare_data(config)
+    prepare_run_dir(run_dir, force=force, resume=resume)
+    if not resume:  # a stale checkpoint of an overwritten run must never be resumed
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    if not (resume and (run_dir / "config.toml").exists()):
+        # written before training, so an interrupted run can be resumed from its directory
+        write_text_atomic(run_dir / "config.toml", dump_config(config))
     tuning = None
     if config.tuning.n_trials > 0:
         from deeprecipe.tuning import tune

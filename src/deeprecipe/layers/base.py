@@ -4,6 +4,12 @@ build(n_in, rng, dtype) -> n_out creates ``params`` (trainable), ``grads`` (same
 dtypes) and ``state`` (non-trainable, e.g. BatchNorm running statistics).
 forward(X, training=False) caches what backward needs only when training, in one slot.
 backward(dY) -> dX overwrites ``grads`` and returns the gradient with respect to the input.
+
+Hot mode: ``Sequential.cost_and_gradients`` sets ``_hot = True`` on its layers for the length of
+one training step. A hot layer writes its training output, dX and temporaries into its own
+preallocated arrays (``_buffer``; valid until its next hot call) and may overwrite the incoming
+dY, which in that step is always a scratch array of the network. Outside that step (the public
+``forward``/``backward``, inference, custom code) every call returns fresh arrays, as before.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import dataclasses
 import numpy as np
 
 from deeprecipe._typing import Params
+from deeprecipe._workspace import Workspace
 from deeprecipe.errors import NotFittedError
 
 __all__ = ["Layer"]
@@ -21,6 +28,9 @@ __all__ = ["Layer"]
 @dataclasses.dataclass(eq=False)
 class Layer:
     """Base for all layers: config in dataclass fields, arrays in dicts."""
+
+    _hot = False  # True only inside Sequential.cost_and_gradients (see the module docstring)
+    _ws = None  # the Workspace of hot-mode arrays, created on first use
 
     def __post_init__(self) -> None:
         self.params: Params = {}
@@ -54,6 +64,14 @@ class Layer:
 
     def clear_cache(self) -> None:
         self._cache = {}
+        self._ws = None
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """This layer's reusable scratch array ``name`` (hot mode only; see the module docstring)."""
+        ws = self._ws
+        if ws is None:
+            ws = self._ws = Workspace()
+        return ws.get(name, shape, dtype)
 
     def get_config(self) -> dict:
         """JSON-serializable configuration: {"type": ClassName, **fields}."""

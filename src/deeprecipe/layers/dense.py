@@ -59,14 +59,24 @@ class Dense(Layer):
 
     def forward(self, X: np.ndarray, *, training: bool = False) -> np.ndarray:
         self._cache = {"X": X} if training else {}
-        Z = X @ self.params["W"]
+        W = self.params["W"]
+        if self._hot and X.dtype == W.dtype:
+            Z = np.matmul(X, W, out=self._buffer("Z", (X.shape[0], self.n_out), W.dtype))
+        else:
+            Z = X @ W
         if self.use_bias:
             Z += self.params["b"]
         return Z
 
     def backward(self, dZ: np.ndarray) -> np.ndarray:
         X = self.cached("X")
+        W = self.params["W"]
         np.matmul(X.T, dZ, out=self.grads["W"])
         if self.use_bias:
             np.sum(dZ, axis=0, out=self.grads["b"])
-        return dZ @ self.params["W"].T if self.needs_input_grad else None
+        if not self.needs_input_grad:
+            return None
+        if self._hot and dZ.dtype == W.dtype:
+            return np.matmul(dZ, W.T, out=self._buffer("dX", (dZ.shape[0], W.shape[0]),
+                                                       W.dtype))
+        return dZ @ W.T

@@ -34,11 +34,22 @@ class Dropout(Layer):
             return A
         mask = self._cache.get("mask") if self.frozen else None
         if mask is None or mask.shape != A.shape:
-            mask = self.rng.random(A.shape, dtype=A.dtype) < A.dtype.type(self.keep_prob)
-            mask = np.multiply(mask, A.dtype.type(1.0 / self.keep_prob), dtype=A.dtype)
+            if self._hot:  # the same draws and values, written into this layer's buffers
+                mask = self.rng.random(dtype=A.dtype, out=self._buffer("mask", A.shape, A.dtype))
+                drop = np.greater_equal(mask, A.dtype.type(self.keep_prob),
+                                        out=self._buffer("drop", A.shape, bool))
+                mask.fill(A.dtype.type(1.0 / self.keep_prob))
+                np.copyto(mask, 0, where=drop)
+            else:
+                mask = self.rng.random(A.shape, dtype=A.dtype) < A.dtype.type(self.keep_prob)
+                mask = np.multiply(mask, A.dtype.type(1.0 / self.keep_prob), dtype=A.dtype)
         self._cache = {"mask": mask}
+        if self._hot:
+            return np.multiply(A, mask, out=self._buffer("out", A.shape, A.dtype))
         return A * mask
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         mask = self.cached("mask")
-        return dA if mask is None else dA * mask
+        if mask is None:
+            return dA
+        return np.multiply(dA, mask, out=dA) if self._hot else dA * mask

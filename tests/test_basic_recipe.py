@@ -11,7 +11,7 @@ from deeprecipe.config import (Config, DataConfig, ModelConfig, OptimizerConfig,
                                load_config)
 from deeprecipe.errors import DeepRecipeError, DivergenceError
 from deeprecipe.pipeline import prepare_data
-from deeprecipe.recipe import BIAS_ACTIONS, VARIANCE_ACTIONS, RecipeResult, recipe
+from deeprecipe.basic_recipe import BIAS_ACTIONS, VARIANCE_ACTIONS, RecipeResult, recipe
 
 FOOTBALL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "football.npz"
 
@@ -148,7 +148,7 @@ def test_time_budget_and_targets(tmp_path):
 
 
 def test_a_diverging_round_counts_as_a_step_that_did_not_help(tmp_path, monkeypatch):
-    import deeprecipe.recipe as module
+    import deeprecipe.basic_recipe as module
 
     calls = []
 
