@@ -68,6 +68,15 @@ def _run_dir(config, out_dir: Optional[Path]) -> Path:
     return out_dir if out_dir is not None else Path("runs") / config.name
 
 
+def _fresh_dir(base: Path) -> Path:
+    """``base``, or base-2, base-3, ... : the first that holds no run (nothing is overwritten)."""
+    candidate, n = base, 1
+    while (candidate / "config.toml").exists() or (candidate / "model.json").exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
 def _print_result(result, quiet: bool) -> None:
     m = result.metrics
     if not quiet:
@@ -92,15 +101,16 @@ def demo(out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run dire
     """The main job on the embedded `digits` data set, in well under a minute.
 
     Split -> normalize -> Adam + L2 + dropout + BatchNorm -> evaluate -> diagnose -> a short
-    random search -> run directory with report.html.
+    random search -> run directory with report.html (runs/demo, or runs/demo-2, ... if that
+    holds a run already: nothing is overwritten without --force).
 
     Example: deeprecipe demo --out runs/demo
     """
     from deeprecipe.pipeline import demo_config, run
 
     config = demo_config()
-    result = run(config, out_dir or Path("runs") / "demo", verbose=not quiet,
-                 force=force or out_dir is None)
+    result = run(config, out_dir or _fresh_dir(Path("runs") / "demo"), verbose=not quiet,
+                 force=force)
     _print_result(result, quiet)
 
 

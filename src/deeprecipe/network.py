@@ -13,8 +13,9 @@ from deeprecipe._typing import Params, RandomState
 from deeprecipe._validation import check_features, check_int
 from deeprecipe.errors import ConfigError, InvalidTypeError, InvalidValueError, NotFittedError
 from deeprecipe.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
-from deeprecipe.losses import Loss, get_loss
-from deeprecipe.regularizers import add_penalty_gradients_, penalty
+from deeprecipe._workspace import Workspace
+from deeprecipe.losses import _INTO, Loss, get_loss
+from deeprecipe.regularizers import _penalty_and_gradients_ws, penalty
 
 __all__ = ["Sequential", "Cost"]
 
@@ -55,6 +56,7 @@ class Sequential:
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise InvalidValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
         self.layers = layers
+        self._ws: Workspace | None = None  # the hot path's scratch arrays (cost_and_gradients)
         self.dtype = np.dtype(dtype)
         self.random_state = random_state
         self.input_dim: int | None = None
@@ -126,16 +128,34 @@ class Sequential:
                            l1: float = 0.0) -> Cost:
         """One training forward and backward on prepared inputs; fills ``self.grads``.
 
-        The hot path of training: no input checks (``loss_and_gradients`` does them).
+        The hot path of training: no input checks (``loss_and_gradients`` does them). For this
+        one step the layers run in hot mode (``layers/base.py``): outputs, dX and temporaries
+        go into preallocated arrays, so a step allocates no arrays once the first step with
+        this batch size has created them. The caches then hold those arrays until the next step.
         """
         stop = self._fused_stop(loss)
-        out = self.forward(X, training=True, stop=stop)
-        J, d_out = loss(out, Y)
-        self.backward(d_out, start=stop)
-        m = X.shape[0]
-        pen = penalty(self.params, m, l2=l2, l1=l1) if (l2 or l1) else 0.0
+        ws = self._ws
+        if ws is None:
+            ws = self._ws = Workspace()
+        layers = self.layers
+        for layer in layers:
+            layer._hot = True
+        try:
+            out = self.forward(X, training=True, stop=stop)
+            into = _INTO.get(loss.fn)
+            if into is not None:
+                J, d_out = into(out, Y, ws)
+            else:  # a custom loss: copy its gradient, since hot layers overwrite dY
+                J, d_user = loss(out, Y)
+                d_out = ws.get("loss.dZ", d_user.shape, d_user.dtype)
+                np.copyto(d_out, d_user)
+            self.backward(d_out, start=stop)
+        finally:
+            for layer in layers:
+                layer._hot = False
+        pen = 0.0
         if l2 or l1:
-            add_penalty_gradients_(self.params, self.grads, m, l2=l2, l1=l1)
+            pen = _penalty_and_gradients_ws(self.params, self.grads, X.shape[0], l2, l1, ws)
         return Cost(J + pen, J, pen)
 
     def loss_and_gradients(self, X, y, *, loss: str | Loss, l2: float = 0.0, l1: float = 0.0
@@ -205,8 +225,10 @@ class Sequential:
                 layer.frozen = False
 
     def clear_caches(self) -> None:
+        """Forget every layer's cache and the hot path's scratch arrays (frees their memory)."""
         for layer in self.layers:
             layer.clear_cache()
+        self._ws = None
 
     def get_config(self) -> dict:
         """JSON-serializable architecture: enough to rebuild the network without pickle."""

@@ -43,3 +43,31 @@ def add_penalty_gradients_(params: Params, grads: Params, m: int, *, l2: float =
             dW += W * W.dtype.type(l2 / m)
         if l1:
             dW += np.sign(W) * W.dtype.type(l1 / m)
+
+
+def _penalty_and_gradients_ws(params: Params, grads: Params, m: int, l2: float, l1: float,
+                              ws) -> float:
+    """``penalty`` and ``add_penalty_gradients_`` in one pass, with scratch from ``ws``.
+
+    The training hot path: no arrays are allocated. The sums of squares accumulate per row in
+    the parameters' dtype and across rows in float64 (``penalty`` sums all in float64), so J can
+    differ from ``penalty`` by float rounding; the gradients are the same values.
+    """
+    total = 0.0
+    for k in weight_keys(params):
+        W, dW = params[k], grads[k]
+        if W.ndim != 2:  # the general versions (allocate)
+            total += penalty({k: W}, m, l2=l2, l1=l1)
+            add_penalty_gradients_({k: W}, {k: dW}, m, l2=l2, l1=l1)
+            continue
+        tmp = ws.get("reg." + k, W.shape, W.dtype)
+        if l2:
+            rows = np.einsum("ij,ij->i", W, W, out=ws.get("reg.rows." + k, W.shape[:1], W.dtype))
+            total += l2 / (2 * m) * float(rows.sum(dtype=np.float64))
+            dW += np.multiply(W, W.dtype.type(l2 / m), out=tmp)
+        if l1:
+            rows = np.sum(np.abs(W, out=tmp), axis=1,
+                          out=ws.get("reg.rows." + k, W.shape[:1], W.dtype))
+            total += l1 / m * float(rows.sum(dtype=np.float64))
+            dW += np.multiply(np.sign(W, out=tmp), W.dtype.type(l1 / m), out=tmp)
+    return total
