@@ -153,11 +153,12 @@ class ProgressBar(Callback):
     def on_train_begin(self, trainer: Trainer) -> None:
         if not (self.force or sys.stderr.isatty()):
             return
+        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         self._progress = Progress(TextColumn("[bold]epoch {task.completed}/{task.total}"),
                                   BarColumn(), TextColumn("{task.fields[info]}"),
-                                  TimeRemainingColumn(), transient=False)
+                                  TimeRemainingColumn(), console=Console(stderr=True))
         self._progress.start()
         self._task = self._progress.add_task("train", total=trainer.target_epochs,
                                              completed=trainer.epoch, info="")

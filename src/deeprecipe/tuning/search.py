@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprecipe._io import write_json_atomic, write_text_atomic
+from deeprecipe._progress import progress_bar
 from deeprecipe.config import Config, config_to_dict, dump_config
 from deeprecipe.errors import ConfigError, DeepRecipeError
 from deeprecipe.tuning import caviar
@@ -238,12 +239,11 @@ def _run_round(study, runner, config: Config, space: Space, fixed: dict, seed: i
         if prune and remote:
             job.update(storage=spec, study_name=study_name, trial_id=trial._trial_id)
         jobs.append(job)
-    for result in runner.run(jobs, trials=live if prune else None):
-        _record(study, live[(result["round"], result["index"])], result)
-        if verbose:
+    with progress_bar(len(jobs), f"tuning round {r + 1}", enabled=verbose) as bar:
+        for result in runner.run(jobs, trials=live if prune else None):
+            _record(study, live[(result["round"], result["index"])], result)
             shown = "-" if result["dev_error"] is None else f"{result['dev_error']:.4f}"
-            print(f"round {r} trial {result['index']:3d} {result['status']:8s} "
-                  f"dev_error {shown}  {result['params']}")
+            bar.advance(f"trial {result['index']} {result['status']} dev_error {shown}")
 
 
 def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None = None,
