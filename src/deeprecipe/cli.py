@@ -230,14 +230,26 @@ def diagnose(run_dir: Annotated[Optional[Path], typer.Argument(help="A run direc
              train_error: Annotated[Optional[float], typer.Option()] = None,
              dev_error: Annotated[Optional[float], typer.Option()] = None,
              human_error: Annotated[float, typer.Option(help="Proxy for Bayes error.")] = 0.0,
-             test_error: Annotated[Optional[float], typer.Option()] = None) -> None:
+             test_error: Annotated[Optional[float], typer.Option()] = None,
+             learning_curve: Annotated[bool, typer.Option(
+                 "--learning-curve", help="Also retrain on growing training subsets and "
+                 "plot train/dev error against training-set size (needs RUN_DIR).")] = False
+             ) -> None:
     """Bias and variance against human-level error, and the recipe's next steps.
 
+    With --learning-curve, fresh networks trained on 10%, 25%, 50% and 100% of the run's
+    training set show whether more data would help; the result is saved as
+    learning_curve.json and drawn in the run's report.
+
     Example: deeprecipe diagnose --train-error 0.01 --dev-error 0.11
+    Example: deeprecipe diagnose runs/demo --learning-curve
     """
     from deeprecipe.diagnosis import diagnose as run_diagnose
     from deeprecipe.errors import ConfigError
 
+    if learning_curve and run_dir is None:
+        raise ConfigError("--learning-curve needs a run directory: deeprecipe diagnose "
+                          "RUN_DIR --learning-curve")
     if run_dir is not None:
         from deeprecipe.runs import evaluate_run
 
@@ -251,6 +263,20 @@ def diagnose(run_dir: Annotated[Optional[Path], typer.Argument(help="A run direc
     out.print(d.summary(), markup=False)
     for i, step in enumerate(d.next_steps, 1):
         out.print(f"  {i}. {step}", markup=False)
+    if learning_curve:
+        from deeprecipe.report import write_report
+        from deeprecipe.runs import learning_curve_run
+
+        curve = learning_curve_run(run_dir)
+        out.print("\nlearning curve (fresh networks on growing training subsets):",
+                  markup=False)
+        out.print(f"{'size':>8}  {'train error':>11}  {'dev error':>9}", markup=False)
+        for n, tr, dv in zip(curve.sizes, curve.train_errors, curve.dev_errors):
+            out.print(f"{n:>8}  {tr:>11.4f}  {dv:>9.4f}", markup=False)
+        saved = json.loads((run_dir / "learning_curve.json").read_text(encoding="utf-8"))
+        out.print(saved["reading"], markup=False, soft_wrap=True)
+        out.print(f"wrote {run_dir / 'learning_curve.json'} and {write_report(run_dir)}",
+                  markup=False)
 
 
 @app.command()

@@ -26,6 +26,28 @@ __all__ = [
 ]
 
 
+#: Bytes per array in one block of an update: the parameter, its gradient, the slots and the
+#: scratch array of one block (5 x 256 KiB for Adam) stay in the L2 cache while the update makes
+#: its ~12 element-wise passes, instead of streaming every pass through main memory.
+_BLOCK_BYTES = 1 << 18
+
+
+def _blocks(*arrays: np.ndarray):
+    """Yield the arrays (same shape) as matching flat blocks of about ``_BLOCK_BYTES`` each.
+
+    Element-wise updates give the same values block by block; non-C-contiguous arrays and small
+    ones come back whole. Only views are made, no array data is copied.
+    """
+    n, step = arrays[0].size, max(1, _BLOCK_BYTES // arrays[0].itemsize)
+    if n <= step or not all(a.flags.c_contiguous for a in arrays):
+        yield arrays
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    for i in range(0, n, step):
+        j = i + step
+        yield tuple(f[i:j] for f in flat)
+
+
 def _beta(name: str, value: float) -> float:
     return float(check_in_range(name, value, low=0.0, high=1.0, closed="left"))
 
@@ -170,14 +192,14 @@ class Momentum(Optimizer):
     def step(self, params: Params, grads: Params) -> None:
         self._check(params, grads)
         self.t += 1
-        for k, p in params.items():
-            v, tmp = self.v[k], self._tmp[k]
-            if self.form == "ema":
-                ema_(v, grads[k], self.beta, out=tmp)
-            else:
-                v *= self.beta
-                v += grads[k]
-            p -= np.multiply(v, self.learning_rate, out=tmp)
+        for k, p_whole in params.items():
+            for p, g, v, tmp in _blocks(p_whole, grads[k], self.v[k], self._tmp[k]):
+                if self.form == "ema":
+                    ema_(v, g, self.beta, out=tmp)
+                else:
+                    v *= self.beta
+                    v += g
+                p -= np.multiply(v, self.learning_rate, out=tmp)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta": self.beta, "form": self.form}
@@ -203,13 +225,13 @@ class RMSprop(Optimizer):
     def step(self, params: Params, grads: Params) -> None:
         self._check(params, grads)
         self.t += 1
-        for k, p in params.items():
-            g, s, tmp = grads[k], self.s[k], self._tmp[k]
-            ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
-            np.sqrt(s, out=tmp)
-            tmp += self.epsilon
-            np.divide(g, tmp, out=tmp)
-            p -= np.multiply(tmp, self.learning_rate, out=tmp)
+        for k, p_whole in params.items():
+            for p, g, s, tmp in _blocks(p_whole, grads[k], self.s[k], self._tmp[k]):
+                ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
+                np.sqrt(s, out=tmp)
+                tmp += self.epsilon
+                np.divide(g, tmp, out=tmp)
+                p -= np.multiply(tmp, self.learning_rate, out=tmp)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta2": self.beta2, "epsilon": self.epsilon}
@@ -250,15 +272,16 @@ class Adam(Optimizer):
         self.t = t = self.t + 1
         step_size = self.learning_rate / (1.0 - self.beta1**t)  # learning_rate / (1 - beta1**t)
         sqrt_c2 = math.sqrt(1.0 - self.beta2**t)  # sqrt(s_hat) = sqrt(s) / sqrt(1 - beta2**t)
-        for k, p in params.items():
-            g, v, s, tmp = grads[k], self.v[k], self.s[k], self._tmp[k]
-            ema_(v, g, self.beta1, out=tmp)
-            ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
-            np.sqrt(s, out=tmp)
-            tmp /= sqrt_c2
-            tmp += self.epsilon  # sqrt(s_hat) + epsilon
-            np.divide(v, tmp, out=tmp)
-            p -= np.multiply(tmp, step_size, out=tmp)
+        for k, p_whole in params.items():
+            blocks = _blocks(p_whole, grads[k], self.v[k], self.s[k], self._tmp[k])
+            for p, g, v, s, tmp in blocks:  # cache-sized blocks: same values, less memory traffic
+                ema_(v, g, self.beta1, out=tmp)
+                ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
+                np.sqrt(s, out=tmp)
+                tmp /= sqrt_c2
+                tmp += self.epsilon  # sqrt(s_hat) + epsilon
+                np.divide(v, tmp, out=tmp)
+                p -= np.multiply(tmp, step_size, out=tmp)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2,

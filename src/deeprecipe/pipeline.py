@@ -19,7 +19,7 @@ import numpy as np
 from deeprecipe import data as dd
 from deeprecipe._io import write_json_atomic, write_text_atomic
 from deeprecipe.builders import build_mlp
-from deeprecipe.callbacks import Callback, EarlyStopping
+from deeprecipe.callbacks import Callback, Checkpoint, EarlyStopping
 from deeprecipe.config import Config, dump_config
 from deeprecipe.diagnosis import Diagnosis, diagnose
 from deeprecipe.errors import ConfigError
@@ -134,6 +134,8 @@ def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
     """A Trainer wired as the config says (optimizer, schedule, penalties, early stopping)."""
     t = config.training
     cbs = list(callbacks)
+    if checkpoint_dir is not None and not any(isinstance(c, Checkpoint) for c in cbs):
+        cbs.append(Checkpoint(checkpoint_dir, every=t.checkpoint_every))
     if t.early_stopping:
         cbs.append(EarlyStopping(monitor="dev_cost", patience=t.patience))
     augmenter = None

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from deeprecipe.report._html import esc, num
 
 __all__ = ["render", "event_positions", "epoch_svg", "step_cost_svg", "bias_variance_svg",
+           "learning_curve_svg",
            "param_scale", "tuning_param_svg", "tuning_curves_svg", "panda_svg", "recipe_svg",
            "EVENT_COLOURS"]
 
@@ -183,6 +184,38 @@ def bias_variance_svg(fid: str, diag: dict) -> str | None:
                             (x + 0.04, (level[hi] + level[lo]) / 2), color=colour,
                             va="center", fontsize=8)
         ax.grid(axis="x", visible=False)
+
+    return render(fid, draw)
+
+
+def learning_curve_svg(fid: str, curve: dict) -> str | None:
+    """Train and dev error against training-set size, human-level error dashed.
+
+    ``curve`` is learning_curve.json: sizes, train_errors, dev_errors (and human_error);
+    points whose size or error is not a number are skipped; None if nothing is left.
+    """
+    sizes, tr, dv = (curve.get(k) for k in ("sizes", "train_errors", "dev_errors"))
+    if not all(isinstance(v, list) for v in (sizes, tr, dv)):
+        return None
+    rows = [(num(n), num(t), num(d)) for n, t, d in zip(sizes, tr, dv)]
+    rows = sorted(r for r in rows if r[0] is not None and (r[1] is not None or
+                                                           r[2] is not None))
+    if not rows:
+        return None
+    human = num(curve.get("human_error"))
+
+    def draw(fig: Figure) -> None:
+        ax = fig.add_subplot()
+        for idx, label, colour in ((1, "train error", "#1f77b4"), (2, "dev error", "#ff7f0e")):
+            pts = [(r[0], 100 * r[idx]) for r in rows if r[idx] is not None]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=4, color=colour,
+                    label=label)
+        if human is not None:
+            ax.axhline(100 * human, color="#444", ls="--", lw=1.2, label="human-level error")
+        ax.set_xlabel("training-set size (examples)")
+        ax.set_ylabel("error (%)")
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="best", frameon=False)
 
     return render(fid, draw)
 

@@ -11,7 +11,7 @@ from deeprecipe.history import History
 __all__ = ["RunFiles", "load_run", "FILES"]
 
 FILES = ("summary.json", "history.jsonl", "diagnosis.json", "tuning.json", "panda.json",
-         "recipe.json")
+         "recipe.json", "learning_curve.json")
 
 
 @dataclass
@@ -31,6 +31,7 @@ class RunFiles:
     tuning: dict | None = None
     panda: dict | None = None
     recipe: dict | None = None
+    learning_curve: dict | None = None
     branches: dict[str, dict] = field(default_factory=dict)
     found: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -76,6 +77,7 @@ def load_run(run_dir: str | Path) -> RunFiles:
     files.tuning = _read_json(run_dir / "tuning.json", files, list_key="trials")
     files.panda = _read_json(run_dir / "panda.json", files, list_key="events")
     files.recipe = _read_json(run_dir / "recipe.json", files, list_key="rounds")
+    files.learning_curve = _read_json(run_dir / "learning_curve.json", files)
     _read_branches(files)
     return files
 

@@ -224,10 +224,33 @@ def curves_section(files: RunFiles) -> Built:
                    f'<div class="grid">{"".join(figs)}</div>'), None
 
 
+def _learning_curve_html(files: RunFiles) -> str:
+    """Train/dev error against training-set size and its reading (learning_curve.json)."""
+    lc = files.learning_curve
+    if lc is None:
+        return ""
+    svg = F.learning_curve_svg("fig-learning-curve", lc)
+    reading = lc.get("reading")
+    text = (f"<p>{esc(reading)}</p>" if isinstance(reading, str) and reading else "") + \
+        note("Fresh networks trained on growing (nested) subsets of the training set: a dev "
+             "error still falling as the set grows says more data helps (variance); train and "
+             "dev curves that meet high above human-level error say it will not (bias).")
+    fig = figure("fig-learning-curve", svg, "Train and dev error against training-set size; "
+                 "dashed: human-level error.") if svg else \
+        note("learning_curve.json holds no usable sizes and errors.")
+    return ("<h3>Learning curve: would more data help?</h3>"
+            f'<div class="grid">{fig}<div>{text}</div></div>')
+
+
 def diagnosis_section(files: RunFiles) -> Built:
-    """Bias/variance: the bars, the two gaps, the verdict and the recipe's next steps."""
+    """Bias/variance: the bars, the two gaps, the verdict and the recipe's next steps; the
+    learning curve (error against training-set size) when learning_curve.json exists."""
     d = files.diagnosis
     if d is None:
+        if files.learning_curve is not None:
+            return section("diagnosis", "Bias and variance",
+                           note("No bias/variance diagnosis (diagnosis.json missing).") +
+                           _learning_curve_html(files)), None
         return None, "no bias/variance diagnosis (diagnosis.json missing)"
     verdict = str(d.get("verdict", "unknown"))
     text, kind = VERDICTS.get(verdict, (verdict, "info"))
@@ -251,7 +274,8 @@ def diagnosis_section(files: RunFiles) -> Built:
     right = figure("fig-bias-variance", svg, "Human-level, train, dev and test error.") \
         if svg else ""
     return section("diagnosis", "Bias and variance",
-                   f'<div class="grid"><div>{left}</div>{right}</div>'), None
+                   f'<div class="grid"><div>{left}</div>{right}</div>'
+                   + _learning_curve_html(files)), None
 
 
 def gradcheck_section(files: RunFiles) -> Built:
