@@ -6,7 +6,6 @@ Ctrl-C leaves resumable state and exits with code 130.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import sys
@@ -180,7 +179,8 @@ def _int_option(name: str, value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ConfigError(f"--{name} must be an integer, 'auto' or 'full', got {value!r}") from None
+        raise ConfigError(f"--{name} must be an integer, 'auto' or 'full', "
+                          f"got {value!r}") from None
 
 
 @app.command()
@@ -229,7 +229,9 @@ def predict(run_dir: Annotated[Path, typer.Argument(help="A run directory (or mo
 def diagnose(run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory.")] = None,
              train_error: Annotated[Optional[float], typer.Option()] = None,
              dev_error: Annotated[Optional[float], typer.Option()] = None,
-             human_error: Annotated[float, typer.Option(help="Proxy for Bayes error.")] = 0.0,
+             human_error: Annotated[Optional[float], typer.Option(
+                 help="Proxy for Bayes error (default: the run's data.human_error, else 0).")
+             ] = None,
              test_error: Annotated[Optional[float], typer.Option()] = None,
              learning_curve: Annotated[bool, typer.Option(
                  "--learning-curve", help="Also retrain on growing training subsets and "
@@ -253,11 +255,16 @@ def diagnose(run_dir: Annotated[Optional[Path], typer.Argument(help="A run direc
     if run_dir is not None:
         from deeprecipe.runs import evaluate_run
 
+        from deeprecipe.runs import _run_config
+
         metrics = evaluate_run(run_dir)
         train_error, dev_error = metrics["train_error"], metrics["dev_error"]
         test_error = metrics["test_error"] if test_error is None else test_error
+        if human_error is None:  # the run was diagnosed against its own human-level error
+            human_error = _run_config(run_dir).data.human_error
     if train_error is None or dev_error is None:
         raise ConfigError("give a run directory or both --train-error and --dev-error")
+    human_error = 0.0 if human_error is None else human_error
     d = run_diagnose(train_error=train_error, dev_error=dev_error, human_error=human_error,
                      test_error=test_error)
     out.print(d.summary(), markup=False)
@@ -396,6 +403,10 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="A run or babysat run di
         return
     from deeprecipe.pipeline import run
 
+    if not (run_dir / "config.toml").exists():
+        raise DeepRecipeError(f"{run_dir} holds nothing to resume (no config.toml or "
+                              "panda.json); start it with `deeprecipe run CONFIG --out "
+                              f"{run_dir}`")
     config = _load(run_dir / "config.toml")
     _print_result(run(config, run_dir, verbose=not quiet, resume=True), quiet)
 

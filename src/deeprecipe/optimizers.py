@@ -32,20 +32,17 @@ __all__ = [
 _BLOCK_BYTES = 1 << 18
 
 
-def _blocks(*arrays: np.ndarray):
-    """Yield the arrays (same shape) as matching flat blocks of about ``_BLOCK_BYTES`` each.
+def _blocks(*arrays: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+    """The arrays (same shape) as matching flat blocks of about ``_BLOCK_BYTES`` each.
 
     Element-wise updates give the same values block by block; non-C-contiguous arrays and small
     ones come back whole. Only views are made, no array data is copied.
     """
     n, step = arrays[0].size, max(1, _BLOCK_BYTES // arrays[0].itemsize)
     if n <= step or not all(a.flags.c_contiguous for a in arrays):
-        yield arrays
-        return
+        return [arrays]
     flat = [a.reshape(-1) for a in arrays]
-    for i in range(0, n, step):
-        j = i + step
-        yield tuple(f[i:j] for f in flat)
+    return [tuple(f[i:i + step] for f in flat) for i in range(0, n, step)]
 
 
 def _beta(name: str, value: float) -> float:
@@ -68,6 +65,7 @@ class Optimizer:
         self.learning_rate = learning_rate
         self.t = 0
         self._tmp: Params | None = None
+        self._block_cache: dict[str, tuple] = {}
 
     @property
     def learning_rate(self) -> float:
@@ -88,6 +86,26 @@ class Optimizer:
         self.t = 0
         for slot in (*self.slots, "_tmp"):
             setattr(self, slot, {k: np.zeros_like(p) for k, p in params.items()})
+        self._block_cache: dict[str, tuple] = {}
+
+    def _blocks(self, k: str, p: np.ndarray, g: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+        """Block views of (p, g, *slots, scratch) for key k, made once and reused while the same
+        p and g arrays come back (so a step creates no views either)."""
+        hit = self._block_cache.get(k)
+        if hit is not None and hit[0] is p and hit[1] is g:
+            return hit[2]
+        blocks = _blocks(p, g, *(getattr(self, slot)[k] for slot in self.slots), self._tmp[k])
+        self._block_cache[k] = (p, g, blocks)
+        return blocks
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()  # copies and pickles must not keep views of the original
+        state.pop("_block_cache", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._block_cache = {}
 
     def _check(self, params: Params, grads: Params) -> None:
         """Cheap per-step checks (no array allocation): initialised, same keys and shapes."""
@@ -193,7 +211,7 @@ class Momentum(Optimizer):
         self._check(params, grads)
         self.t += 1
         for k, p_whole in params.items():
-            for p, g, v, tmp in _blocks(p_whole, grads[k], self.v[k], self._tmp[k]):
+            for p, g, v, tmp in self._blocks(k, p_whole, grads[k]):
                 if self.form == "ema":
                     ema_(v, g, self.beta, out=tmp)
                 else:
@@ -226,7 +244,7 @@ class RMSprop(Optimizer):
         self._check(params, grads)
         self.t += 1
         for k, p_whole in params.items():
-            for p, g, s, tmp in _blocks(p_whole, grads[k], self.s[k], self._tmp[k]):
+            for p, g, s, tmp in self._blocks(k, p_whole, grads[k]):
                 ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
                 np.sqrt(s, out=tmp)
                 tmp += self.epsilon
@@ -273,8 +291,8 @@ class Adam(Optimizer):
         step_size = self.learning_rate / (1.0 - self.beta1**t)  # learning_rate / (1 - beta1**t)
         sqrt_c2 = math.sqrt(1.0 - self.beta2**t)  # sqrt(s_hat) = sqrt(s) / sqrt(1 - beta2**t)
         for k, p_whole in params.items():
-            blocks = _blocks(p_whole, grads[k], self.v[k], self.s[k], self._tmp[k])
-            for p, g, v, s, tmp in blocks:  # cache-sized blocks: same values, less memory traffic
+            # cache-sized blocks: the same values, a fraction of the memory traffic
+            for p, g, v, s, tmp in self._blocks(k, p_whole, grads[k]):
                 ema_(v, g, self.beta1, out=tmp)
                 ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
                 np.sqrt(s, out=tmp)
