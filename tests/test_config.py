@@ -72,3 +72,12 @@ def test_missing_file_and_invalid_toml(tmp_path):
 def test_int_accepted_where_float_expected():
     cfg = config_from_dict({"regularization": {"l2": 1}})
     assert cfg.regularization.l2 == 1.0 and isinstance(cfg.regularization.l2, float)
+
+
+def test_a_relative_data_file_is_found_next_to_the_config(tmp_path, monkeypatch):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "points.csv").write_text("a,b,target\n1,2,0\n")
+    (tmp_path / "cfg" / "c.toml").write_text('[data]\ndataset = "points.csv"\nlabel = "target"\n')
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config("cfg/c.toml")
+    assert cfg.data.dataset == str((tmp_path / "cfg" / "points.csv").resolve())

@@ -226,3 +226,15 @@ def test_prepare_run_dir_refuses_to_overwrite(tmp_path):
     (tmp_path / "file").write_text("x", encoding="utf-8")
     with pytest.raises(DeepRecipeError, match="is a file"):
         prepare_run_dir(tmp_path / "file")
+
+
+def test_n_samples_takes_a_seeded_subset_of_a_file(tmp_path):
+    rng = np.random.default_rng(3)
+    path = tmp_path / "many.npz"
+    np.savez(path, X=rng.normal(size=(300, 4)), y=rng.integers(0, 2, 300))
+    cfg = config_from_dict({"data": {"dataset": str(path), "n_samples": 120}})
+    first, again = prepare_data(cfg, check_distribution=False), prepare_data(
+        cfg, check_distribution=False)
+    total = len(first.X_train) + len(first.X_dev) + len(first.X_test)
+    assert total == 120
+    np.testing.assert_array_equal(first.X_train, again.X_train)

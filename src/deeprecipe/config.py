@@ -27,7 +27,8 @@ __all__ = ["Config", "load_config", "config_from_dict", "config_to_dict", "dump_
 @dataclass
 class DataConfig:
     """dataset: an embedded name (digits, moons, circles, blobs, flower) or a file path
-    (.npz, .npy, .csv); label: the label column of a .csv."""
+    (.npz, .npy, .csv; relative to the config file); label: the label column of a .csv;
+    n_samples: generate that many (embedded) or take a seeded random subset (files)."""
 
     dataset: str = "digits"
     label: str | None = None
@@ -255,7 +256,12 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    return config_from_dict(data)
+    config = config_from_dict(data)
+    dataset = Path(config.data.dataset)
+    if dataset.suffix and not dataset.is_absolute() and (path.parent / dataset).exists():
+        # a data file is named relative to the config file, wherever the command runs
+        config.data.dataset = str((path.parent / dataset).resolve())
+    return config
 
 
 def _drop_none(obj):

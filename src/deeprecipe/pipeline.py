@@ -72,7 +72,12 @@ def _load(config: Config) -> dd.Dataset:
     name = config.data.dataset
     if name in dd.DATASETS:
         return dd.load_dataset(name, random_state=config.seed, n_samples=config.data.n_samples)
-    return dd.load_file(name, label=config.data.label)
+    ds = dd.load_file(name, label=config.data.label)
+    n = config.data.n_samples
+    if n is not None and n < len(ds.X):  # a seeded random subset of a file's rows
+        rows = np.sort(np.random.default_rng(config.seed).choice(len(ds.X), n, replace=False))
+        ds = dataclasses.replace(ds, X=ds.X[rows], y=ds.y[rows])
+    return ds
 
 
 def prepare_data(config: Config, *, check_distribution: bool = True) -> PreparedData:
