@@ -140,3 +140,22 @@ def test_a_changed_search_does_not_silently_mix_with_the_old_one(tmp_path):
         tune(_config(), run_dir=tmp_path, space=SPACE, seed=1)
     fresh = tune(_config(), run_dir=tmp_path, space=SPACE, seed=1, resume=False)
     assert len(fresh.trials) == 6 and len(list(tmp_path.glob("journal-*.log"))) == 1
+
+
+def test_every_trial_gets_a_folder_with_its_config(tmp_path):
+    from deeprecipe.config import config_from_dict, load_config
+    from deeprecipe.tuning import tune
+
+    cfg = config_from_dict({"data": {"dataset": "moons", "n_samples": 150},
+                            "model": {"hidden_layer_sizes": [4]},
+                            "training": {"epochs": 2, "early_stopping": False},
+                            "tuning": {"n_trials": 2, "space": {
+                                "learning_rate": {"dist": "log_uniform", "low": 1e-3,
+                                                  "high": 1e-1}}}})
+    study = tune(cfg, run_dir=tmp_path / "study")
+    folders = sorted((tmp_path / "study" / "trials").iterdir())
+    assert [f.name for f in folders] == ["round-0-trial-0000", "round-0-trial-0001"]
+    for folder, row in zip(folders, study.trials):
+        trial_cfg = load_config(folder / "config.toml")
+        assert trial_cfg.optimizer.learning_rate == pytest.approx(row["params"]["learning_rate"])
+        assert (folder / "trial.json").exists()

@@ -318,4 +318,10 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
     if result.completed:
         write_text_atomic(run_dir / "best_config.toml", result.best_config_toml())
     write_json_atomic(run_dir / "study.json", result.to_dict())
+    for row in result.trials:  # one folder per trial: its configuration, metrics and curve
+        folder = run_dir / "trials" / f"round-{row['round']}-trial-{row['index']:04d}"
+        write_json_atomic(folder / "trial.json", row)
+        write_text_atomic(folder / "config.toml",
+                          dump_config(apply(config, {**row["params"], **(
+                              {"epochs": t.epochs} if t.epochs else {})})))
     return result
