@@ -170,9 +170,10 @@ def test_max_components_subsamples_every_parameter():
     report = dr.gradient_check(net, *_data(), loss=CCE, max_components=50)
     n_params = len(net.params)
     assert report.n_total == net.n_params
-    assert n_params <= report.n_checked <= 50 + n_params
+    assert n_params <= report.n_checked <= 50 + 8 * n_params
     assert report.total == {k: p.size for k, p in net.params.items()}
-    assert all(1 <= report.checked[k] <= report.total[k] for k in report)
+    # at least 8 components (or all) of every parameter, so each per-parameter error is stable
+    assert all(min(8, report.total[k]) <= report.checked[k] <= report.total[k] for k in report)
     assert f"{report.n_checked}/{report.n_total}" in str(report)
     assert report.overall < 1e-7
 

@@ -143,8 +143,9 @@ def gradient_check(net: Sequential, X, y, *, loss: str | Loss, l2: float = 0.0,
     X, y : a few examples (e.g. 8); BatchNorm uses their batch statistics.
     loss, l2, l1 : the cost J checked, penalty included.
     epsilon : the perturbation (1e-7 in float64).
-    max_components : check at most this many components in all, drawn at random from every
-        parameter (None: all). The report says how many were checked.
+    max_components : check about this many components in all, drawn at random in proportion
+        to each parameter's size but at least 8 from each (None: all). The report says how
+        many were checked.
     freeze_dropout : dropout makes J random; with keep_prob < 1 the check is refused unless the
         mask is frozen (one mask drawn and reused for every evaluation).
 
@@ -185,7 +186,7 @@ def gradient_check(net: Sequential, X, y, *, loss: str | Loss, l2: float = 0.0,
         rng = np.random.default_rng(as_seed_sequence(random_state))
         indices = {}
         for name, p in net64.params.items():
-            k = min(p.size, max(1, round(max_components * p.size / n_total)))
+            k = min(p.size, max(8, round(max_components * p.size / n_total)))
             indices[name] = np.sort(rng.choice(p.size, size=k, replace=False))
 
     def cost() -> float:
