@@ -359,3 +359,22 @@ def test_step_allocates_no_arrays(opt, dtype):
     # One 512 x 512 temporary would be >= 1 MB; allow only a few small Python objects.
     assert peak - before < 2048
     assert after - before < 1024
+
+
+@pytest.mark.parametrize("make", [lambda: Momentum(0.01), lambda: RMSprop(0.01),
+                                  lambda: Adam(0.01)])
+def test_state_never_decays_into_subnormal_floats(make):
+    """A gradient that becomes 0 (a never-lit pixel) lets its moments decay geometrically;
+    they are flushed to exactly 0 before reaching the slow subnormal range."""
+    params = {"W": np.ones((4, 4), np.float32)}
+    opt = make()
+    opt.init(params)
+    opt.step(params, {"W": np.full((4, 4), 1e-3, np.float32)})
+    zero = {"W": np.zeros((4, 4), np.float32)}
+    tiny = np.finfo(np.float32).tiny
+    for _ in range(2000):
+        opt.step(params, zero)
+        for slot in opt.slots:
+            state = getattr(opt, slot)["W"]
+            assert not np.any((state != 0) & (np.abs(state) < tiny))
+    assert np.isfinite(params["W"]).all()
