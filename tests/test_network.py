@@ -380,3 +380,18 @@ def test_fuzz_predict_succeeds_finitely_or_raises_deeprecipe_error(data):
     except DeepRecipeError:
         return
     assert proba.shape == (len(X), 3) and np.isfinite(proba).all()
+
+
+def test_fit_is_train():
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(64, 3)), rng.integers(0, 2, 64)
+
+    def make():
+        return dr.Sequential([dr.layers.Dense(4), dr.layers.Tanh(), dr.layers.Dense(1),
+                              dr.layers.Sigmoid()], random_state=0)
+
+    a, b = make(), make()
+    ha = a.fit(X, y, loss="binary_crossentropy", epochs=3, batch_size=16, random_state=1)
+    hb = dr.train(b, X, y, loss="binary_crossentropy", epochs=3, batch_size=16, random_state=1)
+    assert ha["cost"] == hb["cost"]
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)

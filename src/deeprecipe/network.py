@@ -224,6 +224,16 @@ class Sequential:
             for layer in drops:
                 layer.frozen = False
 
+    def fit(self, X, y, **kwargs):
+        """Train this network: ``deeprecipe.train(self, X, y, **kwargs)``; returns the History.
+
+        A convenience for the Keras-minded; the loop lives in ``deeprecipe.training`` (the
+        engine itself knows nothing of training).
+        """
+        from deeprecipe.training import train
+
+        return train(self, X, y, **kwargs)
+
     def clear_caches(self) -> None:
         """Forget every layer's cache and the hot path's scratch arrays (frees their memory)."""
         for layer in self.layers:

@@ -26,7 +26,7 @@ from deeprecipe.errors import ConfigError
 from deeprecipe.network import Sequential
 from deeprecipe.optimizers import Optimizer, make_optimizer
 from deeprecipe.schedules import make_schedule
-from deeprecipe.training import Trainer, _forward_eval
+from deeprecipe.training import Trainer, cost_and_error
 
 __all__ = ["PreparedData", "RunResult", "prepare_data", "build_network", "optimizer_for",
            "schedule_for", "fit", "evaluate", "run"]
@@ -185,7 +185,7 @@ def evaluate(net: Sequential, data: PreparedData) -> dict[str, float | None]:
         if X is None:
             continue
         Xp, Yp, loss = net.prepare(X, y, data.loss)
-        cost, error = _forward_eval(net, Xp, Yp, loss)
+        cost, error = cost_and_error(net, Xp, Yp, loss)
         out[f"{part}_cost"] = cost
         out[f"{part}_error"] = min(1.0, error / scale) if data.task == "regression" else error
     return out

@@ -29,7 +29,7 @@ from deeprecipe.losses import Loss
 from deeprecipe.network import Sequential
 from deeprecipe.optimizers import Adam, Optimizer
 
-__all__ = ["train", "Trainer", "minibatches", "resolve_batch_size"]
+__all__ = ["train", "Trainer", "minibatches", "resolve_batch_size", "cost_and_error"]
 
 
 def resolve_batch_size(batch_size: int | str | None, m: int, n_features: int = 1,
@@ -66,9 +66,12 @@ def minibatches(m: int, batch_size: int, rng: np.random.Generator | None
         yield order[start:start + batch_size]
 
 
-def _forward_eval(net: Sequential, X: np.ndarray, Y: np.ndarray, loss: Loss,
-                  chunk: int = 8192) -> tuple[float, float]:
-    """(data cost, error) in inference mode; error = misclassification rate (or 2 * MSE cost)."""
+def cost_and_error(net: Sequential, X: np.ndarray, Y: np.ndarray, loss: Loss,
+                   chunk: int = 8192) -> tuple[float, float]:
+    """(data cost J, error) in inference mode, on inputs checked by ``net.prepare``.
+
+    error = the misclassification rate for sigmoid/softmax outputs, the MSE (2 J) otherwise.
+    """
     stop = net._fused_stop(loss)
     total_cost, wrong = 0.0, 0.0
     for start in range(0, len(X), chunk):
@@ -248,10 +251,10 @@ class Trainer:
     def _end_epoch(self, epoch_num: int, seconds: float) -> None:
         record = {"epoch": epoch_num, "learning_rate": self.optimizer.learning_rate,
                   "cost": self.epoch_sums[0], "data_cost": self.epoch_sums[1]}
-        record["train_cost"], record["train_error"] = _forward_eval(self.net, *self.train_eval,
+        record["train_cost"], record["train_error"] = cost_and_error(self.net, *self.train_eval,
                                                                     self.loss)
         if self.dev is not None:
-            record["dev_cost"], record["dev_error"] = _forward_eval(self.net, *self.dev,
+            record["dev_cost"], record["dev_error"] = cost_and_error(self.net, *self.dev,
                                                                     self.loss)
         record["time"] = seconds
         self.epoch, self.step_in_epoch, self.perm = epoch_num, 0, None
