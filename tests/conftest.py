@@ -1,8 +1,16 @@
-"""Shared test settings: hypothesis without deadlines (no timed tests) and derandomized."""
+"""Shared test settings: hypothesis without deadlines (no timed tests) and derandomized.
+
+SCIPY_ARRAY_API=1 (set before scikit-learn/SciPy are imported) lets scikit-learn's
+``check_array_api_input`` run on our estimators instead of skipping itself.
+"""
 
 from __future__ import annotations
 
-from hypothesis import settings
+import os
+
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+from hypothesis import settings  # noqa: E402
 
 settings.register_profile("deeprecipe", deadline=None, derandomize=True, max_examples=100)
 settings.load_profile("deeprecipe")
