@@ -112,7 +112,7 @@ def test_learning_rate_attribute_is_read_every_step():
 
 
 # ---------------------------------------------------------------- torch.optim reference
-def _torch_trajectory(torch, make_torch_opt, ours, n_steps=100, seed=6):
+def _assert_same_trajectory_as_torch(torch, make_torch_opt, ours, n_steps=100, seed=6):
     rng = np.random.default_rng(seed)
     w0, noise = rng.normal(size=(5, 3)), [rng.normal(size=(5, 3)) for _ in range(n_steps)]
     curvature = rng.uniform(0.1, 3.0, size=(5, 3))  # g = curvature * w + noise
@@ -130,21 +130,21 @@ def _torch_trajectory(torch, make_torch_opt, ours, n_steps=100, seed=6):
 
 def test_adam_matches_torch_over_100_steps():
     torch = pytest.importorskip("torch")
-    _torch_trajectory(
+    _assert_same_trajectory_as_torch(
         torch, lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.9, 0.999), eps=1e-8),
         Adam(0.01, beta1=0.9, beta2=0.999, epsilon=1e-8))
 
 
 def test_rmsprop_matches_torch_over_100_steps():
     torch = pytest.importorskip("torch")
-    _torch_trajectory(
+    _assert_same_trajectory_as_torch(
         torch, lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.99, eps=1e-8),
         RMSprop(0.01, beta2=0.99, epsilon=1e-8))
 
 
 def test_momentum_sum_form_matches_torch_sgd_over_100_steps():
     torch = pytest.importorskip("torch")
-    _torch_trajectory(
+    _assert_same_trajectory_as_torch(
         torch, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
         Momentum(0.05, beta=0.9, form="sum"))
 

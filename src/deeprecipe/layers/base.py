@@ -14,6 +14,7 @@ dY, which in that step is always a scratch array of the network. Outside that st
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 
 import numpy as np
@@ -26,7 +27,7 @@ __all__ = ["Layer"]
 
 
 @dataclasses.dataclass(eq=False)
-class Layer:
+class Layer(abc.ABC):
     """Base for all layers: config in dataclass fields, arrays in dicts."""
 
     _hot = False  # True only inside Sequential.cost_and_gradients (see the module docstring)
@@ -49,11 +50,13 @@ class Layer:
         self.dtype = np.dtype(dtype)
         return n_in
 
+    @abc.abstractmethod
     def forward(self, X: np.ndarray, *, training: bool = False) -> np.ndarray:
-        raise NotImplementedError  # abstractmethod: every layer defines it
+        """Y = f(X); caches what backward needs only when ``training``."""
 
+    @abc.abstractmethod
     def backward(self, dY: np.ndarray) -> np.ndarray:
-        raise NotImplementedError  # abstractmethod: every layer defines it
+        """dX from dY (holding the cost's 1/m); overwrites ``grads``."""
 
     def cached(self, name: str) -> np.ndarray | None:
         """The array the last training forward kept for backward."""

@@ -9,6 +9,7 @@ to a box around the best values found (coarse to fine) and list a ``grid`` (for 
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -46,28 +47,28 @@ def _box(scaled: np.ndarray, lo: float, hi: float, margin: float) -> tuple[float
     return max(lo, float(scaled.min()) - pad), min(hi, float(scaled.max()) + pad)
 
 
-class Distribution:
+class Distribution(abc.ABC):
     """Base: ``sample(rng)``, ``grid(n)``, ``zoom(values, margin)``, ``to_dict()``."""
 
     dist: ClassVar[str] = ""
     numeric: ClassVar[bool] = True
 
+    @abc.abstractmethod
     def sample(self, rng: np.random.Generator) -> Any:
-        raise NotImplementedError
+        """One value drawn with ``rng``."""
 
+    @abc.abstractmethod
     def grid(self, n: int) -> list:
-        raise NotImplementedError
+        """n values evenly spaced in the distribution's own scale (grid search)."""
 
+    @abc.abstractmethod
     def zoom(self, values, margin: float = 0.1) -> Distribution:
-        raise NotImplementedError
+        """The same kind, narrowed to the box around ``values`` (coarse to fine)."""
 
+    @abc.abstractmethod
     def to_dict(self) -> dict:
-        raise NotImplementedError
+        """The TOML form, e.g. {"dist": "log_uniform", "low": 1e-4, "high": 1.0}."""
 
-    @property
-    def bounds(self) -> tuple[float, float]:
-        """The box in the distribution's own scale (log10, log10(1 - beta) or linear)."""
-        raise NotImplementedError
 
     @classmethod
     def from_dict(cls, d: dict) -> Distribution:
