@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from deeprecipe.config import (Config, DataConfig, ModelConfig, OptimizerConfig, TrainingConfig,
-                               load_config)
+from deeprecipe.basic_recipe import BIAS_ACTIONS, VARIANCE_ACTIONS, RecipeResult, recipe
+from deeprecipe.config import (
+    Config,
+    DataConfig,
+    ModelConfig,
+    OptimizerConfig,
+    TrainingConfig,
+    load_config,
+)
 from deeprecipe.errors import DeepRecipeError, DivergenceError
 from deeprecipe.pipeline import prepare_data
-from deeprecipe.basic_recipe import BIAS_ACTIONS, VARIANCE_ACTIONS, RecipeResult, recipe
 
 FOOTBALL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "football.npz"
 

@@ -6,8 +6,14 @@ import tomllib
 
 import pytest
 
-from deeprecipe.config import (EXAMPLE_CONFIG, Config, config_from_dict, config_to_dict,
-                               dump_config, load_config)
+from deeprecipe.config import (
+    EXAMPLE_CONFIG,
+    Config,
+    config_from_dict,
+    config_to_dict,
+    dump_config,
+    load_config,
+)
 from deeprecipe.errors import ConfigError, DeepRecipeError
 
 

@@ -7,8 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from deeprecipe.diagnosis import (BIAS_STEPS, VARIANCE_STEPS, Diagnosis, LearningCurve,
-                                  diagnose, error_rate, learning_curve)
+from deeprecipe.diagnosis import (
+    BIAS_STEPS,
+    VARIANCE_STEPS,
+    Diagnosis,
+    LearningCurve,
+    diagnose,
+    error_rate,
+    learning_curve,
+)
 from deeprecipe.errors import DataError, DeepRecipeError
 
 

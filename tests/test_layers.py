@@ -8,8 +8,20 @@ from conformance import check_layer
 
 from deeprecipe.errors import ConfigError, DeepRecipeError, NotFittedError
 from deeprecipe.initializers import INITIALIZERS
-from deeprecipe.layers import (LAYERS, BatchNorm, Dense, Dropout, Layer, LeakyReLU, Linear, ReLU,
-                               Sigmoid, Softmax, Tanh, layer_from_config)
+from deeprecipe.layers import (
+    LAYERS,
+    BatchNorm,
+    Dense,
+    Dropout,
+    Layer,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    layer_from_config,
+)
 
 CASES = {
     **{f"Dense(init={name!r})": (lambda name=name: Dense(3, init=name)) for name in INITIALIZERS},

@@ -7,8 +7,14 @@ import pytest
 
 from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe.gradcheck import check_gradients
-from deeprecipe.losses import (LOSSES, Loss, binary_crossentropy, categorical_crossentropy,
-                               get_loss, mean_squared_error)
+from deeprecipe.losses import (
+    LOSSES,
+    Loss,
+    binary_crossentropy,
+    categorical_crossentropy,
+    get_loss,
+    mean_squared_error,
+)
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

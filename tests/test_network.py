@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import deeprecipe as dr
-from deeprecipe.errors import (DataError, DeepRecipeError, InvalidTypeError, InvalidValueError,
-                               NotFittedError)
+from deeprecipe.errors import (
+    DataError,
+    DeepRecipeError,
+    InvalidTypeError,
+    InvalidValueError,
+    NotFittedError,
+)
 
 L = dr.layers
 

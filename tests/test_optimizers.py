@@ -11,10 +11,24 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from deeprecipe.errors import (CheckpointError, ConfigError, DeepRecipeError, InvalidTypeError,
-                               InvalidValueError, NotFittedError)
-from deeprecipe.optimizers import (OPTIMIZERS, Adam, GradientDescent, Momentum, RMSprop,
-                                   clip_by_global_norm_, make_optimizer, optimizer_from_config)
+from deeprecipe.errors import (
+    CheckpointError,
+    ConfigError,
+    DeepRecipeError,
+    InvalidTypeError,
+    InvalidValueError,
+    NotFittedError,
+)
+from deeprecipe.optimizers import (
+    OPTIMIZERS,
+    Adam,
+    GradientDescent,
+    Momentum,
+    RMSprop,
+    clip_by_global_norm_,
+    make_optimizer,
+    optimizer_from_config,
+)
 
 ALL = [GradientDescent(0.1), Momentum(0.1), Momentum(0.1, beta=0.8, form="sum"),
        RMSprop(0.01), Adam(0.01)]

@@ -15,8 +15,17 @@ import numpy as np
 import pytest
 
 import deeprecipe as dr
-from deeprecipe.layers import (BatchNorm, Dense, Dropout, LeakyReLU, Linear, ReLU, Sigmoid,
-                               Softmax, Tanh)
+from deeprecipe.layers import (
+    BatchNorm,
+    Dense,
+    Dropout,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from deeprecipe.regularizers import add_penalty_gradients_, penalty
 
 M, N_IN, WIDTH = 128, 20, 512

@@ -11,8 +11,14 @@ import pytest
 from deeprecipe.builders import build_mlp
 from deeprecipe.errors import CheckpointError, DeepRecipeError, NotFittedError
 from deeprecipe.estimator import DeepClassifier, DeepRegressor
-from deeprecipe.persistence import (FORMAT_VERSION, load, load_info, load_preprocessing,
-                                    model_paths, save)
+from deeprecipe.persistence import (
+    FORMAT_VERSION,
+    load,
+    load_info,
+    load_preprocessing,
+    model_paths,
+    save,
+)
 from deeprecipe.training import train
 
 

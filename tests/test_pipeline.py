@@ -10,8 +10,16 @@ import pytest
 from deeprecipe import data as dd
 from deeprecipe.config import config_from_dict, load_config
 from deeprecipe.errors import DataError, DeepRecipeError
-from deeprecipe.pipeline import (RUN_FILES, build_network, evaluate, fit, gradcheck_for,
-                                 prepare_data, prepare_run_dir, run)
+from deeprecipe.pipeline import (
+    RUN_FILES,
+    build_network,
+    evaluate,
+    fit,
+    gradcheck_for,
+    prepare_data,
+    prepare_run_dir,
+    run,
+)
 
 
 def tiny(**sections) -> dict:

@@ -7,10 +7,10 @@ import json
 import re
 from pathlib import Path
 
+import _browser
 import numpy as np
 import pytest
 
-import _browser
 from deeprecipe.errors import DataError
 from deeprecipe.history import History
 from deeprecipe.report import build_report, write_report

@@ -13,9 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deeprecipe.errors import ConfigError, InvalidTypeError, InvalidValueError
-from deeprecipe.schedules import (SCHEDULES, Constant, ExponentialDecay, InverseTimeDecay,
-                                  Piecewise, SqrtDecay, Staircase, make_schedule,
-                                  schedule_from_config)
+from deeprecipe.schedules import (
+    SCHEDULES,
+    Constant,
+    ExponentialDecay,
+    InverseTimeDecay,
+    Piecewise,
+    SqrtDecay,
+    Staircase,
+    make_schedule,
+    schedule_from_config,
+)
 
 ALL = [Constant(0.1), InverseTimeDecay(0.2, 1.0), ExponentialDecay(0.2, 0.95),
        ExponentialDecay(0.2, 0.5, every=3), SqrtDecay(0.2, k=0.5), Staircase(0.2, 1.0, 4),

@@ -11,9 +11,18 @@ from hypothesis import strategies as st
 
 from deeprecipe.config import Config
 from deeprecipe.errors import ConfigError, DeepRecipeError
-from deeprecipe.tuning import (DEFAULT_SPACE, HYPERPARAMETERS, Choice, IntUniform, LogUniform,
-                               OneMinusLogUniform, Uniform, apply, default_space,
-                               space_from_config)
+from deeprecipe.tuning import (
+    DEFAULT_SPACE,
+    HYPERPARAMETERS,
+    Choice,
+    IntUniform,
+    LogUniform,
+    OneMinusLogUniform,
+    Uniform,
+    apply,
+    default_space,
+    space_from_config,
+)
 from deeprecipe.tuning.spaces import distribution_from_dict
 
 ALL = [LogUniform(1e-4, 1e-1), OneMinusLogUniform(0.9, 0.999), Uniform(0.5, 1.0),

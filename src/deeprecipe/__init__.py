@@ -6,8 +6,17 @@ deep learning: data setup, regularization, optimization, bias/variance diagnosis
 
 import importlib
 
-from deeprecipe import (averages, callbacks, data, initializers, layers, losses, optimizers,
-                        regularizers, schedules)
+from deeprecipe import (
+    averages,
+    callbacks,
+    data,
+    initializers,
+    layers,
+    losses,
+    optimizers,
+    regularizers,
+    schedules,
+)
 from deeprecipe.config import Config, load_config
 from deeprecipe.diagnosis import Diagnosis, diagnose
 from deeprecipe.errors import DeepRecipeError, DivergenceError

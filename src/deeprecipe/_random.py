@@ -16,7 +16,8 @@ def as_seed_sequence(random_state: RandomState) -> np.random.SeedSequence:
     if random_state is None or isinstance(random_state, (int, np.integer)):
         if isinstance(random_state, bool):
             raise InvalidTypeError(
-                f"random_state must be None, an int, a SeedSequence or a Generator, got {random_state!r}")
+                "random_state must be None, an int, a SeedSequence or a Generator, got "
+                f"{random_state!r}")
         return np.random.SeedSequence(None if random_state is None else int(random_state))
     if isinstance(random_state, np.random.SeedSequence):
         return random_state

@@ -23,8 +23,15 @@ from deeprecipe._validation import check_in_range, check_int
 from deeprecipe.config import Config, config_to_dict
 from deeprecipe.diagnosis import Diagnosis, diagnose
 from deeprecipe.errors import DeepRecipeError, DivergenceError
-from deeprecipe.pipeline import (PreparedData, RunResult, evaluate, fit, prepare_data,
-                                 prepare_run_dir, save_run_files)
+from deeprecipe.pipeline import (
+    PreparedData,
+    RunResult,
+    evaluate,
+    fit,
+    prepare_data,
+    prepare_run_dir,
+    save_run_files,
+)
 
 __all__ = ["RecipeRound", "RecipeResult", "recipe", "BIAS_ACTIONS", "VARIANCE_ACTIONS"]
 

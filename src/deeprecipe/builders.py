@@ -17,8 +17,18 @@ from deeprecipe._typing import RandomState
 from deeprecipe._validation import check_choice, check_in_range, check_int
 from deeprecipe.errors import InvalidTypeError, InvalidValueError
 from deeprecipe.initializers import INITIALIZERS
-from deeprecipe.layers import (BatchNorm, Dense, Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid,
-                               Softmax, Tanh)
+from deeprecipe.layers import (
+    BatchNorm,
+    Dense,
+    Dropout,
+    Layer,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from deeprecipe.network import Sequential
 
 __all__ = ["ACTIVATIONS", "OUTPUTS", "build_mlp", "check_hidden_layer_sizes"]

@@ -88,9 +88,9 @@ def _print_result(result, quiet: bool) -> None:
         table.add_row("error", fmt(m["train_error"]), fmt(m["dev_error"]), fmt(m["test_error"]))
         table.add_row("cost", fmt(m["train_cost"]), fmt(m["dev_cost"]), fmt(m["test_cost"]))
         out.print(table)
-    out.print(result.headline(), markup=False)
+    out.print(result.headline(), markup=False, soft_wrap=True)
     out.print(f"run directory: {result.run_dir}  report: {result.run_dir / 'report.html'}",
-              markup=False)
+              markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -198,7 +198,7 @@ def evaluate(run_dir: Annotated[Path, typer.Argument(help="A finished run direct
         out.print(json.dumps(metrics), markup=False, soft_wrap=True)
     else:
         for k, v in metrics.items():
-            out.print(f"{k:>12}: {'-' if v is None else f'{v:.4f}'}", markup=False)
+            out.print(f"{k:>12}: {'-' if v is None else f'{v:.4f}'}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -221,7 +221,7 @@ def predict(run_dir: Annotated[Path, typer.Argument(help="A run directory (or mo
 
         np.savetxt(sys.stdout, preds.reshape(len(preds), -1), fmt="%g", delimiter=",")
     else:
-        out.print(f"wrote {len(preds)} predictions to {output}", markup=False)
+        out.print(f"wrote {len(preds)} predictions to {output}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -253,9 +253,7 @@ def diagnose(run_dir: Annotated[Optional[Path], typer.Argument(help="A run direc
         raise ConfigError("--learning-curve needs a run directory: deeprecipe diagnose "
                           "RUN_DIR --learning-curve")
     if run_dir is not None:
-        from deeprecipe.runs import evaluate_run
-
-        from deeprecipe.runs import _run_config
+        from deeprecipe.runs import _run_config, evaluate_run
 
         metrics = evaluate_run(run_dir)
         train_error, dev_error = metrics["train_error"], metrics["dev_error"]
@@ -267,23 +265,24 @@ def diagnose(run_dir: Annotated[Optional[Path], typer.Argument(help="A run direc
     human_error = 0.0 if human_error is None else human_error
     d = run_diagnose(train_error=train_error, dev_error=dev_error, human_error=human_error,
                      test_error=test_error)
-    out.print(d.summary(), markup=False)
+    out.print(d.summary(), markup=False, soft_wrap=True)
     for i, step in enumerate(d.next_steps, 1):
-        out.print(f"  {i}. {step}", markup=False)
+        out.print(f"  {i}. {step}", markup=False, soft_wrap=True)
     if learning_curve:
         from deeprecipe.report import write_report
         from deeprecipe.runs import learning_curve_run
 
         curve = learning_curve_run(run_dir)
         out.print("\nlearning curve (fresh networks on growing training subsets):",
-                  markup=False)
-        out.print(f"{'size':>8}  {'train error':>11}  {'dev error':>9}", markup=False)
+                  markup=False, soft_wrap=True)
+        out.print(f"{'size':>8}  {'train error':>11}  {'dev error':>9}", markup=False,
+                  soft_wrap=True)
         for n, tr, dv in zip(curve.sizes, curve.train_errors, curve.dev_errors):
-            out.print(f"{n:>8}  {tr:>11.4f}  {dv:>9.4f}", markup=False)
+            out.print(f"{n:>8}  {tr:>11.4f}  {dv:>9.4f}", markup=False, soft_wrap=True)
         saved = json.loads((run_dir / "learning_curve.json").read_text(encoding="utf-8"))
         out.print(saved["reading"], markup=False, soft_wrap=True)
         out.print(f"wrote {run_dir / 'learning_curve.json'} and {write_report(run_dir)}",
-                  markup=False)
+                  markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -301,7 +300,7 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
 
     report = gradcheck_for(dataset=dataset, config_path=config_path, l2=l2, samples=samples,
                            max_components=max_components)
-    out.print(str(report), markup=False)
+    out.print(str(report), markup=False, soft_wrap=True)
     if report.verdict == "bug":
         raise typer.Exit(1)
 
@@ -329,7 +328,8 @@ def tune(config_path: Annotated[Path, typer.Argument(
                      workers=workers, scheduler=scheduler, verbose=not quiet)
     for row in study.leaderboard(10):
         out.print(json.dumps(row, default=str), markup=False, soft_wrap=True)
-    out.print(f"best configuration: {run_dir / 'study' / 'best_config.toml'}", markup=False)
+    out.print(f"best configuration: {run_dir / 'study' / 'best_config.toml'}", markup=False,
+              soft_wrap=True)
 
 
 @app.command()
@@ -351,7 +351,7 @@ def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
     config = _load(config_path)
     result = run_babysit(config, _run_dir(config, out_dir), chunks=chunks,
                          epochs_per_chunk=epochs_per_chunk, verbose=not quiet)
-    out.print(str(result), markup=False)
+    out.print(str(result), markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -370,7 +370,7 @@ def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.
 
     run_nudge(run_dir, learning_rate=learning_rate, scale_learning_rate=scale_learning_rate,
               beta=beta, keep_prob=keep_prob, l2=l2)
-    out.print(f"nudge queued for {run_dir}", markup=False)
+    out.print(f"nudge queued for {run_dir}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -384,7 +384,7 @@ def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directo
     """
     from deeprecipe.tuning import rollback as run_rollback
 
-    out.print(str(run_rollback(run_dir, chunk=chunk)), markup=False)
+    out.print(str(run_rollback(run_dir, chunk=chunk)), markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -399,7 +399,7 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="A run or babysat run di
     if (run_dir / "panda.json").exists():
         from deeprecipe.tuning import resume as panda_resume
 
-        out.print(str(panda_resume(run_dir, chunks=chunks)), markup=False)
+        out.print(str(panda_resume(run_dir, chunks=chunks)), markup=False, soft_wrap=True)
         return
     from deeprecipe.pipeline import run
 
@@ -424,10 +424,13 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
     from deeprecipe.basic_recipe import recipe as run_recipe
 
     config = _load(config_path)
-    result = run_recipe(config, _run_dir(config, out_dir), max_rounds=rounds,
-                        verbose=not quiet, force=force)
-    for line in result.narrative:
-        out.print(line, markup=False)
+    run_dir = _run_dir(config, out_dir)
+    result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force)
+    if quiet:  # otherwise each round was already shown as it finished
+        for line in result.narrative:
+            out.print(line, markup=False, soft_wrap=True)
+    out.print(f"run directory: {run_dir}  report: {run_dir / 'report.html'}", markup=False,
+              soft_wrap=True)
 
 
 @app.command()
@@ -439,7 +442,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
     """
     from deeprecipe.report import write_report
 
-    out.print(f"wrote {write_report(run_dir)}", markup=False)
+    out.print(f"wrote {write_report(run_dir)}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -456,7 +459,7 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write the example c
     if path.exists() and not force:
         raise DeepRecipeError(f"{path} exists; pass --force to overwrite it")
     write_text_atomic(path, EXAMPLE_CONFIG)
-    out.print(f"wrote {path}; edit it, then: deeprecipe run {path}", markup=False)
+    out.print(f"wrote {path}; edit it, then: deeprecipe run {path}", markup=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ regularization). Both readings assume train and dev come from the same distribut
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 

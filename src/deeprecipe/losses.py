@@ -7,14 +7,14 @@ output itself otherwise (mean squared error). The returned gradient already hold
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe._workspace import Workspace
-from deeprecipe.layers.activations import _sigmoid_into, _softmax_into, sigmoid, softmax
+from deeprecipe.errors import DataError, InvalidValueError
+from deeprecipe.layers.activations import _sigmoid_into, sigmoid, softmax
 
 __all__ = ["Loss", "LOSSES", "get_loss", "binary_crossentropy", "categorical_crossentropy",
            "mean_squared_error"]

@@ -11,9 +11,9 @@ import numpy as np
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import Params, RandomState
 from deeprecipe._validation import check_features, check_int
+from deeprecipe._workspace import Workspace
 from deeprecipe.errors import ConfigError, InvalidTypeError, InvalidValueError, NotFittedError
 from deeprecipe.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
-from deeprecipe._workspace import Workspace
 from deeprecipe.losses import _INTO, Loss, get_loss
 from deeprecipe.regularizers import _penalty_and_gradients_ws, penalty
 
@@ -76,12 +76,12 @@ class Sequential:
             n = layer.build(n, np.random.default_rng(seeds[i]), self.dtype)
             layer.needs_input_grad = i > 0
         self.output_dim = n
-        self.params: Params = {f"{i}.{k}": p for i, l in enumerate(self.layers)
-                               for k, p in l.params.items()}
-        self.grads: Params = {f"{i}.{k}": g for i, l in enumerate(self.layers)
-                              for k, g in l.grads.items()}
-        self.state: Params = {f"{i}.{k}": s for i, l in enumerate(self.layers)
-                              for k, s in l.state.items()}
+        self.params: Params = {f"{i}.{k}": p for i, layer in enumerate(self.layers)
+                               for k, p in layer.params.items()}
+        self.grads: Params = {f"{i}.{k}": g for i, layer in enumerate(self.layers)
+                              for k, g in layer.grads.items()}
+        self.state: Params = {f"{i}.{k}": s for i, layer in enumerate(self.layers)
+                              for k, s in layer.state.items()}
         return self
 
     @property

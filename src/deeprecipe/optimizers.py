@@ -17,8 +17,13 @@ import numpy as np
 from deeprecipe._typing import Params
 from deeprecipe._validation import check_choice, check_in_range
 from deeprecipe.averages import ema_
-from deeprecipe.errors import (CheckpointError, ConfigError, InvalidTypeError, InvalidValueError,
-                               NotFittedError)
+from deeprecipe.errors import (
+    CheckpointError,
+    ConfigError,
+    InvalidTypeError,
+    InvalidValueError,
+    NotFittedError,
+)
 
 __all__ = [
     "ema_", "Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam",

@@ -166,7 +166,7 @@ def save(model, path: str | os.PathLike, *, preprocessing=None,
     from deeprecipe import __version__
 
     meta = {"deeprecipe_version": __version__,
-            "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             **(metadata or {})}
     if not _jsonable(preprocessing) or not _jsonable(meta):
         raise InvalidTypeError("preprocessing and metadata must be JSON-serializable")

@@ -126,7 +126,8 @@ class Trainer:
                  divergence_factor: float = 100.0, eval_samples: int | None = 10_000,
                  ewa_beta: float = 0.98) -> None:
         if not isinstance(net, Sequential):
-            raise InvalidTypeError(f"net must be a deeprecipe Sequential, got {type(net).__name__}")
+            raise InvalidTypeError("net must be a deeprecipe Sequential, got "
+                                   f"{type(net).__name__}")
         X_arr = np.asarray(X) if not isinstance(X, np.ndarray) else X
         if not net.built:
             if X_arr.ndim != 2:

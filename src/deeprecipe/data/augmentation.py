@@ -118,7 +118,7 @@ class Augmenter:
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
             out = np.clip(np.rint(out), info.min, info.max)
-        elif dtype == bool:
+        elif dtype == np.dtype(bool):
             out = out >= 0.5
         return out.astype(dtype, copy=False).reshape(shape)
 

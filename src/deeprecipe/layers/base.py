@@ -70,7 +70,7 @@ class Layer(abc.ABC):
         self._ws = None
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        """This layer's reusable scratch array ``name`` (hot mode only; see the module docstring)."""
+        """This layer's reusable scratch array ``name`` (hot mode only; see module docstring)."""
         ws = self._ws
         if ws is None:
             ws = self._ws = Workspace()

@@ -10,8 +10,19 @@ import re
 
 from deeprecipe.report import _figures as F
 from deeprecipe.report._files import RunFiles
-from deeprecipe.report._html import (Raw, badge, esc, figure, fmt, note, num, pct, sci,
-                                     section, table)
+from deeprecipe.report._html import (
+    Raw,
+    badge,
+    esc,
+    figure,
+    fmt,
+    note,
+    num,
+    pct,
+    sci,
+    section,
+    table,
+)
 
 __all__ = ["header", "data_section", "model_section", "curves_section", "diagnosis_section",
            "gradcheck_section", "all_events", "VERDICTS"]

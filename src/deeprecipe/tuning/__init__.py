@@ -7,12 +7,23 @@ babysit one model (panda: ``babysit``, ``nudge``, ``rollback``, ``resume``) or t
 (caviar: ``tune(..., workers=N)`` or ``scheduler="tcp://host:8786"``).
 """
 
-from deeprecipe.tuning.hyperparameters import (DEFAULT_SPACE, HYPERPARAMETERS, apply,
-                                                default_space, space_from_config)
+from deeprecipe.tuning.hyperparameters import (
+                                                DEFAULT_SPACE,
+                                                HYPERPARAMETERS,
+                                                apply,
+                                                default_space,
+                                                space_from_config,
+)
 from deeprecipe.tuning.panda import BabysitResult, babysit, nudge, resume, rollback, status
 from deeprecipe.tuning.search import StudyResult, tune
-from deeprecipe.tuning.spaces import (Choice, Distribution, IntUniform, LogUniform,
-                                      OneMinusLogUniform, Uniform)
+from deeprecipe.tuning.spaces import (
+                                                Choice,
+                                                Distribution,
+                                                IntUniform,
+                                                LogUniform,
+                                                OneMinusLogUniform,
+                                                Uniform,
+)
 
 __all__ = ["LogUniform", "OneMinusLogUniform", "Uniform", "IntUniform", "Choice",
            "Distribution", "DEFAULT_SPACE", "HYPERPARAMETERS", "apply", "default_space",

@@ -12,8 +12,14 @@ from collections.abc import Callable, Mapping
 
 from deeprecipe.config import Config
 from deeprecipe.errors import ConfigError, DeepRecipeError
-from deeprecipe.tuning.spaces import (Choice, Distribution, IntUniform, LogUniform,
-                                      OneMinusLogUniform, distribution_from_dict)
+from deeprecipe.tuning.spaces import (
+    Choice,
+    Distribution,
+    IntUniform,
+    LogUniform,
+    OneMinusLogUniform,
+    distribution_from_dict,
+)
 
 __all__ = ["HYPERPARAMETERS", "DEFAULT_SPACE", "default_space", "space_from_config",
            "space_to_dict", "apply", "check_names"]
@@ -109,7 +115,8 @@ def apply(config: Config, params: Mapping[str, object]) -> Config:
     hidden_units is applied before n_layers, so {"hidden_units": 32, "n_layers": 2} gives
     hidden_layer_sizes [32, 32].
 
-    >>> apply(Config(), {"learning_rate": 0.01, "n_layers": 3, "hidden_units": 8}).model.hidden_layer_sizes
+    >>> cfg = apply(Config(), {"learning_rate": 0.01, "n_layers": 3, "hidden_units": 8})
+    >>> cfg.model.hidden_layer_sizes
     [8, 8, 8]
 
     Raises
