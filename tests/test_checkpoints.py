@@ -83,10 +83,11 @@ def reference(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("kill_after", [1, 3, 6])
 def test_sigkill_then_resume_is_bit_for_bit(tmp_path, reference, kill_after):
     ckpt, out = tmp_path / "ckpt", tmp_path / "out"
-    proc = subprocess.Popen(_cmd(ckpt, out, "--sleep-epoch", "0.3"), env=_env(),
+    proc = subprocess.Popen(_cmd(ckpt, out, "--sleep-step", "0.03"), env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(proc, ckpt / f"epoch-{kill_after:04d}.json")
+        time.sleep(0.1)  # a few of the next epoch's 10 steps (>= 0.03 s each): mid-epoch
         proc.kill()  # SIGKILL: no handler, no cleanup
         proc.wait(timeout=TIMEOUT)
     finally:
