@@ -30,7 +30,7 @@ from deeprecipe.pipeline import (
     fit,
     prepare_data,
     prepare_run_dir,
-    save_run_files,
+    save_run,
 )
 
 __all__ = ["RecipeRound", "RecipeResult", "recipe", "BIAS_ACTIONS", "VARIANCE_ACTIONS"]
@@ -357,21 +357,13 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
         cfg = step.config
 
     _, best_n, best_cfg, net, trainer, metrics, diag = best
-    from deeprecipe.gradcheck import gradient_check
-
-    rows = min(8, len(data.X_train))
-    check = gradient_check(net, data.X_train[:rows], data.y_train[:rows], loss=data.loss,
-                           l2=best_cfg.regularization.l2, l1=best_cfg.regularization.l1,
-                           max_components=300, freeze_dropout=True).to_dict()
-    seconds = time.perf_counter() - start
     run_dir = prepare_run_dir(run_dir, force=True)  # _check_outputs guarded it before training
-    save_run_files(run_dir, best_cfg, data, net, trainer, metrics, diag, check, seconds)
+    run_result = save_run(run_dir, best_cfg, data, net, trainer, metrics=metrics,
+                          diagnosis=diag, start=start)
     narrative = [r.narrative for r in rounds]
     narrative.append(f"best: round {best_n} with dev error {metrics['dev_error']:.1%}")
-    result = RecipeResult(rounds, narrative, best_n,
-                          RunResult(run_dir, metrics, diag, net, trainer.history, check,
-                                    seconds=seconds),
-                          best_cfg, stop_reason, tried, targets)
+    result = RecipeResult(rounds, narrative, best_n, run_result, best_cfg, stop_reason, tried,
+                          targets)
     result.result.extra["recipe"] = {"best_round": best_n, "rounds": len(rounds)}
     write_json_atomic(run_dir / "recipe.json", result.to_dict())
     from deeprecipe.report import write_report

@@ -384,7 +384,10 @@ def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directo
     """
     from deeprecipe.tuning import rollback as run_rollback
 
-    out.print(str(run_rollback(run_dir, chunk=chunk)), markup=False, soft_wrap=True)
+    done = run_rollback(run_dir, chunk=chunk)
+    out.print(f"{done['message']}: new branch {done['branch']!r} is active (the history of "
+              f"{done['parent']!r} is kept); continue with: deeprecipe resume {run_dir}",
+              markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -263,8 +263,6 @@ def save_run_files(run_dir: Path, config: Config, data: PreparedData, net: Seque
 def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: bool = False,
         force: bool = False, report: bool = True) -> RunResult:
     """The main job: split, normalize, train, evaluate, diagnose, (tune), save, report."""
-    from deeprecipe.gradcheck import gradient_check
-
     start = time.perf_counter()
     run_dir = prepare_run_dir(run_dir, force=force, resume=resume, create=False)
     data = prepare_data(config)
@@ -284,29 +282,40 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
         config = study.best_config
     net, trainer = fit(config, data, checkpoint_dir=run_dir / "checkpoints", resume=resume,
                        verbose=verbose)
-    metrics = evaluate(net, data)
-    diagnosis = diagnose(train_error=metrics["train_error"], dev_error=metrics["dev_error"],
-                         human_error=config.data.human_error, test_error=metrics["test_error"])
-    rows = min(8, len(data.X_train))
-    check = gradient_check(net, data.X_train[:rows], data.y_train[:rows], loss=data.loss,
-                           l2=config.regularization.l2, l1=config.regularization.l1,
-                           max_components=300, freeze_dropout=True).to_dict()
-    seconds = time.perf_counter() - start
-    save_run_files(run_dir, config, data, net, trainer, metrics, diagnosis, check, seconds)
+    result = save_run(run_dir, config, data, net, trainer, start=start)
+    result.tuning = tuning
     if tuning is not None:
         write_json_atomic(run_dir / "tuning.json", tuning)
     if report:
         from deeprecipe.report import write_report
 
         write_report(run_dir)
-    return RunResult(run_dir, metrics, diagnosis, net, trainer.history, check, tuning, seconds)
+    return result
 
 
-def result_json(result: RunResult) -> str:
-    """A one-object JSON summary (for --json output of the CLI)."""
-    return json.dumps({"run_dir": str(result.run_dir), "metrics": result.metrics,
-                       "diagnosis": dataclasses.asdict(result.diagnosis)
-                       if dataclasses.is_dataclass(result.diagnosis) else None})
+def save_run(run_dir: Path, config: Config, data: PreparedData, net: Sequential,
+             trainer: Trainer, *, metrics: dict | None = None,
+             diagnosis: Diagnosis | None = None, start: float | None = None) -> RunResult:
+    """Evaluate, diagnose and gradient-check a trained model, then write every run file.
+
+    Shared by ``run``, the automated recipe and the babysitter, so each run directory holds the
+    same files (the report is written by the caller, after its own extra files).
+    """
+    from deeprecipe.gradcheck import gradient_check
+
+    metrics = evaluate(net, data) if metrics is None else metrics
+    if diagnosis is None:
+        diagnosis = diagnose(train_error=metrics["train_error"],
+                             dev_error=metrics["dev_error"],
+                             human_error=config.data.human_error,
+                             test_error=metrics["test_error"])
+    rows = min(8, len(data.X_train))
+    check = gradient_check(net, data.X_train[:rows], data.y_train[:rows], loss=data.loss,
+                           l2=config.regularization.l2, l1=config.regularization.l1,
+                           max_components=300, freeze_dropout=True).to_dict()
+    seconds = 0.0 if start is None else time.perf_counter() - start
+    save_run_files(run_dir, config, data, net, trainer, metrics, diagnosis, check, seconds)
+    return RunResult(run_dir, metrics, diagnosis, net, trainer.history, check, None, seconds)
 
 
 def demo_config() -> Config:

@@ -175,19 +175,18 @@ def _open(run_dir: Path, state: dict, callbacks=(), verbose: bool = False):
     return cfg, data, net, trainer
 
 
-def _save_model(run_dir: Path, state: dict, data, net) -> None:
-    from deeprecipe.persistence import save
+def _save_run(run_dir: Path, cfg: Config, data, net, trainer) -> dict:
+    """The active branch's model and every run file (summary, diagnosis, report); metrics."""
+    from deeprecipe.pipeline import save_run
+    from deeprecipe.report import write_report
 
-    save(net, run_dir / "model",
-         preprocessing=data.standardizer.to_dict() if data.standardizer is not None else None,
-         metadata={"classes": None if data.classes is None else data.classes.tolist(),
-                   "loss": data.loss, "task": data.task, "panda_branch": state["active"]})
+    metrics = save_run(run_dir, cfg, data, net, trainer).metrics
+    write_report(run_dir)
+    return metrics
 
 
 def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
              ) -> BabysitResult:
-    from deeprecipe.pipeline import evaluate
-
     cfg, data, net, trainer = _open(run_dir, state, callbacks, verbose)
     name = state["active"]
     branch = state["branches"][name]
@@ -210,9 +209,8 @@ def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
     finally:
         state["running"] = None
         _save_state(run_dir, state)
-    _save_model(run_dir, state, data, net)
-    return BabysitResult(run_dir, name, net, trainer.history, evaluate(net, data),
-                         dict(branch["chunks"]))
+    metrics = _save_run(run_dir, cfg, data, net, trainer)
+    return BabysitResult(run_dir, name, net, trainer.history, metrics, dict(branch["chunks"]))
 
 
 def babysit(config: Config, run_dir: str | Path, *, chunks: int = 3,
@@ -292,9 +290,10 @@ def rollback(run_dir: str | Path, *, chunk: int) -> dict:
     state["active"] = name
     _event(state, "rollback", message, from_branch=parent, chunk=chunk)
     _save_state(run_dir, state)
-    _, data, net, _ = _open(run_dir, state)
-    _save_model(run_dir, state, data, net)
-    return {"branch": name, "parent": parent, "chunk": chunk, "epoch": entry["epoch"]}
+    cfg, data, net, trainer = _open(run_dir, state)
+    _save_run(run_dir, cfg, data, net, trainer)
+    return {"branch": name, "parent": parent, "chunk": chunk, "epoch": entry["epoch"],
+            "message": message}
 
 
 def status(run_dir: str | Path) -> dict:
