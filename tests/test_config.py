@@ -87,3 +87,14 @@ def test_a_relative_data_file_is_found_next_to_the_config(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     cfg = load_config("cfg/c.toml")
     assert cfg.data.dataset == str((tmp_path / "cfg" / "points.csv").resolve())
+
+
+def test_augmentation_options_are_validated_and_merged_over_the_defaults():
+    cfg = config_from_dict({"regularization": {"augment": True,
+                                               "augmentation": {"rotate": 10.0}}})
+    assert cfg.regularization.augmentation_options() == {"flip": False, "crop": 1,
+                                                         "noise": 0.05, "rotate": 10.0}
+    with pytest.raises(ConfigError, match=r"regularization.augmentation has an unknown key 'spin'"):
+        config_from_dict({"regularization": {"augmentation": {"spin": 1}}})
+    with pytest.raises(ConfigError, match=r"regularization.augmentation.rotate must be in"):
+        config_from_dict({"regularization": {"augmentation": {"rotate": 500.0}}})

@@ -70,17 +70,38 @@ class ModelConfig:
         check_in_range("keep_prob", self.keep_prob, low=0.0, high=1.0, closed="right")
 
 
+AUGMENTATION_DEFAULTS = {"flip": False, "crop": 1, "noise": 0.05}
+
+
 @dataclass
 class RegularizationConfig:
-    """l2: (l2/2m) sum ||W||^2; l1: (l1/m) sum |W|; augment: flips/crops/noise on images."""
+    """l2: (l2/2m) sum ||W||^2; l1: (l1/m) sum |W|; augment: random image transformations of
+    the training batches, with ``augmentation`` options for dr.data.Augmenter (flip, crop,
+    translate, rotate, zoom, noise) over AUGMENTATION_DEFAULTS (no flips: wrong for digits)."""
 
     l2: float = 0.0
     l1: float = 0.0
     augment: bool = False
+    augmentation: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_in_range("l2", self.l2, low=0.0)
         check_in_range("l1", self.l1, low=0.0)
+        allowed = ("flip", "crop", "translate", "rotate", "zoom", "noise")
+        for key in self.augmentation:
+            if key not in allowed:
+                raise ConfigError(f"augmentation has an unknown key {key!r}; allowed: "
+                                  f"{', '.join(allowed)}")
+        from deeprecipe.data import Augmenter
+
+        try:
+            Augmenter((4, 4), **self.augmentation_options())  # validates the values now
+        except DeepRecipeError as exc:
+            raise ConfigError(f"augmentation.{exc}") from None
+
+    def augmentation_options(self) -> dict:
+        """The Augmenter keyword arguments: the defaults updated with ``augmentation``."""
+        return {**AUGMENTATION_DEFAULTS, **self.augmentation}
 
 
 @dataclass
@@ -306,7 +327,8 @@ keep_prob = 1.0           # inverted dropout after each hidden layer when < 1
 [regularization]
 l2 = 0.0                  # (l2 / 2m) sum ||W||_F^2
 l1 = 0.0                  # (l1 / m) sum |W|
-augment = false           # flips, crops, noise on image data sets (training batches only)
+augment = false           # random crops/noise on image data sets (training batches only)
+# augmentation = { flip = true, rotate = 10.0, zoom = 0.1 }   # options of dr.data.Augmenter
 
 [optimizer]
 name = "adam"             # gd | momentum | rmsprop | adam

@@ -148,7 +148,8 @@ def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
         if data.image_shape is None:
             raise ConfigError(f"regularization.augment = true needs image data; "
                               f"{data.name!r} has no image shape")
-        augmenter = dd.Augmenter(data.image_shape, flip=True, crop=1, noise=0.05)
+        augmenter = dd.Augmenter(data.image_shape,
+                                 **config.regularization.augmentation_options())
     return Trainer(net, data.X_train, data.y_train, loss=data.loss,
                    optimizer=optimizer_for(config), l2=config.regularization.l2,
                    l1=config.regularization.l1,
