@@ -498,3 +498,31 @@ def test_ctrl_c_without_checkpoint_dir_says_nothing_was_saved():
     with pytest.raises(KeyboardInterrupt, match="nothing saved"):
         dr.train(mlp(), X, y, batch_size=20, epochs=3, random_state=0,
                  callbacks=[_CtrlC(1, 2)])
+
+
+def test_augmenter_sees_training_batches_only_and_is_seeded():
+    """Augmentation happens per mini-batch, on the fly, never on dev data."""
+    digits = dr.data.load_dataset("digits", n_samples=300)
+    X, y = digits.X / 16.0, digits.y
+    X_dev, y_dev = X[:60], y[:60]
+    seen = []
+
+    class Recording(dr.data.Augmenter):
+        def __call__(self, X_batch, rng=None):
+            seen.append(X_batch.shape[0])
+            return super().__call__(X_batch, rng)
+
+    def run():
+        net = dr.Sequential([dr.layers.Dense(16), dr.layers.ReLU(), dr.layers.Dense(10),
+                             dr.layers.Softmax()], random_state=0)
+        history = dr.train(net, X[60:], y[60:], batch_size=64, epochs=2,
+                           validation_data=(X_dev, y_dev), random_state=3,
+                           augmenter=Recording((8, 8), flip=False, crop=1, noise=0.1))
+        return net, history
+
+    net, history = run()
+    assert seen == [64, 64, 64, 48] * 2  # every training step, never the 60 dev rows
+    dev_cost = net.cost(X_dev, y_dev, loss="categorical_crossentropy").data
+    assert history.last["dev_cost"] == pytest.approx(dev_cost, rel=1e-5)  # dev unaugmented
+    again, history_again = run()
+    assert history_again["cost"] == history["cost"]  # the augmentation stream is seeded
