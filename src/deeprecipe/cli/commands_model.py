@@ -1,96 +1,28 @@
-"""The ``deeprecipe`` command line: thin commands that parse options and call one function.
-
-A user error prints one line on stderr and exits with code 2 (``--debug`` shows the traceback);
-Ctrl-C leaves resumable state and exits with code 130.
-"""
+"""Commands for one model: demo, run, train, evaluate, predict, diagnose, gradcheck, report,
+init."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from deeprecipe.cli._common import (
+    Force,
+    Quiet,
+    _command,
+    _fresh_dir,
+    _int_option,
+    _load,
+    _print_result,
+    _run_dir,
+    app,
+    out,
+)
 from deeprecipe.errors import DeepRecipeError
-
-__all__ = ["app", "main"]
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="deeprecipe: improve deep neural networks with the basic recipe.\n\n"
-                       "Start with `deeprecipe demo`, then `deeprecipe init my.toml` and "
-                       "`deeprecipe run my.toml`.")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-_STATE = {"debug": False, "quiet": False}
-
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
-Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")]
-
-
-def _command(fn):
-    """Run a command body: user errors -> one line and exit 2; Ctrl-C -> exit 130."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except DeepRecipeError as exc:
-            if _STATE["debug"]:
-                raise
-            err.print(f"error: {exc}", markup=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt as exc:
-            err.print(f"interrupted: {exc}" if str(exc) else "interrupted", markup=False,
-                      soft_wrap=True)
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
-@app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False
-          ) -> None:
-    _STATE["debug"] = debug
-
-
-def _load(config_path: Path):
-    from deeprecipe.config import load_config
-
-    return load_config(config_path)
-
-
-def _run_dir(config, out_dir: Optional[Path]) -> Path:
-    return out_dir if out_dir is not None else Path("runs") / config.name
-
-
-def _fresh_dir(base: Path) -> Path:
-    """``base``, or base-2, base-3, ... : the first that holds no run (nothing is overwritten)."""
-    candidate, n = base, 1
-    while (candidate / "config.toml").exists() or (candidate / "model.json").exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
-
-
-def _print_result(result, quiet: bool) -> None:
-    m = result.metrics
-    if not quiet:
-        from rich.table import Table
-
-        table = Table(title=f"run: {result.run_dir}")
-        for col in ("", "train", "dev", "test"):
-            table.add_column(col)
-        fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
-        table.add_row("error", fmt(m["train_error"]), fmt(m["dev_error"]), fmt(m["test_error"]))
-        table.add_row("cost", fmt(m["train_cost"]), fmt(m["dev_cost"]), fmt(m["test_cost"]))
-        out.print(table)
-    out.print(result.headline(), markup=False, soft_wrap=True)
-    out.print(f"run directory: {result.run_dir}  report: {result.run_dir / 'report.html'}",
-              markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -172,15 +104,6 @@ def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data fil
     result = run(config, _run_dir(config, out_dir), verbose=not quiet, force=force)
     _print_result(result, quiet)
 
-
-def _int_option(name: str, value: str) -> int:
-    from deeprecipe.errors import ConfigError
-
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"--{name} must be an integer, 'auto' or 'full', "
-                          f"got {value!r}") from None
 
 
 @app.command()
@@ -305,136 +228,6 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
         raise typer.Exit(1)
 
 
-@app.command()
-@_command
-def tune(config_path: Annotated[Path, typer.Argument(
-             help="A TOML config with a \\[tuning] table.")],
-         trials: Annotated[Optional[int], typer.Option(help="Trials per round.")] = None,
-         rounds: Annotated[Optional[int], typer.Option(help="Coarse-to-fine rounds.")] = None,
-         workers: Annotated[Optional[int], typer.Option(help="Parallel processes.")] = None,
-         scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, "
-                                                          "e.g. tcp://host:8786.")] = None,
-         out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
-         quiet: Quiet = False) -> None:
-    """Random search on the right scales ("caviar"); resumes an interrupted study.
-
-    Example: deeprecipe tune my.toml --trials 20 --rounds 2 --workers 2
-    """
-    from deeprecipe.tuning import tune as run_tune
-
-    config = _load(config_path)
-    run_dir = _run_dir(config, out_dir)
-    study = run_tune(config, run_dir=run_dir / "study", n_trials=trials, rounds=rounds,
-                     workers=workers, scheduler=scheduler, verbose=not quiet)
-    for row in study.leaderboard(10):
-        out.print(json.dumps(row, default=str), markup=False, soft_wrap=True)
-    out.print(f"best configuration: {run_dir / 'study' / 'best_config.toml'}", markup=False,
-              soft_wrap=True)
-
-
-@app.command()
-@_command
-def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
-            chunks: Annotated[int, typer.Option(help="Chunks ('days') to train.")] = 3,
-            epochs_per_chunk: Annotated[Optional[int], typer.Option()] = None,
-            out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
-            quiet: Quiet = False) -> None:
-    """Babysit one model ("panda"): train in chunks with a checkpoint after each.
-
-    While it runs, `deeprecipe nudge RUN_DIR --scale-learning-rate 0.5` changes α at the next
-    epoch; `deeprecipe rollback RUN_DIR --chunk 1` branches from an earlier chunk.
-
-    Example: deeprecipe babysit my.toml --chunks 3 --out runs/panda
-    """
-    from deeprecipe.tuning import babysit as run_babysit
-
-    config = _load(config_path)
-    result = run_babysit(config, _run_dir(config, out_dir), chunks=chunks,
-                         epochs_per_chunk=epochs_per_chunk, verbose=not quiet)
-    out.print(str(result), markup=False, soft_wrap=True)
-
-
-@app.command()
-@_command
-def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.")],
-          learning_rate: Annotated[Optional[float], typer.Option("--learning-rate")] = None,
-          scale_learning_rate: Annotated[Optional[float], typer.Option(
-              "--scale-learning-rate", help="Multiply α by this factor.")] = None,
-          beta: Optional[float] = None, keep_prob: Optional[float] = None,
-          l2: Optional[float] = None) -> None:
-    """Change α (or β, keep_prob, λ) of a babysat model at its next epoch boundary.
-
-    Example: deeprecipe nudge runs/panda --scale-learning-rate 0.5
-    """
-    from deeprecipe.tuning import nudge as run_nudge
-
-    run_nudge(run_dir, learning_rate=learning_rate, scale_learning_rate=scale_learning_rate,
-              beta=beta, keep_prob=keep_prob, l2=l2)
-    out.print(f"nudge queued for {run_dir}", markup=False, soft_wrap=True)
-
-
-@app.command()
-@_command
-def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.")],
-             chunk: Annotated[int, typer.Option(help="Branch from the end of this chunk.")]
-             ) -> None:
-    """Roll a babysat model back to an earlier chunk (a new branch; history is kept).
-
-    Example: deeprecipe rollback runs/panda --chunk 1
-    """
-    from deeprecipe.tuning import rollback as run_rollback
-
-    done = run_rollback(run_dir, chunk=chunk)
-    out.print(f"{done['message']}: new branch {done['branch']!r} is active (the history of "
-              f"{done['parent']!r} is kept); continue with: deeprecipe resume {run_dir}",
-              markup=False, soft_wrap=True)
-
-
-@app.command()
-@_command
-def resume(run_dir: Annotated[Path, typer.Argument(help="A run or babysat run directory.")],
-           chunks: Annotated[int, typer.Option(help="More chunks (babysat runs).")] = 1,
-           quiet: Quiet = False) -> None:
-    """Continue an interrupted run (or a babysat model for more chunks).
-
-    Example: deeprecipe resume runs/first
-    """
-    if (run_dir / "panda.json").exists():
-        from deeprecipe.tuning import resume as panda_resume
-
-        out.print(str(panda_resume(run_dir, chunks=chunks)), markup=False, soft_wrap=True)
-        return
-    from deeprecipe.pipeline import run
-
-    if not (run_dir / "config.toml").exists():
-        raise DeepRecipeError(f"{run_dir} holds nothing to resume (no config.toml or "
-                              "panda.json); start it with `deeprecipe run CONFIG --out "
-                              f"{run_dir}`")
-    config = _load(run_dir / "config.toml")
-    _print_result(run(config, run_dir, verbose=not quiet, resume=True), quiet)
-
-
-@app.command()
-@_command
-def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
-           rounds: Annotated[int, typer.Option(help="At most this many rounds.")] = 5,
-           out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
-           quiet: Quiet = False, force: Force = False) -> None:
-    """The automated basic recipe: diagnose, apply the next step, retrain, repeat.
-
-    Example: deeprecipe recipe my.toml --rounds 4
-    """
-    from deeprecipe.basic_recipe import recipe as run_recipe
-
-    config = _load(config_path)
-    run_dir = _run_dir(config, out_dir)
-    result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force)
-    if quiet:  # otherwise each round was already shown as it finished
-        for line in result.narrative:
-            out.print(line, markup=False, soft_wrap=True)
-    out.print(f"run directory: {run_dir}  report: {run_dir / 'report.html'}", markup=False,
-              soft_wrap=True)
-
 
 @app.command()
 @_command
@@ -464,11 +257,3 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write the example c
     write_text_atomic(path, EXAMPLE_CONFIG)
     out.print(f"wrote {path}; edit it, then: deeprecipe run {path}", markup=False, soft_wrap=True)
 
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
-if __name__ == "__main__":
-    main()

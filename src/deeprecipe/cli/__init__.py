@@ -1,0 +1,18 @@
+"""The ``deeprecipe`` command line: thin commands that parse options and call one function.
+
+A user error prints one line on stderr and exits with code 2 (``--debug`` shows the traceback);
+Ctrl-C leaves resumable state and exits with code 130. Commands live in ``commands_model``
+(one model) and ``commands_tuning`` (many models, babysitting, the recipe).
+"""
+
+from __future__ import annotations
+
+from deeprecipe.cli import commands_model, commands_tuning  # noqa: F401  (registers commands)
+from deeprecipe.cli._common import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

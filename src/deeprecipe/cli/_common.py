@@ -1,0 +1,97 @@
+"""Shared pieces of the command line: the Typer app, the consoles, the error wrapper."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from deeprecipe.errors import DeepRecipeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="deeprecipe: improve deep neural networks with the basic recipe.\n\n"
+                       "Start with `deeprecipe demo`, then `deeprecipe init my.toml` and "
+                       "`deeprecipe run my.toml`.")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+_STATE = {"debug": False, "quiet": False}
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")]
+
+
+def _command(fn):
+    """Run a command body: user errors -> one line and exit 2; Ctrl-C -> exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DeepRecipeError as exc:
+            if _STATE["debug"]:
+                raise
+            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt as exc:
+            err.print(f"interrupted: {exc}" if str(exc) else "interrupted", markup=False,
+                      soft_wrap=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False
+          ) -> None:
+    _STATE["debug"] = debug
+
+
+def _load(config_path: Path):
+    from deeprecipe.config import load_config
+
+    return load_config(config_path)
+
+
+def _run_dir(config, out_dir: Optional[Path]) -> Path:
+    return out_dir if out_dir is not None else Path("runs") / config.name
+
+
+def _fresh_dir(base: Path) -> Path:
+    """``base``, or base-2, base-3, ... : the first that holds no run (nothing is overwritten)."""
+    candidate, n = base, 1
+    while (candidate / "config.toml").exists() or (candidate / "model.json").exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def _print_result(result, quiet: bool) -> None:
+    m = result.metrics
+    if not quiet:
+        from rich.table import Table
+
+        table = Table(title=f"run: {result.run_dir}")
+        for col in ("", "train", "dev", "test"):
+            table.add_column(col)
+        fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+        table.add_row("error", fmt(m["train_error"]), fmt(m["dev_error"]), fmt(m["test_error"]))
+        table.add_row("cost", fmt(m["train_cost"]), fmt(m["dev_cost"]), fmt(m["test_cost"]))
+        out.print(table)
+    out.print(result.headline(), markup=False, soft_wrap=True)
+    out.print(f"run directory: {result.run_dir}  report: {result.run_dir / 'report.html'}",
+              markup=False, soft_wrap=True)
+
+
+
+def _int_option(name: str, value: str) -> int:
+    from deeprecipe.errors import ConfigError
+
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"--{name} must be an integer, 'auto' or 'full', "
+                          f"got {value!r}") from None
+

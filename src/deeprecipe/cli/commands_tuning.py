@@ -1,0 +1,154 @@
+"""Commands for tuning and babysitting: tune, babysit, nudge, rollback, resume, recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from deeprecipe.cli._common import (
+    Force,
+    Quiet,
+    _command,
+    _load,
+    _print_result,
+    _run_dir,
+    app,
+    out,
+)
+from deeprecipe.errors import DeepRecipeError
+
+
+@app.command()
+@_command
+def tune(config_path: Annotated[Path, typer.Argument(
+             help="A TOML config with a \\[tuning] table.")],
+         trials: Annotated[Optional[int], typer.Option(help="Trials per round.")] = None,
+         rounds: Annotated[Optional[int], typer.Option(help="Coarse-to-fine rounds.")] = None,
+         workers: Annotated[Optional[int], typer.Option(help="Parallel processes.")] = None,
+         scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, "
+                                                          "e.g. tcp://host:8786.")] = None,
+         out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+         quiet: Quiet = False) -> None:
+    """Random search on the right scales ("caviar"); resumes an interrupted study.
+
+    Example: deeprecipe tune my.toml --trials 20 --rounds 2 --workers 2
+    """
+    from deeprecipe.tuning import tune as run_tune
+
+    config = _load(config_path)
+    run_dir = _run_dir(config, out_dir)
+    study = run_tune(config, run_dir=run_dir / "study", n_trials=trials, rounds=rounds,
+                     workers=workers, scheduler=scheduler, verbose=not quiet)
+    for row in study.leaderboard(10):
+        out.print(json.dumps(row, default=str), markup=False, soft_wrap=True)
+    out.print(f"best configuration: {run_dir / 'study' / 'best_config.toml'}", markup=False,
+              soft_wrap=True)
+
+
+@app.command()
+@_command
+def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
+            chunks: Annotated[int, typer.Option(help="Chunks ('days') to train.")] = 3,
+            epochs_per_chunk: Annotated[Optional[int], typer.Option()] = None,
+            out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+            quiet: Quiet = False) -> None:
+    """Babysit one model ("panda"): train in chunks with a checkpoint after each.
+
+    While it runs, `deeprecipe nudge RUN_DIR --scale-learning-rate 0.5` changes α at the next
+    epoch; `deeprecipe rollback RUN_DIR --chunk 1` branches from an earlier chunk.
+
+    Example: deeprecipe babysit my.toml --chunks 3 --out runs/panda
+    """
+    from deeprecipe.tuning import babysit as run_babysit
+
+    config = _load(config_path)
+    result = run_babysit(config, _run_dir(config, out_dir), chunks=chunks,
+                         epochs_per_chunk=epochs_per_chunk, verbose=not quiet)
+    out.print(str(result), markup=False, soft_wrap=True)
+
+
+@app.command()
+@_command
+def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.")],
+          learning_rate: Annotated[Optional[float], typer.Option("--learning-rate")] = None,
+          scale_learning_rate: Annotated[Optional[float], typer.Option(
+              "--scale-learning-rate", help="Multiply α by this factor.")] = None,
+          beta: Optional[float] = None, keep_prob: Optional[float] = None,
+          l2: Optional[float] = None) -> None:
+    """Change α (or β, keep_prob, λ) of a babysat model at its next epoch boundary.
+
+    Example: deeprecipe nudge runs/panda --scale-learning-rate 0.5
+    """
+    from deeprecipe.tuning import nudge as run_nudge
+
+    run_nudge(run_dir, learning_rate=learning_rate, scale_learning_rate=scale_learning_rate,
+              beta=beta, keep_prob=keep_prob, l2=l2)
+    out.print(f"nudge queued for {run_dir}", markup=False, soft_wrap=True)
+
+
+@app.command()
+@_command
+def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.")],
+             chunk: Annotated[int, typer.Option(help="Branch from the end of this chunk.")]
+             ) -> None:
+    """Roll a babysat model back to an earlier chunk (a new branch; history is kept).
+
+    Example: deeprecipe rollback runs/panda --chunk 1
+    """
+    from deeprecipe.tuning import rollback as run_rollback
+
+    done = run_rollback(run_dir, chunk=chunk)
+    out.print(f"{done['message']}: new branch {done['branch']!r} is active (the history of "
+              f"{done['parent']!r} is kept); continue with: deeprecipe resume {run_dir}",
+              markup=False, soft_wrap=True)
+
+
+@app.command()
+@_command
+def resume(run_dir: Annotated[Path, typer.Argument(help="A run or babysat run directory.")],
+           chunks: Annotated[int, typer.Option(help="More chunks (babysat runs).")] = 1,
+           quiet: Quiet = False) -> None:
+    """Continue an interrupted run (or a babysat model for more chunks).
+
+    Example: deeprecipe resume runs/first
+    """
+    if (run_dir / "panda.json").exists():
+        from deeprecipe.tuning import resume as panda_resume
+
+        out.print(str(panda_resume(run_dir, chunks=chunks)), markup=False, soft_wrap=True)
+        return
+    from deeprecipe.pipeline import run
+
+    if not (run_dir / "config.toml").exists():
+        raise DeepRecipeError(f"{run_dir} holds nothing to resume (no config.toml or "
+                              "panda.json); start it with `deeprecipe run CONFIG --out "
+                              f"{run_dir}`")
+    config = _load(run_dir / "config.toml")
+    _print_result(run(config, run_dir, verbose=not quiet, resume=True), quiet)
+
+
+@app.command()
+@_command
+def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
+           rounds: Annotated[int, typer.Option(help="At most this many rounds.")] = 5,
+           out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+           quiet: Quiet = False, force: Force = False) -> None:
+    """The automated basic recipe: diagnose, apply the next step, retrain, repeat.
+
+    Example: deeprecipe recipe my.toml --rounds 4
+    """
+    from deeprecipe.basic_recipe import recipe as run_recipe
+
+    config = _load(config_path)
+    run_dir = _run_dir(config, out_dir)
+    result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force)
+    if quiet:  # otherwise each round was already shown as it finished
+        for line in result.narrative:
+            out.print(line, markup=False, soft_wrap=True)
+    out.print(f"run directory: {run_dir}  report: {run_dir / 'report.html'}", markup=False,
+              soft_wrap=True)
+
+
