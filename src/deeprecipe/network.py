@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -282,16 +283,32 @@ class Sequential:
         return net
 
     def summary(self) -> str:
-        """A table: layer, output width, parameter count, and the total."""
+        """A table: layer (with its non-default settings), output shape, parameter count.
+
+        >>> import deeprecipe as dr
+        >>> print(dr.Sequential([dr.layers.Dense(4), dr.layers.BatchNorm(), dr.layers.ReLU(),
+        ...                      dr.layers.Dense(1, init="xavier"), dr.layers.Sigmoid()],
+        ...                     input_dim=3).summary())
+          #  layer                                 output    params
+          0  Dense(4, use_bias=False)              (m, 4)        12
+          1  BatchNorm(momentum=0.9)               (m, 4)         8
+          2  ReLU                                  (m, 4)         0
+          3  Dense(1, init='xavier')               (m, 1)         5
+          4  Sigmoid                               (m, 1)         0
+        input (m, 3), 25 trainable parameters, float32
+        """
         self._check_built()
         rows = [f"{'#':>3}  {'layer':<34}{'output':>10}{'params':>10}"]
         n = self.input_dim
         for i, layer in enumerate(self.layers):
             n = layer.n_out if layer.n_out else n
             count = sum(p.size for p in layer.params.values())
-            desc = ", ".join(f"{k}={v}" for k, v in layer.get_config().items()
-                             if k not in ("type", "n_out"))
-            name = type(layer).__name__ + (f"({desc})" if desc else "")
+            fields = dataclasses.fields(layer)  # the first always, the rest if not default
+            settings = [str(layer.n_out)] if isinstance(layer, Dense) else [
+                f"{f.name}={getattr(layer, f.name)!r}" for f in fields[:1]]
+            settings += [f"{f.name}={getattr(layer, f.name)!r}" for f in fields[1:]
+                         if getattr(layer, f.name) != f.default]
+            name = type(layer).__name__ + (f"({', '.join(settings)})" if settings else "")
             rows.append(f"{i:>3}  {name[:34]:<34}{'(m, ' + str(n) + ')':>10}{count:>10}")
         rows.append(f"input (m, {self.input_dim}), {self.n_params} trainable parameters, "
                     f"{self.dtype.name}")
