@@ -28,11 +28,6 @@ def as_seed_sequence(random_state: RandomState) -> np.random.SeedSequence:
         f"got {type(random_state).__name__}")
 
 
-def spawn_generators(random_state: RandomState, n: int) -> list[np.random.Generator]:
-    """n independent Generators drawn from one SeedSequence."""
-    return [np.random.default_rng(s) for s in as_seed_sequence(random_state).spawn(n)]
-
-
 def generator_state(rng: np.random.Generator) -> dict:
     """JSON-serializable state of a Generator (for checkpoints)."""
     return rng.bit_generator.state

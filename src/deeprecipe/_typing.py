@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 Params = dict[str, np.ndarray]
-ArrayF = npt.NDArray[np.floating]
 RandomState = None | int | np.random.SeedSequence | np.random.Generator
 
 

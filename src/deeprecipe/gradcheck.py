@@ -17,18 +17,18 @@ from deeprecipe.network import Sequential
 
 __all__ = ["gradient_check", "check_gradients", "GradientCheckReport", "verdict"]
 
-GREAT, CHECK = 1e-7, 1e-5
+GREAT, BUG = 1e-7, 1e-3
 
 
 def verdict(error: float) -> str:
-    """The notes' reading: < 1e-7 great, < 1e-5 check it, >= 1e-3 almost surely a bug.
+    """The notes' reading: < 1e-7 great; ~1e-5 check it; >= 1e-3 almost surely a bug.
 
     >>> verdict(3e-9), verdict(2e-6), verdict(1e-2)
     ('great', 'check', 'bug')
     """
     if error < GREAT:
         return "great"
-    if error < 1e-3:
+    if error < BUG:
         return "check"
     return "bug"
 
