@@ -246,3 +246,17 @@ def test_n_samples_takes_a_seeded_subset_of_a_file(tmp_path):
     total = len(first.X_train) + len(first.X_dev) + len(first.X_test)
     assert total == 120
     np.testing.assert_array_equal(first.X_train, again.X_train)
+
+
+def test_a_dev_only_run_says_so_in_its_headline(tmp_path):
+    from deeprecipe.pipeline import run
+
+    cfg = config_from_dict({"data": {"dataset": "moons", "n_samples": 200},
+                            "split": {"dev_only": True},
+                            "model": {"hidden_layer_sizes": [4]},
+                            "training": {"epochs": 2}})
+    result = run(cfg, tmp_path / "run", report=False)
+    assert result.metrics["test_error"] is None
+    assert "dev-only split" in result.headline()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["split"]["dev_only"] is True

@@ -208,7 +208,8 @@ class RunResult:
 
     def headline(self) -> str:
         m = self.metrics
-        test = "" if m["test_error"] is None else f", test error {m['test_error']:.2%}"
+        test = (" (dev-only split: no test set, so no unbiased estimate)"
+                if m["test_error"] is None else f", test error {m['test_error']:.2%}")
         return (f"train error {m['train_error']:.2%}, dev error {m['dev_error']:.2%}{test} -> "
                 f"{self.diagnosis.verdict.replace('_', ' ')}; next: "
                 f"{self.diagnosis.next_steps[0] if self.diagnosis.next_steps else 'ship it'}")
