@@ -238,27 +238,27 @@ class Runner:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init_worker, initargs=(self.data,))
-        futures = [self._pool.submit(_run_shared, job) for job in jobs]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+        yield from _as_completed([self._pool.submit(_run_shared, job) for job in jobs],
+                                 as_completed)
 
     def _on_dask(self, jobs: list) -> Iterator[dict]:
         from distributed import as_completed
 
         if self._client is None:
             self.__enter__()
-        futures = [self._client.submit(run_trial, job, self._data_future, pure=False)
-                   for job in jobs]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+        yield from _as_completed([self._client.submit(run_trial, job, self._data_future,
+                                                      pure=False) for job in jobs],
+                                 as_completed)
+
+
+def _as_completed(futures: list, as_completed) -> Iterator[dict]:
+    """Results in the order they finish; unfinished futures are cancelled if we stop early."""
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
 
 
 def execute(jobs: Iterable[Mapping], *, workers: int = 1, scheduler: str | None = None,
