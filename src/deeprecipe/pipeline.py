@@ -28,8 +28,10 @@ from deeprecipe.optimizers import Optimizer, make_optimizer
 from deeprecipe.schedules import make_schedule
 from deeprecipe.training import Trainer, cost_and_error
 
-__all__ = ["PreparedData", "RunResult", "prepare_data", "build_network", "optimizer_for",
-           "schedule_for", "fit", "evaluate", "run"]
+__all__ = ["PreparedData", "RunResult", "RUN_FILES", "prepare_data", "build_network",
+           "optimizer_for", "schedule_for", "make_trainer", "fit", "evaluate",
+           "prepare_run_dir", "save_run_files", "save_run", "run", "demo_config",
+           "gradcheck_for"]
 
 
 @dataclass
