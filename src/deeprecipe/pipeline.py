@@ -182,10 +182,11 @@ def evaluate(net: Sequential, data: PreparedData) -> dict[str, float | None]:
     scale = 1.0
     if data.task == "regression":
         scale = float(np.var(data.y_train, axis=0).mean()) or 1.0
-    out = {"test_cost": None, "test_error": None}
+    out: dict[str, float | None] = {}
     for part, X, y in (("train", data.X_train, data.y_train), ("dev", data.X_dev, data.y_dev),
                        ("test", data.X_test, data.y_test)):
         if X is None:
+            out[f"{part}_cost"] = out[f"{part}_error"] = None
             continue
         Xp, Yp, loss = net.prepare(X, y, data.loss)
         cost, error = cost_and_error(net, Xp, Yp, loss)
