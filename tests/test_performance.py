@@ -213,3 +213,19 @@ def test_float32_stays_float32_through_training_and_prediction():
     assert not not32, f"arrays not float32 after training: {not32}"
     assert net.predict_proba(X).dtype == np.float32
     assert all(np.isfinite(r["cost"]) for r in trainer.history.epochs)
+
+
+def test_input_checks_need_no_copy_of_the_data():
+    """The NaN/inf check of a float32 X allocates nothing proportional to X."""
+    import tracemalloc
+
+    from deeprecipe._validation import check_features
+
+    X = np.random.default_rng(0).random((20000, 100), dtype=np.float32)
+    tracemalloc.start()
+    try:
+        check_features(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 20
