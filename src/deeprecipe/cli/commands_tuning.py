@@ -42,8 +42,23 @@ def tune(config_path: Annotated[Path, typer.Argument(
     run_dir = _run_dir(config, out_dir)
     study = run_tune(config, run_dir=run_dir / "study", n_trials=trials, rounds=rounds,
                      workers=workers, scheduler=scheduler, verbose=not quiet)
-    for row in study.leaderboard(10):
-        out.print(json.dumps(row, default=str), markup=False, soft_wrap=True)
+    rows = study.leaderboard(10)
+    if quiet:  # one JSON object per line, for scripts
+        for row in rows:
+            out.print(json.dumps(row, default=str), markup=False, soft_wrap=True)
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"best {len(rows)} trials (dev error, lower is better)")
+        for col in ("rank", "round", "trial", "dev error", "train error", "hyperparameters"):
+            table.add_column(col)
+        for row in rows:
+            params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in row["params"].items())
+            table.add_row(str(row["rank"]), str(row["round"] + 1), str(row["index"]),
+                          f"{row['dev_error']:.4f}", "-" if row["train_error"] is None
+                          else f"{row['train_error']:.4f}", params)
+        out.print(table)
     out.print(f"best configuration: {run_dir / 'study' / 'best_config.toml'}", markup=False,
               soft_wrap=True)
 
