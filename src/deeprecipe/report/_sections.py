@@ -202,7 +202,10 @@ def curves_section(files: RunFiles) -> Built:
     h = files.history
     if h is None:
         return None, "no learning curves (history.jsonl missing)"
-    events = F.event_positions(all_events(files), batches_per_epoch(files))
+    # only the plotted history's own events: a babysat run's other branches have their own
+    active = f"branch {_dict(files.panda).get('active')}"
+    own = [e for e in all_events(files) if e["source"] in ("history", active)]
+    events = F.event_positions(own, batches_per_epoch(files))
     human = num(_dict(files.diagnosis).get("human_error"))
     figs = []
     svg = F.step_cost_svg("fig-step-cost", h.steps, events=events)
