@@ -172,7 +172,7 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
     if np.all(yf == np.round(yf)):
         classes = np.unique(y)
         if len(classes) < 2:
-            raise DataError(f"{path}: y has a single class ({classes[0]!r}); classification "
+            raise DataError(f"{path}: y has a single class ({classes[0].item():g}); classification "
                             "needs at least two")
         return Dataset(X=X, y=y.astype(np.int64), task="classification",
                        n_classes=int(len(classes)), image_shape=image_shape, name=path.stem,
