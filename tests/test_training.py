@@ -526,3 +526,18 @@ def test_augmenter_sees_training_batches_only_and_is_seeded():
     assert history.last["dev_cost"] == pytest.approx(dev_cost, rel=1e-5)  # dev unaugmented
     again, history_again = run()
     assert history_again["cost"] == history["cost"]  # the augmentation stream is seeded
+
+
+def test_divergence_is_one_clear_error_without_numpy_warnings():
+    import warnings
+
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(200, 2)) * 100, rng.integers(0, 2, 200)
+    net = dr.Sequential([dr.layers.Dense(8), dr.layers.ReLU(), dr.layers.Dense(1),
+                         dr.layers.Sigmoid()], random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(dr.DivergenceError, match="try a smaller learning_rate"):
+            dr.train(net, X, y, loss="binary_crossentropy", batch_size=None, epochs=50,
+                     optimizer=dr.optimizers.GradientDescent(1e6), random_state=0)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]

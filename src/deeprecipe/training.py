@@ -195,7 +195,9 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
-            with _InterruptFlag() as interrupt:
+            # overflow on the way to a NaN/inf cost is the divergence guard's to report, with
+            # advice, not NumPy's as a stream of RuntimeWarnings
+            with _InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore"):
                 while self.epoch < self.target_epochs and not self.stop_training:
                     self._run_epoch(interrupt)
         finally:
