@@ -361,7 +361,6 @@ def train(net: Sequential, X, y, *, loss: str | Loss = "categorical_crossentropy
     Examples
     --------
     >>> import deeprecipe as dr
-    >>> X, y = dr.data.load_dataset("moons", n_samples=200).X, None
     >>> ds = dr.data.load_dataset("moons", n_samples=200)
     >>> net = dr.Sequential([dr.layers.Dense(8), dr.layers.ReLU(), dr.layers.Dense(2),
     ...                      dr.layers.Softmax()], random_state=0)
