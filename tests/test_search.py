@@ -159,3 +159,25 @@ def test_every_trial_gets_a_folder_with_its_config(tmp_path):
         trial_cfg = load_config(folder / "config.toml")
         assert trial_cfg.optimizer.learning_rate == pytest.approx(row["params"]["learning_rate"])
         assert (folder / "trial.json").exists()
+
+
+def test_grid_search_is_available_on_each_dimension_s_own_scale(tmp_path):
+    from deeprecipe.config import config_from_dict
+    from deeprecipe.tuning import Choice, tune
+    from deeprecipe.tuning.search import grid_points
+
+    cfg = config_from_dict({"data": {"dataset": "moons", "n_samples": 150},
+                            "model": {"hidden_layer_sizes": [4]},
+                            "training": {"epochs": 2, "early_stopping": False},
+                            "tuning": {"n_trials": 7, "method": "grid", "space": {
+                                "learning_rate": {"dist": "log_uniform", "low": 1e-3,
+                                                  "high": 1e-1},
+                                "batch_size": {"dist": "choice", "choices": [32, 64]}}}})
+    study = tune(cfg, run_dir=tmp_path / "study")
+    tried = sorted((t["params"]["learning_rate"], t["params"]["batch_size"])
+                   for t in study.trials)
+    assert len(tried) == 6  # 3 learning rates x 2 batch sizes fit in 7 trials
+    assert [lr for lr, _ in tried[::2]] == pytest.approx([1e-3, 1e-2, 1e-1])  # log scale
+    assert {bs for _, bs in tried} == {32, 64}
+    with pytest.raises(ConfigError, match="grid search needs n_trials >= 4"):
+        grid_points({"a": Choice((1, 2)), "b": Choice((3, 4))}, 3)

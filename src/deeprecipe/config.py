@@ -164,13 +164,14 @@ class TrainingConfig:
 
 @dataclass
 class TuningConfig:
-    """Random search: n_trials per round, rounds of coarse to fine, workers in parallel.
+    """Random (or grid) search: n_trials per round, rounds of coarse to fine, workers in parallel.
 
     space: {hyperparameter: {dist = "log_uniform" | "one_minus_log_uniform" | "uniform" |
     "int_uniform" | "choice", low, high, choices}}; empty: the default space.
     """
 
     n_trials: int = 0
+    method: str = "random"
     rounds: int = 1
     workers: int = 1
     scheduler: str | None = None
@@ -179,6 +180,7 @@ class TuningConfig:
 
     def __post_init__(self) -> None:
         check_int("n_trials", self.n_trials, low=0)
+        check_choice("method", self.method, ("random", "grid"))
         check_int("rounds", self.rounds, low=1)
         check_int("workers", self.workers, low=1)
         if self.epochs is not None:
@@ -350,6 +352,7 @@ patience = 10
 
 [tuning]                  # random search on the right scales; 0 trials = no search
 n_trials = 0
+method = "random"         # random (the notes' advice) or grid
 rounds = 1                # > 1: coarse to fine
 workers = 1               # parallel processes ("caviar"); scheduler = "tcp://host:8786" for Dask
 [tuning.space]

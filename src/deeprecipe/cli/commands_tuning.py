@@ -27,6 +27,8 @@ def tune(config_path: Annotated[Path, typer.Argument(
              help="A TOML config with a \\[tuning] table.")],
          trials: Annotated[Optional[int], typer.Option(help="Trials per round.")] = None,
          rounds: Annotated[Optional[int], typer.Option(help="Coarse-to-fine rounds.")] = None,
+         method: Annotated[Optional[str], typer.Option(help="random (default) or grid.")]
+         = None,
          workers: Annotated[Optional[int], typer.Option(help="Parallel processes.")] = None,
          scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, "
                                                           "e.g. tcp://host:8786.")] = None,
@@ -41,7 +43,7 @@ def tune(config_path: Annotated[Path, typer.Argument(
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
     study = run_tune(config, run_dir=run_dir / "study", n_trials=trials, rounds=rounds,
-                     workers=workers, scheduler=scheduler, verbose=not quiet)
+                     workers=workers, scheduler=scheduler, method=method, verbose=not quiet)
     rows = study.leaderboard(10)
     if quiet:  # one JSON object per line, for scripts
         for row in rows:

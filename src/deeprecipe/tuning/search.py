@@ -12,6 +12,7 @@ max(2, 20%) trials of round r, in each dimension's own scale (coarse to fine).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import numpy as np
 
 from deeprecipe._io import write_json_atomic, write_text_atomic
 from deeprecipe._progress import progress_bar
+from deeprecipe._validation import check_choice
 from deeprecipe.config import Config, config_to_dict, dump_config
 from deeprecipe.errors import ConfigError, DeepRecipeError
 from deeprecipe.tuning import caviar
@@ -32,11 +34,48 @@ __all__ = ["tune", "StudyResult", "draw", "zoom_space"]
 Space = dict[str, Distribution]
 
 
-def draw(space: Space, seed: int, round_: int, n_trials: int, index: int) -> dict:
-    """Trial ``index``'s configuration: one draw per dimension, in the space's order."""
+def draw(space: Space, seed: int, round_: int, n_trials: int, index: int,
+         method: str = "random") -> dict:
+    """Trial ``index``'s configuration: one draw per dimension, in the space's order (random),
+    or point ``index`` of ``grid_points`` (grid)."""
+    if method == "grid":
+        return grid_points(space, n_trials)[index]
     child = np.random.SeedSequence([seed, round_]).spawn(n_trials)[index]
     rng = np.random.default_rng(child)
     return {name: dist.sample(rng) for name, dist in space.items()}
+
+
+def grid_points(space: Space, n_trials: int) -> list[dict]:
+    """A full grid of at most ``n_trials`` points, each axis on its own scale.
+
+    Every option of a Choice is kept; the numeric dimensions get levels raised one at a time,
+    in the space's order of importance, while the grid still fits (one level is the middle of
+    the range). With d dimensions a grid tries only about n**(1/d) values of each: the notes'
+    reason to prefer random search, which tries n.
+
+    >>> from deeprecipe.tuning import Choice, LogUniform
+    >>> [p["learning_rate"] for p in grid_points({"learning_rate": LogUniform(1e-3, 1e-1),
+    ...                                           "batch_size": Choice((32, 64))}, 6)][::2]
+    [0.001, 0.01, 0.1]
+    """
+    options = {name: d.grid() for name, d in space.items() if not d.numeric}
+    fixed = math.prod(len(v) for v in options.values())
+    if n_trials < fixed:
+        raise ConfigError(f"grid search needs n_trials >= {fixed} (every combination of the "
+                          f"Choice options), got {n_trials}")
+    levels = {name: 1 for name, d in space.items() if d.numeric}
+    grew = True
+    while grew:
+        grew = False
+        for name in levels:
+            if fixed * math.prod(levels.values()) // levels[name] * (levels[name] + 1) \
+                    <= n_trials:
+                levels[name] += 1
+                grew = True
+    axes = {name: options[name] if name in options else
+            list(dict.fromkeys(d.grid(levels[name]) if levels[name] > 1 else d.grid(3)[1:2]))
+            for name, d in space.items()}
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
 
 
 def zoom_space(space: Space, top_params: list[dict], margin: float = 0.1) -> Space:
@@ -210,27 +249,30 @@ def _trial_row(t) -> dict:
 
 
 def _next_space(study, space: Space, seed: int, r: int, n_trials: int,
-                margin: float) -> Space:
+                margin: float, method: str = "random") -> Space:
     """Round r's space: round r - 1's zoomed to its best max(2, 20%) completed trials."""
     done = sorted((tr for tr in _finished(study, r - 1).values() if _state(tr) == "COMPLETE"),
                   key=lambda tr: (tr.value, tr.user_attrs["index"]))
     if not done:
         return space
     k = max(2, math.ceil(0.2 * n_trials))
-    top = [draw(space, seed, r - 1, n_trials, tr.user_attrs["index"]) for tr in done[:k]]
+    top = [draw(space, seed, r - 1, n_trials, tr.user_attrs["index"], method)
+           for tr in done[:k]]
     return zoom_space(space, top, margin)
 
 
 def _run_round(study, runner, config: Config, space: Space, fixed: dict, seed: int, r: int,
-               n_trials: int, prune: bool, spec: str, study_name: str, verbose: bool) -> None:
+               n_trials: int, prune: bool, spec: str, study_name: str, verbose: bool,
+               method: str = "random") -> None:
     """Enqueue and run the trials of round r that have not finished yet."""
     finished = _finished(study, r)
     live, jobs = {}, []
     remote = runner.workers > 1 or bool(runner.scheduler)
-    for i in range(n_trials):
+    n_points = len(grid_points(space, n_trials)) if method == "grid" else n_trials
+    for i in range(n_points):
         if i in finished:
             continue
-        params = draw(space, seed, r, n_trials, i)
+        params = draw(space, seed, r, n_trials, i, method)
         study.enqueue_trial(params, user_attrs={"round": r, "index": i})
         trial = study.ask(fixed)
         live[(r, i)] = trial
@@ -250,7 +292,8 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
          rounds: int | None = None, workers: int | None = None, scheduler: str | None = None,
          space: dict | None = None, seed: int | None = None, prune: bool = False,
          verbose: bool = False, resume: bool = True, storage: str | None = None,
-         study_name: str | None = None, margin: float = 0.1) -> StudyResult:
+         study_name: str | None = None, margin: float = 0.1,
+         method: str | None = None) -> StudyResult:
     """Random search: trial i of round r ~ space, from SeedSequence([seed, r]).spawn(n)[i].
 
     Parameters
@@ -259,6 +302,8 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
     run_dir : folder of the study (journal.log, best_config.toml, study.json).
     data : PreparedData to reuse in serial runs (workers prepare their own from the config).
     n_trials, rounds : trials per round; rounds > 1 is coarse to fine.
+    method : "random" (default, as the notes argue) or "grid" (``grid_points``: at most
+        n_trials points).
     workers, scheduler : local processes, or a Dask scheduler address ("caviar").
     space : {name: Distribution or TOML table}; default ``config.tuning.space`` or the
         default space. seed : default ``config.seed``. prune : MedianPruner on dev error.
@@ -277,6 +322,8 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
     start = time.perf_counter()
     t = config.tuning
     n_trials = t.n_trials if n_trials is None else n_trials
+    method = check_choice("tuning method", t.method if method is None else method,
+                          ("random", "grid"))
     rounds = t.rounds if rounds is None else rounds
     workers = t.workers if workers is None else workers
     scheduler = t.scheduler if scheduler is None else scheduler
@@ -291,7 +338,8 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     study_name = study_name or config.name
-    setup = {"seed": seed, "n_trials": n_trials, "space": space_to_dict(base),
+    setup = {"seed": seed, "n_trials": n_trials, "method": method,
+             "space": space_to_dict(base),
              "epochs": t.epochs, "margin": margin}
     study, spec = _open_study(run_dir, storage, study_name, prune, resume, setup)
     _clean_stale(study)
@@ -304,10 +352,11 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
     with caviar.Runner(workers, scheduler, data) as runner:
         for r in range(rounds):
             if r > 0:
-                spaces.append(_next_space(study, spaces[-1], seed, r, n_trials, margin))
+                spaces.append(_next_space(study, spaces[-1], seed, r, n_trials, margin,
+                                          method))
             study.set_user_attr(f"space_round_{r}", space_to_dict(spaces[r]))
             _run_round(study, runner, config, spaces[r], fixed, seed, r, n_trials, prune,
-                       spec, study_name, verbose)
+                       spec, study_name, verbose, method)
     rows: dict[tuple, dict] = {}
     for r in range(rounds):
         for tr in _finished(study, r).values():
