@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
+from deeprecipe.errors import ConfigError, DataError, InvalidTypeError, InvalidValueError
 
 
 def check_in_range(name: str, value, *, low=None, high=None, closed: str = "both"):
@@ -48,16 +48,37 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
-def check_features(X, *, name: str = "X", dtype=np.float32, n_features: int | None = None,
-                   ndim: int = 2) -> np.ndarray:
-    """X as a finite float array of shape (m, n_features) in ``dtype``; else DataError."""
+def as_real_array(x, name: str) -> np.ndarray:
+    """``x`` as an ndarray of real numbers (or booleans); else DataError naming ``name``."""
     try:
-        arr = np.asarray(X)
+        arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
         raise DataError(f"{name} could not be read as an array: {exc}") from None
     if arr.dtype == object or np.issubdtype(arr.dtype, np.complexfloating) or not (
             np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise DataError(f"{name} must be real numeric, got an array of dtype {arr.dtype}")
+    return arr
+
+
+def registered_class(what: str, cfg, registry: dict) -> tuple[type, dict]:
+    """(class, keyword arguments) of a ``get_config()`` dict whose "type" is a class name or a
+    registry name; ConfigError / InvalidValueError otherwise."""
+    if not isinstance(cfg, dict) or "type" not in cfg:
+        raise ConfigError(f"a {what} config must be a dict with a 'type' key, got {cfg!r}")
+    kwargs = dict(cfg)
+    kind = kwargs.pop("type")
+    by_class = {cls.__name__: cls for cls in registry.values()}
+    cls = by_class.get(kind) or registry.get(kind)
+    if cls is None:
+        allowed = ", ".join(repr(n) for n in (*registry, *by_class))
+        raise InvalidValueError(f"{what} type must be one of {allowed}, got {kind!r}")
+    return cls, kwargs
+
+
+def check_features(X, *, name: str = "X", dtype=np.float32, n_features: int | None = None,
+                   ndim: int = 2) -> np.ndarray:
+    """X as a finite float array of shape (m, n_features) in ``dtype``; else DataError."""
+    arr = as_real_array(X, name)
     if arr.ndim != ndim:
         raise DataError(f"{name} must be {ndim}-D (samples as rows), got shape {arr.shape}")
     if arr.shape[0] == 0:

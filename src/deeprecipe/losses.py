@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deeprecipe._validation import as_real_array
 from deeprecipe._workspace import Workspace
 from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe.layers.activations import _sigmoid_into, sigmoid, softmax
@@ -144,13 +145,7 @@ class Loss:
 
     def prepare_targets(self, y, n_out: int, dtype) -> np.ndarray:
         """Check labels for this loss and the network's output width; return them ready to use."""
-        try:
-            y = np.asarray(y)
-        except Exception as exc:  # ragged lists and the like
-            raise DataError(f"y could not be read as an array: {exc}") from None
-        if y.dtype == object or np.issubdtype(y.dtype, np.complexfloating) or not (
-                np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-            raise DataError(f"y must be real numeric, got an array of dtype {y.dtype}")
+        y = as_real_array(y, "y")
         if y.size == 0:
             raise DataError(f"y has no labels (shape {y.shape})")
         if not np.isfinite(y).all():

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from deeprecipe._typing import Params
-from deeprecipe._validation import check_choice, check_in_range
+from deeprecipe._validation import check_choice, check_in_range, registered_class
 from deeprecipe.averages import ema_
 from deeprecipe.errors import (
     CheckpointError,
@@ -358,15 +358,7 @@ def optimizer_from_config(cfg: dict) -> Optimizer:
     >>> optimizer_from_config(Momentum(0.1, form="sum").get_config())
     Momentum(learning_rate=0.1, beta=0.9, form='sum')
     """
-    if not isinstance(cfg, dict) or "type" not in cfg:
-        raise ConfigError(f"an optimizer config must be a dict with a 'type' key, got {cfg!r}")
-    kwargs = dict(cfg)
-    kind = kwargs.pop("type")
-    by_class = {cls.__name__: cls for cls in OPTIMIZERS.values()}
-    cls = by_class.get(kind) or OPTIMIZERS.get(kind)
-    if cls is None:
-        allowed = ", ".join(repr(n) for n in (*OPTIMIZERS, *by_class))
-        raise InvalidValueError(f"optimizer type must be one of {allowed}, got {kind!r}")
+    cls, kwargs = registered_class("optimizer", cfg, OPTIMIZERS)
     try:
         return cls(**kwargs)
     except TypeError as exc:

@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterable
 
 from deeprecipe._typing import Schedule
-from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe._validation import check_choice, check_in_range, check_int, registered_class
 from deeprecipe.errors import ConfigError, InvalidValueError
 
 __all__ = [
@@ -254,13 +254,5 @@ def schedule_from_config(cfg: dict) -> Schedule:
     >>> schedule_from_config({"type": "Staircase", "lr0": 0.2, "decay_rate": 1.0, "interval": 5})
     Staircase(lr0=0.2, decay_rate=1.0, interval=5)
     """
-    if not isinstance(cfg, dict) or "type" not in cfg:
-        raise ConfigError(f"a schedule config must be a dict with a 'type' key, got {cfg!r}")
-    kwargs = dict(cfg)
-    kind = kwargs.pop("type")
-    by_class = {cls.__name__: cls for cls in SCHEDULES.values()}
-    cls = by_class.get(kind) or SCHEDULES.get(kind)
-    if cls is None:
-        allowed = ", ".join(repr(n) for n in (*SCHEDULES, *by_class))
-        raise InvalidValueError(f"schedule type must be one of {allowed}, got {kind!r}")
+    cls, kwargs = registered_class("schedule", cfg, SCHEDULES)
     return _build(cls, kwargs)
