@@ -215,6 +215,26 @@ def test_float32_params_and_state_stay_float32(opt):
 
 
 @pytest.mark.parametrize("opt", ALL, ids=IDS)
+def test_strided_params_and_other_dtype_grads_update_like_contiguous_ones(opt):
+    # the fused kernels run on flat views; other layouts go through a contiguous copy
+    w0, gs = np.arange(24.0).reshape(4, 6) / 10, _grad_sequence(4, shape=(6, 4), seed=9)
+    expected = _run(_fresh(opt), w0.T.copy(), gs)
+    strided = {"0.W": w0.copy().T}  # F-ordered view, updated in place
+    fresh = _fresh(opt)
+    fresh.init(strided)
+    for g in gs:
+        fresh.step(strided, {"0.W": np.asfortranarray(g)})
+    np.testing.assert_array_equal(strided["0.W"], expected)
+    as_f32 = {"0.W": w0.T.astype(np.float32)}
+    fresh = _fresh(opt)
+    fresh.init(as_f32)
+    for g in gs:
+        fresh.step(as_f32, {"0.W": g})  # float64 gradients, float32 parameters
+    assert as_f32["0.W"].dtype == np.float32
+    np.testing.assert_allclose(as_f32["0.W"], expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("opt", ALL, ids=IDS)
 def test_state_dict_round_trip_continues_identically(opt):
     rng = np.random.default_rng(8)
     gs = [{"0.W": rng.normal(size=(4, 3))} for _ in range(5)]
@@ -345,8 +365,10 @@ def test_step_before_init_and_mismatched_grads():
         opt.step(params, {})
     with pytest.raises(InvalidValueError, match="differ from the keys given to init"):
         opt.step({"V": np.ones(3)}, {"V": np.ones(3)})
-    with pytest.raises(InvalidTypeError, match="must be a floating-point ndarray"):
+    with pytest.raises(InvalidTypeError, match="must be a float32 or float64 ndarray"):
         opt.init({"W": np.arange(3)})
+    with pytest.raises(InvalidTypeError, match="got float16"):
+        opt.init({"W": np.ones(3, np.float16)})
     assert issubclass(NotFittedError, DeepRecipeError)
 
 

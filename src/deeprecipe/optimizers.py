@@ -3,7 +3,8 @@
 Protocol (STYLE.md 2.4): ``__init__`` validates the hyperparameters; ``init(params)`` allocates
 the state once (t = 0, one zeros_like array per slot and parameter, one scratch array);
 ``step(params, grads)`` increments t *first* (the first bias correction uses t = 1), then updates
-every parameter in place with ``out=`` buffers, allocating no arrays. ``learning_rate`` is a plain
+every parameter in place with one fused loop (``_kernels``: numba, one pass over the parameter,
+its gradient and its state), allocating no arrays. ``learning_rate`` is a plain
 float attribute that schedules and "panda" nudges set between steps. The state is plain named
 arrays (``state_dict``), the configuration plain JSON (``get_config``).
 """
@@ -14,9 +15,9 @@ import math
 
 import numpy as np
 
+from deeprecipe import _kernels
 from deeprecipe._typing import Params
 from deeprecipe._validation import check_choice, check_in_range, registered_class
-from deeprecipe.averages import ema_
 from deeprecipe.errors import (
     CheckpointError,
     ConfigError,
@@ -26,29 +27,13 @@ from deeprecipe.errors import (
 )
 
 __all__ = [
-    "ema_", "Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam",
+    "Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam",
     "OPTIMIZERS", "make_optimizer", "optimizer_from_config", "clip_by_global_norm_",
 ]
 
 
-#: Bytes per array in one block of an update: the parameter, its gradient, the slots and the
-#: scratch array of one block (5 x 256 KiB for Adam) stay in the L2 cache while the update makes
-#: its ~12 element-wise passes, instead of streaming every pass through main memory.
-_BLOCK_BYTES = 1 << 18
 _FLUSH_EVERY = 64
-
-
-def _blocks(*arrays: np.ndarray) -> list[tuple[np.ndarray, ...]]:
-    """The arrays (same shape) as matching flat blocks of about ``_BLOCK_BYTES`` each.
-
-    Element-wise updates give the same values block by block; non-C-contiguous arrays and small
-    ones come back whole. Only views are made, no array data is copied.
-    """
-    n, step = arrays[0].size, max(1, _BLOCK_BYTES // arrays[0].itemsize)
-    if n <= step or not all(a.flags.c_contiguous for a in arrays):
-        return [arrays]
-    flat = [a.reshape(-1) for a in arrays]
-    return [tuple(f[i:i + step] for f in flat) for i in range(0, n, step)]
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _beta(name: str, value: float) -> float:
@@ -71,7 +56,7 @@ class Optimizer:
         self.learning_rate = learning_rate
         self.t = 0
         self._tmp: Params | None = None
-        self._block_cache: dict[str, tuple] = {}
+        self._flat_cache: dict[str, tuple] = {}
 
     @property
     def learning_rate(self) -> float:
@@ -83,16 +68,16 @@ class Optimizer:
         self._learning_rate = _positive("learning_rate", value)
 
     def init(self, params: Params) -> None:
-        """Allocate the state once: t = 0, a zeros_like array per slot and parameter, scratch."""
+        """Allocate the state once: t = 0, a C-ordered zeros array per slot and parameter, scratch."""
         for k, p in params.items():
-            if not (isinstance(p, np.ndarray) and p.dtype.kind == "f"):
+            if not (isinstance(p, np.ndarray) and p.dtype in _FLOAT_DTYPES):
                 got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
-                raise InvalidTypeError(f"params[{k!r}] must be a floating-point ndarray (updated "
-                                       f"in place), got {got}")
+                raise InvalidTypeError(f"params[{k!r}] must be a float32 or float64 ndarray "
+                                       f"(updated in place), got {got}")
         self.t = 0
         for slot in (*self.slots, "_tmp"):
-            setattr(self, slot, {k: np.zeros_like(p) for k, p in params.items()})
-        self._block_cache: dict[str, tuple] = {}
+            setattr(self, slot, {k: np.zeros(p.shape, p.dtype) for k, p in params.items()})
+        self._flat_cache = {}
 
     def _flush_tiny_state(self) -> None:
         """Every _FLUSH_EVERY steps set state entries with |x| < tiny * 1e8 to exactly 0.
@@ -113,24 +98,43 @@ class Optimizer:
                 np.greater_equal(tmp, threshold, out=tmp, casting="unsafe")
                 a *= tmp
 
-    def _blocks(self, k: str, p: np.ndarray, g: np.ndarray) -> list[tuple[np.ndarray, ...]]:
-        """Block views of (p, g, *slots, scratch) for key k, made once and reused while the same
-        p and g arrays come back (so a step creates no views either)."""
-        hit = self._block_cache.get(k)
+    def _update(self, kernel, params: Params, grads: Params, *scalars: float) -> None:
+        """``kernel(p, g, *slots, *scalars)`` on flat views of every parameter, in place.
+
+        The scalars go in the parameter's dtype, so float32 stays float32 arithmetic. A strided
+        parameter or a gradient of another dtype or layout is updated through a contiguous copy
+        (correct, not allocation-free); the networks' own parameters never need it.
+        """
+        for k, p in params.items():
+            g = grads[k]
+            typed = [p.dtype.type(x) for x in scalars]
+            if p.flags.c_contiguous and g.flags.c_contiguous and g.dtype == p.dtype:
+                kernel(*self._flat_views(k, p, g), *typed)
+                continue
+            p_c, g_c = np.ascontiguousarray(p), np.ascontiguousarray(g, dtype=p.dtype)
+            kernel(p_c.reshape(-1), g_c.reshape(-1),
+                   *(getattr(self, slot)[k].reshape(-1) for slot in self.slots), *typed)
+            if p_c is not p:
+                np.copyto(p, p_c)
+
+    def _flat_views(self, k: str, p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, ...]:
+        """1-D views of (p, g, *slots) for key k, made once and reused while the same p and g
+        arrays come back (so a step creates no views either)."""
+        hit = self._flat_cache.get(k)
         if hit is not None and hit[0] is p and hit[1] is g:
             return hit[2]
-        blocks = _blocks(p, g, *(getattr(self, slot)[k] for slot in self.slots), self._tmp[k])
-        self._block_cache[k] = (p, g, blocks)
-        return blocks
+        views = tuple(a.reshape(-1) for a in (p, g, *(getattr(self, s)[k] for s in self.slots)))
+        self._flat_cache[k] = (p, g, views)
+        return views
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()  # copies and pickles must not keep views of the original
-        state.pop("_block_cache", None)
+        state.pop("_flat_cache", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._block_cache = {}
+        self._flat_cache = {}
 
     def _check(self, params: Params, grads: Params) -> None:
         """Cheap per-step checks (no array allocation): initialised, same keys and shapes."""
@@ -210,8 +214,7 @@ class GradientDescent(Optimizer):
     def step(self, params: Params, grads: Params) -> None:
         self._check(params, grads)
         self.t += 1
-        for k, p in params.items():
-            p -= np.multiply(grads[k], self.learning_rate, out=self._tmp[k])
+        self._update(_kernels.sgd_, params, grads, self.learning_rate)
 
 
 class Momentum(Optimizer):
@@ -235,14 +238,8 @@ class Momentum(Optimizer):
     def step(self, params: Params, grads: Params) -> None:
         self._check(params, grads)
         self.t += 1
-        for k, p_whole in params.items():
-            for p, g, v, tmp in self._blocks(k, p_whole, grads[k]):
-                if self.form == "ema":
-                    ema_(v, g, self.beta, out=tmp)
-                else:
-                    v *= self.beta
-                    v += g
-                p -= np.multiply(v, self.learning_rate, out=tmp)
+        c = 1.0 - self.beta if self.form == "ema" else 1.0
+        self._update(_kernels.momentum_, params, grads, self.beta, c, self.learning_rate)
         self._flush_tiny_state()
 
     def get_config(self) -> dict:
@@ -269,13 +266,8 @@ class RMSprop(Optimizer):
     def step(self, params: Params, grads: Params) -> None:
         self._check(params, grads)
         self.t += 1
-        for k, p_whole in params.items():
-            for p, g, s, tmp in self._blocks(k, p_whole, grads[k]):
-                ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
-                np.sqrt(s, out=tmp)
-                tmp += self.epsilon
-                np.divide(g, tmp, out=tmp)
-                p -= np.multiply(tmp, self.learning_rate, out=tmp)
+        self._update(_kernels.rmsprop_, params, grads, self.beta2, 1.0 - self.beta2,
+                     self.learning_rate, self.epsilon)
         self._flush_tiny_state()
 
     def get_config(self) -> dict:
@@ -318,18 +310,9 @@ class Adam(Optimizer):
         step_size = self.learning_rate / (1.0 - self.beta1**t)  # learning_rate / (1 - beta1**t)
         sqrt_c2 = math.sqrt(1.0 - self.beta2**t)  # sqrt(s_hat) = sqrt(s) / sqrt(1 - beta2**t)
         # v_hat / (sqrt(s_hat) + epsilon) = sqrt_c2 * v_hat / (sqrt(s) + epsilon * sqrt_c2):
-        # the same update with one pass less (equal up to float rounding)
-        step_size *= sqrt_c2
-        epsilon = self.epsilon * sqrt_c2
-        for k, p_whole in params.items():
-            # cache-sized blocks: the same values, a fraction of the memory traffic
-            for p, g, v, s, tmp in self._blocks(k, p_whole, grads[k]):
-                ema_(v, g, self.beta1, out=tmp)
-                ema_(s, np.square(g, out=tmp), self.beta2, out=tmp)
-                np.sqrt(s, out=tmp)
-                tmp += epsilon  # (sqrt(s_hat) + self.epsilon) * sqrt_c2
-                np.divide(v, tmp, out=tmp)
-                p -= np.multiply(tmp, step_size, out=tmp)
+        # the same update without a per-element division by sqrt_c2 (equal up to rounding)
+        self._update(_kernels.adam_, params, grads, self.beta1, 1.0 - self.beta1, self.beta2,
+                     1.0 - self.beta2, step_size * sqrt_c2, self.epsilon * sqrt_c2)
         self._flush_tiny_state()
 
     def get_config(self) -> dict:
