@@ -121,3 +121,23 @@ def test_leaky_relu_values():
 def test_leaky_relu_slope_must_be_in_zero_one(slope):
     with pytest.raises(DeepRecipeError, match="slope must be"):
         LeakyReLU(slope=slope)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_hot_backward_is_the_public_one_in_place(dtype):
+    # the training step's fused kernel: dA * (A > 0) written into dA, A == 0 included
+    Z = np.array([[-2.0, 0.0, 0.5], [3.0, -1e-30, 1e-30]], dtype=dtype)
+    dA = np.array([[1.0, 2.0, 3.0], [-4.0, 5.0, -6.0]], dtype=dtype)
+    cold = ReLU()
+    cold.build(3, np.random.default_rng(0))
+    cold.forward(Z, training=True)
+    expected = cold.backward(dA.copy())
+    hot = ReLU()
+    hot.build(3, np.random.default_rng(0))
+    hot._hot = True
+    hot.forward(Z, training=True)
+    scratch = dA.copy()
+    out = hot.backward(scratch)
+    assert out is scratch
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(expected, [[0, 0, 3], [-4, 0, -6]])

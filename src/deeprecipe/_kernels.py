@@ -1,4 +1,4 @@
-"""Fused element-wise kernels of the optimizers' updates, compiled by numba.
+"""Fused element-wise kernels of the training step's hot path, compiled by numba.
 
 One loop over the parameters reads p, g and the state once and writes them once, where NumPy
 needs one pass (and a scratch array) per operation: Adam's update is ~12 passes in NumPy and one
@@ -6,7 +6,7 @@ here, 3x faster on 670k float32 values (``benchmarks/RESULTS.md``). The kernels 
 calling thread (no numba threads: they would compete with BLAS's) and release the GIL.
 
 Every argument is a 1-D C-contiguous array of one float dtype (float32 or float64) or a scalar
-of that dtype; the optimizers pass flat views of their parameters and state. The arithmetic is
+of that dtype; the optimizers and layers pass flat views of their arrays. The arithmetic is
 plain IEEE (no fast-math): NaN and inf propagate as in NumPy.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["sgd_", "momentum_", "rmsprop_", "adam_"]
+__all__ = ["sgd_", "momentum_", "rmsprop_", "adam_", "relu_backward_"]
 
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 
@@ -61,3 +61,11 @@ def adam_(p: np.ndarray, g: np.ndarray, v: np.ndarray, s: np.ndarray, beta1: flo
         v[i] = vi
         s[i] = si
         p[i] -= step * vi / (np.sqrt(si) + eps)
+
+
+@_jit
+def relu_backward_(dA: np.ndarray, A: np.ndarray) -> None:
+    """In place: dA = dA * (A > 0), one pass (NumPy needs a mask pass and a multiply)."""
+    for i in range(dA.size):
+        if not A[i] > 0:
+            dA[i] = 0

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deeprecipe import _kernels
 from deeprecipe._validation import check_in_range
 from deeprecipe.layers.base import Layer
 
@@ -26,9 +27,9 @@ class ReLU(Layer):
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         A = self.cached("A")
-        if self._hot:  # A >= 0, so sign(A) is the 0/1 mask (A > 0) as floats
-            return np.multiply(dA, np.sign(A, out=self._buffer("mask", A.shape, A.dtype)),
-                               out=dA)
+        if self._hot and dA.flags.c_contiguous and dA.dtype == A.dtype:
+            _kernels.relu_backward_(dA.reshape(-1), A.reshape(-1))  # in place, one pass
+            return dA
         return np.multiply(dA, A > 0, dtype=dA.dtype)
 
 
