@@ -1,17 +1,24 @@
-"""One training epoch of mini-batch Adam: deeprecipe vs PyTorch CPU vs scikit-learn vs the floor.
+"""deeprecipe vs PyTorch CPU vs scikit-learn vs the matrix-multiply floor, in one run.
 
-Wide: 784-512-512-10, ReLU, softmax cross-entropy, float32, batch 128, Adam(1e-3), on the
-60,000 MNIST training images (``../shared/data/mnist.npz`` from the repository root, flattened
-and / 255; random data of the same shape when the file is absent).
-Narrow: 64-32-10 on scikit-learn's digits (1,797 samples, / 16), batch 32: per-epoch overhead.
+Main case: one training epoch of mini-batch Adam(1e-3) of 784-512-512-10 (ReLU, softmax
+cross-entropy, float32, batch 128) on the 60,000 MNIST training images
+(``../shared/data/mnist.npz`` from the repository root, flattened and / 255; random data of the
+same shape when the file is absent). Also: batch sizes 32 and 512, BatchNorm + Dropout on,
+inference throughput (class probabilities for the 60,000 images in one call), and a narrow
+64-32-10 net on scikit-learn's digits (batch 32), where per-step overhead dominates.
 
 Every framework sees the same mini-batches (one fixed permutation) and runs in its own
-subprocess, so its peak resident memory (ru_maxrss) is its own; "floor" is the same matmuls
-alone in NumPy (forward X @ W; backward dW = A.T @ dZ and dA = dZ @ W.T, except dX of the first
-layer, which no framework computes), i.e. what BLAS needs for the epoch.
+subprocess with the same threads. "floor" is the same matmuls alone in NumPy (forward X @ W;
+backward dW = A.T @ dZ and dA = dZ @ W.T, except dX of the first layer, which no framework
+computes), i.e. what BLAS needs for the epoch.
 
-    python benchmarks/bench_engine.py            # full run, prints a Markdown table
-    python benchmarks/bench_engine.py --quick    # 6,000 samples, a smoke run
+Memory, per subprocess: "runtime" is the resident size once the framework is imported and has
+run one step on a toy problem (imports, JIT-compiled kernels, thread pools); "data" what loading
+the data added; "training" the peak during the timed work above both. The budget for training is
+4 x parameters + 3 x the largest activation batch + 100 MB.
+
+    python benchmarks/bench_engine.py            # full run (~5 min), prints Markdown tables
+    python benchmarks/bench_engine.py --quick    # 6,000 samples, 1 repeat: a smoke run
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import subprocess
 import sys
 import time
 import warnings
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +41,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 WIDE, NARROW = (512, 512), (32,)
-FRAMEWORKS = ("deeprecipe", "deeprecipe-trainer", "pytorch", "sklearn", "floor")
+ALL = ("deeprecipe", "pytorch", "sklearn", "floor")
+#: case -> (data set, hidden widths, batch size, BatchNorm + Dropout, frameworks)
+CASES = {
+    "train": ("mnist", WIDE, 128, False, ("deeprecipe", "deeprecipe-trainer", *ALL[1:])),
+    "batch32": ("mnist", WIDE, 32, False, ALL),
+    "batch512": ("mnist", WIDE, 512, False, ALL),
+    "bn-dropout": ("mnist", WIDE, 128, True, ("deeprecipe", "pytorch")),
+    "inference": ("mnist", WIDE, None, False, ALL),
+    "narrow": ("digits", NARROW, 32, False, ("deeprecipe", "pytorch", "sklearn")),
+}
+KEEP_PROB = 0.8
+TARGETS = (("pytorch", 0.8), ("sklearn", 0.5), ("floor", 1.5))  # epoch ratio deeprecipe / it
 
 
 def _status_mb(key: str) -> float | None:
@@ -87,18 +106,26 @@ def batches(m: int, batch_size: int) -> list[np.ndarray]:
     return [perm[i:i + batch_size] for i in range(0, m, batch_size)]
 
 
-# -- one epoch per framework: each returns a callable that runs one epoch ---------------------
+# -- one unit of work per framework: an epoch (limit: only the first batches), or inference ----
 
-def setup_deeprecipe(X, y, hidden, batch_size):
+def deeprecipe_net(n_in: int, hidden, bn: bool):
+    import deeprecipe as dr
+
+    L = dr.layers
+    block = (lambda h: [L.Dense(h), L.BatchNorm(), L.ReLU(), L.Dropout(KEEP_PROB)]) if bn else \
+        (lambda h: [L.Dense(h), L.ReLU()])
+    return dr.Sequential([*(x for h in hidden for x in block(h)), L.Dense(10), L.Softmax()],
+                         input_dim=n_in, random_state=0)
+
+
+def setup_deeprecipe(X, y, hidden, batch_size, bn):
     import deeprecipe as dr
     from deeprecipe.losses import get_loss
 
-    L = dr.layers
-    layers = [x for h in hidden for x in (L.Dense(h), L.ReLU())]
-    net = dr.Sequential([*layers, L.Dense(10), L.Softmax()], input_dim=X.shape[1],
-                        random_state=0)
-    loss = get_loss("categorical_crossentropy")
-    X, Y, loss = net.prepare(X, y, loss)
+    net = deeprecipe_net(X.shape[1], hidden, bn)
+    if batch_size is None:
+        return lambda limit=None: net.predict_proba(X)
+    X, Y, loss = net.prepare(X, y, get_loss("categorical_crossentropy"))
     opt = dr.optimizers.Adam(learning_rate=1e-3)
     opt.init(net.params)
     idx = batches(len(X), batch_size)
@@ -110,13 +137,10 @@ def setup_deeprecipe(X, y, hidden, batch_size):
     return epoch
 
 
-def setup_deeprecipe_trainer(X, y, hidden, batch_size):
+def setup_deeprecipe_trainer(X, y, hidden, batch_size, bn):
     import deeprecipe as dr
 
-    L = dr.layers
-    layers = [x for h in hidden for x in (L.Dense(h), L.ReLU())]
-    net = dr.Sequential([*layers, L.Dense(10), L.Softmax()], input_dim=X.shape[1],
-                        random_state=0)
+    net = deeprecipe_net(X.shape[1], hidden, bn)
     trainer = dr.Trainer(net, X, y, loss="categorical_crossentropy",
                          optimizer=dr.optimizers.Adam(1e-3), batch_size=batch_size,
                          random_state=0, eval_samples=1000)
@@ -130,17 +154,27 @@ def setup_deeprecipe_trainer(X, y, hidden, batch_size):
     return epoch
 
 
-def setup_pytorch(X, y, hidden, batch_size):
+def setup_pytorch(X, y, hidden, batch_size, bn):
     import torch
 
     torch.manual_seed(0)
     sizes = (X.shape[1], *hidden)
-    mods = [m for a, b in zip(sizes, sizes[1:]) for m in (torch.nn.Linear(a, b),
-                                                           torch.nn.ReLU())]
+    mods = []
+    for a, b in pairwise(sizes):
+        mods += [torch.nn.Linear(a, b, bias=False), torch.nn.BatchNorm1d(b), torch.nn.ReLU(),
+                 torch.nn.Dropout(1 - KEEP_PROB)] if bn else [torch.nn.Linear(a, b),
+                                                              torch.nn.ReLU()]
     model = torch.nn.Sequential(*mods, torch.nn.Linear(sizes[-1], 10))
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    if batch_size is None:
+        model.eval()
+
+        def predict(limit=None):
+            with torch.inference_mode():
+                return torch.softmax(model(Xt), dim=1)
+        return predict
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = torch.nn.CrossEntropyLoss()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     idx = [torch.from_numpy(b) for b in batches(len(X), batch_size)]
 
     def epoch(limit=None):
@@ -151,25 +185,36 @@ def setup_pytorch(X, y, hidden, batch_size):
     return epoch
 
 
-def setup_sklearn(X, y, hidden, batch_size):
+def setup_sklearn(X, y, hidden, batch_size, bn):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    def epoch(limit=None):
-        n = len(X) if limit is None else limit * batch_size
-        clf = MLPClassifier(hidden_layer_sizes=hidden, solver="adam", batch_size=batch_size,
+    def fit(n, batch):
+        clf = MLPClassifier(hidden_layer_sizes=hidden, solver="adam", batch_size=batch,
                             learning_rate_init=1e-3, max_iter=1, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X[:n], y[:n])
         assert clf.coefs_[0].dtype == X.dtype  # sklearn keeps float32
-    return epoch
+        return clf
+
+    if batch_size is None:
+        clf = fit(len(X) // 10, 128)  # any fitted model: inference cost is the same
+        return lambda limit=None: clf.predict_proba(X)
+    return lambda limit=None: fit(len(X) if limit is None else limit * batch_size, batch_size)
 
 
-def setup_floor(X, y, hidden, batch_size):
+def setup_floor(X, y, hidden, batch_size, bn):
     rng = np.random.default_rng(0)
     sizes = (X.shape[1], *hidden, 10)
-    Ws = [rng.standard_normal((a, b), dtype=np.float32) * 0.01 for a, b in zip(sizes, sizes[1:])]
+    Ws = [rng.standard_normal((a, b), dtype=np.float32) * 0.01 for a, b in pairwise(sizes)]
+    if batch_size is None:
+        def forward(limit=None):
+            A = X
+            for W in Ws:
+                A = A @ W
+            return A
+        return forward
     dWs = [np.empty_like(W) for W in Ws]
     idx = batches(len(X), batch_size)
     full = len(idx[0])
@@ -196,27 +241,44 @@ SETUPS = {"deeprecipe": setup_deeprecipe, "deeprecipe-trainer": setup_deeprecipe
           "pytorch": setup_pytorch, "sklearn": setup_sklearn, "floor": setup_floor}
 
 
-def child(framework: str, problem: str, quick: bool, repeats: int, threads: int) -> dict:
-    """Runs in a subprocess: time `repeats` epochs (after a warm-up) of one framework."""
-    import torch
+def warm_up_runtime(framework: str) -> None:
+    """Import the framework and run one step on a toy problem (JIT kernels, thread pools)."""
+    X = np.random.default_rng(1).random((8, 4), dtype=np.float32)
+    y = np.arange(8) % 10
+    SETUPS[framework](X, y, (4,), 4, False)(limit=1)
+
+
+def child(framework: str, case: str, quick: bool, repeats: int, threads: int) -> dict:
+    """Runs in a subprocess: time `repeats` runs (after a warm-up) of one framework and case."""
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(threads)
+    problem, hidden, batch_size, bn, _ = CASES[case]
+    if framework == "pytorch":
+        import torch
+
+        torch.set_num_threads(threads)
     with threadpool_limits(limits=threads):
+        warm_up_runtime(framework)
+        if problem == "digits":
+            import sklearn.datasets  # noqa: F401  (its import is not the data's memory)
+        runtime = rss_now_mb()
         X, y, source = load(problem, quick)
-        hidden, batch_size = (WIDE, 128) if problem == "mnist" else (NARROW, 32)
-        base = rss_now_mb()
+        data = rss_now_mb() - runtime
         reset_peak()
-        epoch = SETUPS[framework](X, y, hidden, batch_size)
-        epoch(limit=20)  # warm-up: allocations, BLAS threads, torch's first-call overheads
+        run = SETUPS[framework](X, y, hidden, batch_size, bn)
+        run(limit=20)  # warm-up: allocations, BLAS threads, first-call overheads
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            epoch()
+            run()
             times.append(time.perf_counter() - t0)
-    return {"framework": framework, "problem": problem, "source": source, "m": len(X),
-            "times": times, "median": statistics.median(times), "peak_rss_mb": rss_peak_mb(),
-            "base_rss_mb": base, "threads": threads}
+    sizes = (X.shape[1], *hidden, 10)
+    n_params = sum((a + 1) * b for a, b in pairwise(sizes))
+    largest_batch = (batch_size or len(X)) * max(sizes) * 4 / 2**20
+    return {"framework": framework, "case": case, "source": source, "m": len(X),
+            "times": times, "median": statistics.median(times), "runtime_mb": runtime,
+            "data_mb": data, "training_mb": rss_peak_mb() - runtime - data,
+            "budget_mb": 4 * n_params * 4 / 2**20 + 3 * largest_batch + 100, "threads": threads}
 
 
 def machine_info() -> dict:
@@ -235,60 +297,93 @@ def machine_info() -> dict:
 
 def run_all(quick: bool, repeats: int, threads: int) -> tuple[list[dict], dict]:
     results = []
-    plan = [("mnist", f) for f in FRAMEWORKS] + [("digits", f) for f in
-                                                  ("deeprecipe", "pytorch")]
-    for problem, framework in plan:
-        reps = repeats if problem == "mnist" else 10 * repeats
-        env = {**os.environ, **{v: str(threads) for v in (
-            "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-        out = subprocess.run([sys.executable, __file__, "--child", framework, "--problem",
-                              problem, "--repeats", str(reps), "--threads", str(threads),
-                              *(["--quick"] if quick else [])],
-                             capture_output=True, text=True, check=True, timeout=900, env=env)
-        res = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"  {problem:7s} {framework:20s} median {res['median']:.3f} s", file=sys.stderr)
-        results.append(res)
+    for case, (*_, frameworks) in CASES.items():
+        reps = 10 * repeats if case == "narrow" else repeats
+        for framework in frameworks:
+            env = {**os.environ, **{v: str(threads) for v in (
+                "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+            out = subprocess.run([sys.executable, __file__, "--child", framework, "--case", case,
+                                  "--repeats", str(reps), "--threads", str(threads),
+                                  *(["--quick"] if quick else [])],
+                                 capture_output=True, text=True, timeout=1800, env=env, check=False)
+            if out.returncode:
+                sys.exit(f"{case}/{framework} failed:\n{out.stderr}")
+            res = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"  {case:10s} {framework:20s} median {res['median']:.4f} s", file=sys.stderr)
+            results.append(res)
     return results, {**machine_info(), "threads_used": threads}
 
 
+def _ratio_table(by: dict, case: str, unit: str = "s", scale: float = 1.0) -> list[str]:
+    dr_time = by[(case, "deeprecipe")]["median"]
+    lines = [f"| framework | {unit} | deeprecipe / it |", "|---|---:|---:|"]
+    for f in CASES[case][4]:
+        r = by[(case, f)]
+        lines.append(f"| {f} | {scale * r['median']:.3f} | {dr_time / r['median']:.2f} |")
+    return lines
+
+
 def table(results: list[dict], info: dict) -> str:
-    by = {(r["problem"], r["framework"]): r for r in results}
-    dr = by[("mnist", "deeprecipe")]["median"]
-    mn = by[("mnist", "deeprecipe")]
-    lines = [f"Wide: 784-512-512-10, Adam, batch 128, float32, one epoch of {mn['m']:,} samples "
-             f"({mn['source']}); median of {len(mn['times'])} epochs after a warm-up.", "",
-             "| framework | epoch (s) | time ratio deeprecipe / it | peak RSS (MB) "
-             "| peak over data (MB) |",
-             "|---|---:|---:|---:|---:|"]
-    for f in FRAMEWORKS:
-        r = by[("mnist", f)]
-        lines.append(f"| {f} | {r['median']:.3f} | {dr / r['median']:.2f} | "
-                     f"{r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] - r['base_rss_mb']:.0f} |")
-    d, t = by[("digits", "deeprecipe")], by[("digits", "pytorch")]
-    lines += ["", f"Narrow: 64-32-10, Adam, batch 32, float32, one epoch of {d['m']:,} samples "
-              f"({d['source']}); median of {len(d['times'])} epochs.", "",
-              "| framework | epoch (ms) | time ratio deeprecipe / it |", "|---|---:|---:|",
-              f"| deeprecipe | {1e3 * d['median']:.2f} | 1.00 |",
-              f"| pytorch | {1e3 * t['median']:.2f} | {d['median'] / t['median']:.2f} |", "",
-              "Machine: " + ", ".join(f"{k}={v}" for k, v in info.items() if k != "blas"),
-              "BLAS (threadpoolctl): " + "; ".join(info["blas"])]
-    return "\n".join(lines)
+    by = {(r["case"], r["framework"]): r for r in results}
+    main = by[("train", "deeprecipe")]
+    out = [(f"Data: {main['source']}, {main['m']:,} samples; {info['threads_used']} threads; "
+            f"medians of {len(main['times'])} runs after a warm-up."), "",
+           "### Targets (one epoch, 784-512-512-10, Adam, batch 128)", "",
+           "| target | measured | status |", "|---|---:|---|"]
+    for other, limit in TARGETS:
+        ratio = main["median"] / by[("train", other)]["median"]
+        out.append(f"| epoch <= {limit} x {other} | {ratio:.2f} | "
+                   f"{'met' if ratio <= limit else 'missed'} |")
+    narrow = by[("narrow", "deeprecipe")]["median"] / by[("narrow", "pytorch")]["median"]
+    out.append(f"| narrow net no slower than pytorch | {narrow:.2f} | "
+               f"{'met' if narrow <= 1 else 'missed'} |")
+    ours = [r for r in results if r["framework"].startswith("deeprecipe")]
+    over = [r["case"] for r in ours if r["training_mb"] > r["budget_mb"]]
+    worst = max(r["training_mb"] / r["budget_mb"] for r in ours)
+    out.append(f"| deeprecipe training memory within budget (every case) | {worst:.2f} x "
+               f"budget | {'missed: ' + ', '.join(over) if over else 'met'} |")
+    out += ["", "### Epoch time (s), batch 128", "", *_ratio_table(by, "train", "epoch (s)")]
+    out += ["", "### Batch size (epoch s; deeprecipe / it in brackets)", "",
+            "| batch | deeprecipe | pytorch | sklearn | floor |", "|---:|---:|---:|---:|---:|"]
+    for case, batch in (("batch32", 32), ("train", 128), ("batch512", 512)):
+        d = by[(case, "deeprecipe")]["median"]
+        cells = [f"{by[(case, f)]['median']:.3f} ({d / by[(case, f)]['median']:.2f})"
+                 for f in ALL[1:]]
+        out.append(f"| {batch} | {d:.3f} | " + " | ".join(cells) + " |")
+    out += ["", f"### BatchNorm + Dropout (keep_prob {KEEP_PROB}), batch 128", "",
+            *_ratio_table(by, "bn-dropout", "epoch (s)")]
+    inf = {f: by[("inference", f)] for f in ALL}
+    out += ["", f"### Inference: class probabilities for {main['m']:,} images in one call", "",
+            "| framework | s | samples / s | deeprecipe / it (time) |", "|---|---:|---:|---:|"]
+    for f, r in inf.items():
+        out.append(f"| {f} | {r['median']:.3f} | {r['m'] / r['median']:,.0f} | "
+                   f"{inf['deeprecipe']['median'] / r['median']:.2f} |")
+    out += ["", "### Narrow 64-32-10 on digits, batch 32", "",
+            *_ratio_table(by, "narrow", "epoch (ms)", 1e3)]
+    out += ["", "### Memory (MB): runtime, data, training peak over both, budget", "",
+            "| case | framework | runtime | data | training | budget |",
+            "|---|---|---:|---:|---:|---:|"]
+    out += [f"| {r['case']} | {r['framework']} | {r['runtime_mb']:.0f} | {r['data_mb']:.0f} | "
+            f"{r['training_mb']:.0f} | {r['budget_mb']:.0f} |" for r in results]
+    out += ["", "Machine: " + ", ".join(f"{k}={v}" for k, v in info.items() if k != "blas"),
+            "BLAS (threadpoolctl): " + "; ".join(info["blas"])]
+    return "\n".join(out)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="6,000 samples (smoke run)")
+    p.add_argument("--quick", action="store_true", help="6,000 samples, 1 repeat (smoke run)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="BLAS/OpenMP/torch threads for every framework (default: all cores)")
-    p.add_argument("--child", choices=FRAMEWORKS, help=argparse.SUPPRESS)
-    p.add_argument("--problem", choices=("mnist", "digits"), default="mnist",
-                   help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=tuple(SETUPS), help=argparse.SUPPRESS)
+    p.add_argument("--case", choices=tuple(CASES), default="train", help=argparse.SUPPRESS)
     a = p.parse_args()
+    repeats = 1 if a.quick else a.repeats
     if a.child:
-        print(json.dumps(child(a.child, a.problem, a.quick, a.repeats, a.threads)))
+        print(json.dumps(child(a.child, a.case, a.quick, repeats, a.threads)))
         return
-    results, info = run_all(a.quick, a.repeats, a.threads)
+    results, info = run_all(a.quick, repeats, a.threads)
     print(table(results, info))
 
 
