@@ -183,6 +183,27 @@ def test_prediction_is_deterministic_and_caches_nothing():
 
 
 # -- summary and configuration --------------------------------------------------------------------
+def test_predict_proba_in_chunks_equals_one_forward_pass():
+    # rows are predicted in L2-sized chunks: 64 rows at input width 8,192 in float32
+    L = dr.layers
+    net = dr.Sequential([L.Dense(16), L.BatchNorm(), L.ReLU(), L.Dropout(0.5), L.Dense(3),
+                         L.Softmax()], input_dim=8192, random_state=0)
+    X = np.random.default_rng(0).normal(size=(200, 8192)).astype(np.float32)
+    net.cost_and_gradients(*net.prepare(X[:50], np.arange(50) % 3, "categorical_crossentropy"))
+    proba = net.predict_proba(X)
+    assert proba.shape == (200, 3) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba, net.forward(X), rtol=1e-5, atol=1e-7)
+
+
+def test_large_finite_inputs_are_accepted():
+    # the finiteness check sums X in its dtype; a sum that overflows is rechecked exactly
+    net = dr.Sequential([dr.layers.Dense(2), dr.layers.Softmax()], input_dim=3, random_state=0)
+    X = np.full((4, 3), 3e38, np.float32)
+    assert net.check_input(X) is X
+    with pytest.raises(DataError, match="NaN or inf values in 1 sample"):
+        net.check_input(np.vstack([X, [[np.inf, 0, 0]]]).astype(np.float32))
+
+
 def test_summary_mentions_the_parameter_count():
     net = _net()
     text = net.summary()

