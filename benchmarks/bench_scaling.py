@@ -9,7 +9,7 @@ file is absent), next to the "floor": the same forward and backward matmuls alon
   work (activations, Adam over the 784 w + w**2 + 10 w parameters) has the same shape, so the
   ratio deeprecipe / floor should stay roughly flat and approach 1 where the matmuls dominate.
 
-    python benchmarks/bench_scaling.py [--threads 1] [--repeats 3]
+    python benchmarks/bench_scaling.py [--threads N (default: all cores)] [--repeats 3]
 
 Prints Markdown tables: best-of-repeats wall time and the process CPU time of that run.
 """
@@ -17,7 +17,9 @@ Prints Markdown tables: best-of-repeats wall time and the process CPU time of th
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +63,7 @@ def deeprecipe_epoch(X, y, width):
 def floor_epoch(X, y, width):
     sizes = [X.shape[1], width, width, 10]
     rng = np.random.default_rng(0)
-    Ws = [rng.standard_normal((a, b)).astype(np.float32) * 0.05 for a, b in zip(sizes, sizes[1:])]
+    Ws = [rng.standard_normal((a, b)).astype(np.float32) * 0.05 for a, b in pairwise(sizes)]
     dWs = [np.empty_like(W) for W in Ws]
     acts = [np.empty((BATCH, n), np.float32) for n in sizes]
     grads = [np.empty((BATCH, n), np.float32) for n in sizes]
@@ -95,7 +97,7 @@ def timed(epoch, repeats: int) -> tuple[float, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     X, y = load()
@@ -105,7 +107,7 @@ def main() -> None:
             d = timed(deeprecipe_epoch(X[:m], y[:m], 512), args.repeats)
             f = timed(floor_epoch(X[:m], y[:m], 512), args.repeats)
             rows_m.append((m, d, f))
-        for w in (64, 128, 256, 512, 1024):
+        for w in (64, 128, 256, 512, 1024, 2048):
             d = timed(deeprecipe_epoch(X[:15000], y[:15000], w), args.repeats)
             f = timed(floor_epoch(X[:15000], y[:15000], w), args.repeats)
             rows_w.append((w, d, f))
