@@ -84,7 +84,7 @@ class EarlyStopping(Callback):
                 self.stopped_epoch = record["epoch"]
                 trainer.stop_training = True
                 trainer.event("early_stopping", f"no improvement of {self.monitor} for "
-                              f"{self.patience} epochs; best {self.best:.4g} at epoch "
+                              f"{self.wait} epochs; best {self.best:.4g} at epoch "
                               f"{self.best_epoch}")
 
     def on_train_end(self, trainer: Trainer) -> None:
