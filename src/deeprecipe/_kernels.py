@@ -17,7 +17,17 @@ import numpy as np
 
 __all__ = ["sgd_", "momentum_", "rmsprop_", "adam_", "relu_backward_"]
 
-_jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+
+
+def _jit(fn):
+    """numba.njit on the calling thread, without the GIL; the machine code is cached on disk
+    (``__pycache__`` next to this file, else the user's cache directory, or NUMBA_CACHE_DIR) and
+    compiled in memory in each process when none of them is writable."""
+    options = {"nogil": True, "boundscheck": False, "error_model": "numpy"}
+    try:
+        return numba.njit(cache=True, **options)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(**options)(fn)
 
 
 @_jit
