@@ -119,3 +119,26 @@ def test_no_pickle(tmp_path):
     np.save(tmp_path / "y.npy", np.array([0, 1]))
     with pytest.raises(DataError, match="X.npy"):
         load_file(tmp_path / "X.npy")
+
+
+def test_csv_with_text_labels_and_quoted_cells(tmp_path):
+    path = tmp_path / "pets.csv"
+    path.write_text('weight,height,name\n4.5,30,"cat"\n30, 60 ,dog\n\n5,25,"cat"\n')
+    d = load_file(path, label="name")
+    np.testing.assert_allclose(d.X, [[4.5, 30], [30, 60], [5, 25]])
+    assert d.y.tolist() == ["cat", "dog", "cat"]
+    assert (d.task, d.n_classes) == ("classification", 2)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("a,b,target\n1,2,x\n3,4\n", "rows do not all have 3 values"),
+    ("a,b,target\n", "no samples"),
+    ("a,b,target\n1,2,x\n3,4,x\n", "single class (x)"),
+    ("a,b,target\n1,two,x\n3,4,y\n", "non-numeric value 'two' at line 2, column 'b'"),
+])
+def test_bad_csv_files(tmp_path, text, problem):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(DataError) as info:
+        load_file(path, label="target")
+    assert "bad.csv" in str(info.value) and problem in str(info.value), str(info.value)

@@ -138,3 +138,22 @@ def test_not_a_run_directory(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     with pytest.raises(DeepRecipeError, match="no final model yet.*deeprecipe resume"):
         load_run_model(tmp_path)
+
+
+def test_csv_with_text_labels_predicts_the_names(tmp_path):
+    X, y = _blobs(np.random.default_rng(3), 40)
+    names = np.array(["cat", "dog", "fish"])[np.searchsorted(LABELS, y)]
+    rows = [f'{a:.4f},{b:.4f},{c:.4f},"{n}"' for (a, b, c), n in zip(X, names, strict=True)]
+    (tmp_path / "pets.csv").write_text("x1,x2,x3,species\n" + "\n".join(rows) + "\n")
+    config = config_from_dict({
+        "name": "pets", "seed": 0, "data": {"dataset": str(tmp_path / "pets.csv"),
+                                            "label": "species"},
+        "model": {"hidden_layer_sizes": [8]}, "optimizer": {"learning_rate": 0.05},
+        "training": {"epochs": 20}})
+    result = run(config, tmp_path / "run", report=False)
+    assert load_run_model(tmp_path / "run")[2]["classes"] == ["cat", "dog", "fish"]
+    assert evaluate_run(tmp_path / "run") == pytest.approx(result.metrics)
+    (tmp_path / "new.csv").write_text("x1,x2,x3\n-4,0,1\n4,0,-1\n0,5,0\n")
+    preds = predict_file(tmp_path / "run", tmp_path / "new.csv", output=tmp_path / "out.csv")
+    assert preds.tolist() == ["cat", "dog", "fish"]
+    assert (tmp_path / "out.csv").read_text().split() == ["cat", "dog", "fish"]

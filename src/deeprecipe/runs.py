@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -155,23 +156,28 @@ def _read_inputs(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         return _load_array(path)
-    if suffix == ".csv":
+    if suffix == ".csv":  # numbers only, an optional header row; NumPy's C reader parses it
         with path.open(newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if any(cell.strip() for cell in r)]
-        if rows:
-            try:
-                [float(cell) for cell in rows[0]]
-            except ValueError:
-                rows = rows[1:]  # a header row
-        if not rows:
+            first = next((r for r in csv.reader(fh) if any(cell.strip() for cell in r)), None)
+        if first is None:
             raise DataError(f"{path}: no rows of values")
-        if len({len(r) for r in rows}) > 1:
-            raise DataError(f"{path}: rows have different numbers of values "
-                            f"({sorted({len(r) for r in rows})})")
         try:
-            return np.array(rows, dtype=np.float32)
+            [float(cell) for cell in first]
+            header_rows = 0
         except ValueError:
-            raise DataError(f"{path}: every value must be numeric") from None
+            header_rows = 1
+        try:
+            with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
+                warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no data")
+                X = np.loadtxt(path, dtype=np.float32, delimiter=",", skiprows=header_rows,
+                               ndmin=2, comments=None, encoding="utf-8")
+        except ValueError as exc:
+            problem = ("rows have different numbers of values" if "number of columns" in
+                       str(exc) else "every value must be numeric")
+            raise DataError(f"{path}: {problem} ({str(exc).split(';')[0]})") from None
+        if X.size == 0:
+            raise DataError(f"{path}: no rows of values")
+        return X
     raise DataError(f"{path}: unsupported input format {path.suffix!r}; use .npy, .npz or .csv")
 
 
@@ -208,6 +214,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, *, proba: bool = F
             write_bytes_atomic(output, buf.getvalue())
         else:
             buf = io.StringIO()
-            np.savetxt(buf, preds.reshape(len(preds), -1), fmt="%g", delimiter=",")
+            np.savetxt(buf, preds.reshape(len(preds), -1), delimiter=",",
+                       fmt="%s" if preds.dtype.kind in "US" else "%g")
             write_text_atomic(output, buf.getvalue())
     return preds

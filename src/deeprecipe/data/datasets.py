@@ -10,6 +10,7 @@ header row and a named label column. X comes back as float32 with samples as row
 from __future__ import annotations
 
 import csv
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,13 +142,18 @@ def load_dataset(name: str, *, random_state: RandomState = 0,
 
 
 def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Dataset:
-    """Validate X and y read from ``path`` and wrap them in a Dataset."""
+    """Validate X and y read from ``path`` and wrap them in a Dataset.
+
+    Integral targets make a classification task, text targets (class names) too, any other
+    numbers a regression.
+    """
     if X.dtype == object or y.dtype == object:
         raise DataError(f"{path}: arrays must be numeric, not Python objects")
     if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}")
-    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-        raise DataError(f"{path}: y must be numeric, got dtype {y.dtype}")
+    named = y.dtype.kind in "US"
+    if not (named or np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise DataError(f"{path}: y must be numeric or text class names, got dtype {y.dtype}")
     if X.ndim < 2:
         raise DataError(f"{path}: X must have samples as rows (2-D or image-shaped), got "
                         f"shape {X.shape}")
@@ -166,19 +172,24 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
     if bad_x.any():
         raise DataError(f"{path}: X contains NaN or inf in {int(bad_x.sum())} sample(s), first "
                         f"at row {int(np.argmax(bad_x))}; clean or impute them first")
-    yf = y.astype(np.float64)
-    if not np.isfinite(yf).all():
-        raise DataError(f"{path}: y contains NaN or inf values")
-    if np.all(yf == np.round(yf)):
-        classes = np.unique(y)
-        if len(classes) < 2:
-            raise DataError(f"{path}: y has a single class ({classes[0].item():g}); classification "
-                            "needs at least two")
-        return Dataset(X=X, y=y.astype(np.int64), task="classification",
-                       n_classes=int(len(classes)), image_shape=image_shape, name=path.stem,
-                       description=description)
-    return Dataset(X=X, y=yf, task="regression", n_classes=None, image_shape=image_shape,
-                   name=path.stem, description=description)
+    if named:
+        y = y.astype(str)
+        if np.any(y == ""):
+            raise DataError(f"{path}: y has {int(np.sum(y == ''))} empty label(s)")
+    else:
+        yf = y.astype(np.float64)
+        if not np.isfinite(yf).all():
+            raise DataError(f"{path}: y contains NaN or inf values")
+        if not np.all(yf == np.round(yf)):
+            return Dataset(X=X, y=yf, task="regression", n_classes=None,
+                           image_shape=image_shape, name=path.stem, description=description)
+        y = y.astype(np.int64)
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise DataError(f"{path}: y has a single class ({classes[0].item()}); classification "
+                        "needs at least two")
+    return Dataset(X=X, y=y, task="classification", n_classes=int(len(classes)),
+                   image_shape=image_shape, name=path.stem, description=description)
 
 
 def _load_npz(path: Path, part: str) -> Dataset:
@@ -216,30 +227,56 @@ def _load_npy(path: Path, y_path: Path | None) -> Dataset:
 
 
 def _load_csv(path: Path, label: str | None) -> Dataset:
+    """Header row, numeric features, a label column that is numeric or text (class names).
+
+    Parsed by NumPy's C reader (no Python loop over rows); blank lines are skipped.
+    """
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
+        header = next(csv.reader(fh), None)
+    if not header:
         raise DataError(f"{path}: the file is empty (expected a header row)")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in header]
     if label is None or label not in header:
         what = "no label column given (pass label=...)" if label is None else \
             f"label column {label!r} not found"
         raise DataError(f"{path}: {what}; columns are: {', '.join(header)}")
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    values = np.empty((len(body), len(header)), dtype=np.float64)
-    for i, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path}: line {i} has {len(row)} values, the header has "
-                            f"{len(header)}")
-        for j, cell in enumerate(row):
-            try:
-                values[i - 2, j] = float(cell)
-            except ValueError:
-                raise DataError(f"{path}: non-numeric value {cell.strip()!r} at line {i}, "
-                                f"column {header[j]!r}") from None
+    try:
+        with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
+            warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no data")
+            cells = np.loadtxt(path, dtype=str, delimiter=",", skiprows=1, ndmin=2,
+                               comments=None, quotechar='"', encoding="utf-8")
+    except ValueError as exc:  # e.g. "the number of columns changed from 3 to 2 at row 4"
+        raise DataError(f"{path}: rows do not all have {len(header)} values "
+                        f"({str(exc).split(';')[0]})") from None
+    if cells.shape[0] == 0:
+        raise DataError(f"{path}: no samples (only a header row)")
+    if cells.shape[1] != len(header):
+        raise DataError(f"{path}: the rows have {cells.shape[1]} values, the header has "
+                        f"{len(header)}")
+    cells = np.char.strip(cells)
     j = header.index(label)
-    X = np.delete(values, j, axis=1)
-    return _finish(path, X, values[:, j], f"{path.name}, label column {label!r}")
+    features = np.delete(cells, j, axis=1)
+    try:
+        X = features.astype(np.float64)
+    except ValueError:
+        raise DataError(f"{path}: {_first_non_numeric(features, np.delete(header, j))}") from None
+    try:
+        y = cells[:, j].astype(np.float64)
+    except ValueError:
+        y = cells[:, j]  # text labels: class names
+    return _finish(path, X, y, f"{path.name}, label column {label!r}")
+
+
+def _first_non_numeric(cells: np.ndarray, columns) -> str:
+    """Where the first cell that is not a number sits (only on the error path)."""
+    for col in range(cells.shape[1]):
+        for row, cell in enumerate(cells[:, col]):
+            try:
+                float(cell)
+            except ValueError:
+                return (f"non-numeric value {str(cell)!r} at line {row + 2}, column "
+                        f"{str(columns[col])!r} (features must be numbers)")
+    return "non-numeric values"  # unreachable when astype(float) failed
 
 
 def load_file(path, *, label: str | None = None, y=None, part: str = "train") -> Dataset:
@@ -251,7 +288,9 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
         ``.npz`` with keys ``X``, ``y`` or ``X_<part>``, ``y_<part>``;
         ``.npy`` with features (labels in ``y`` or in the sibling file whose name swaps
         the leading ``X`` for ``y``: ``X_train.npy`` -> ``y_train.npy``);
-        ``.csv`` with a header row, numeric values and the label column named by ``label``.
+        ``.csv`` with a header row, numeric features and the label column named by
+        ``label``: numbers, or text class names ("cat", "dog"; predictions come back as
+        those names).
     label : str, optional
         Label column of a CSV file (required for CSV).
     y : str or Path, optional
