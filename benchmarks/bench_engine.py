@@ -226,7 +226,7 @@ def setup_floor(X, y, hidden, batch_size, bn):
             k = len(b)
             A = X[b]
             acts = [A]
-            for W, out in zip(Ws, As):
+            for W, out in zip(Ws, As, strict=True):
                 A = np.matmul(A, W, out=out[:k])
                 acts.append(A)
             dZ = acts[-1]  # stands in for dJ/dZ of the output: same shape, same cost
@@ -305,7 +305,8 @@ def run_all(quick: bool, repeats: int, threads: int) -> tuple[list[dict], dict]:
             out = subprocess.run([sys.executable, __file__, "--child", framework, "--case", case,
                                   "--repeats", str(reps), "--threads", str(threads),
                                   *(["--quick"] if quick else [])],
-                                 capture_output=True, text=True, timeout=1800, env=env, check=False)
+                                 capture_output=True, text=True, timeout=1800, env=env,
+                                 check=False)
             if out.returncode:
                 sys.exit(f"{case}/{framework} failed:\n{out.stderr}")
             res = json.loads(out.stdout.strip().splitlines()[-1])

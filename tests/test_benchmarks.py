@@ -47,7 +47,8 @@ def test_benchmark_table_names_every_target():
             for f, t in zip(frameworks, (1.0, 2.0, 3.0, 4.0, 0.5), strict=False)]
     table = bench_engine.table(fake, {"threads_used": 2, "blas": []})
     # train: deeprecipe 1.0 s, pytorch 3.0, sklearn 4.0, floor 0.5; narrow: 1.0 vs pytorch 2.0
-    for row in ("| epoch <= 0.8 x pytorch | 0.33 | met |", "| epoch <= 0.5 x sklearn | 0.25 | met |",
+    for row in ("| epoch <= 0.8 x pytorch | 0.33 | met |",
+                "| epoch <= 0.5 x sklearn | 0.25 | met |",
                 "| epoch <= 1.5 x floor | 2.00 | missed |",
                 "| narrow net no slower than pytorch | 0.50 | met |",
                 "| deeprecipe training memory within budget (every case) | 0.05 x budget | met |"):

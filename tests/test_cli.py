@@ -70,7 +70,7 @@ def cli_many(arg_lists, *, cwd: Path, columns: int = 200) -> list[subprocess.Com
              for args in arg_lists]
     results = []
     try:
-        for args, p in zip(arg_lists, procs):
+        for args, p in zip(arg_lists, procs, strict=True):
             out, err = p.communicate(timeout=TIMEOUT)
             results.append(subprocess.CompletedProcess(args, p.returncode, out, err))
     finally:
@@ -120,7 +120,7 @@ def helps(work) -> dict:
     """``--help`` of the app and of every command, started concurrently."""
     arg_lists = [["--help"]] + [[cmd, "--help"] for cmd in COMMANDS]
     results = cli_many(arg_lists, cwd=work)
-    return {" ".join(a): r for a, r in zip(arg_lists, results)}
+    return {" ".join(a): r for a, r in zip(arg_lists, results, strict=True)}
 
 
 # -- entry points and help -----------------------------------------------------------------
@@ -456,7 +456,7 @@ def bad_runs(tmp_path_factory) -> tuple[Path, dict]:
     # a narrow terminal: the one-line error must not be wrapped
     results = cli_many([["run", f"{n}.toml", "--out", f"out_{n}", "-q"] for n in names],
                        cwd=root, columns=40)
-    return root, dict(zip(names, results))
+    return root, dict(zip(names, results, strict=True))
 
 
 @pytest.mark.parametrize("name", list(BAD_CONFIGS))

@@ -94,7 +94,8 @@ def test_augmentation_options_are_validated_and_merged_over_the_defaults():
                                                "augmentation": {"rotate": 10.0}}})
     assert cfg.regularization.augmentation_options() == {"flip": False, "crop": 1,
                                                          "noise": 0.05, "rotate": 10.0}
-    with pytest.raises(ConfigError, match=r"regularization.augmentation has an unknown key 'spin'"):
+    with pytest.raises(ConfigError,
+                       match=r"regularization.augmentation has an unknown key 'spin'"):
         config_from_dict({"regularization": {"augmentation": {"spin": 1}}})
     with pytest.raises(ConfigError, match=r"regularization.augmentation.rotate must be in"):
         config_from_dict({"regularization": {"augmentation": {"rotate": 500.0}}})

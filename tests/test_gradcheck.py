@@ -133,7 +133,7 @@ def test_wrong_input_gradient_shows_up_in_earlier_layers(monkeypatch):
     assert report["4.W"] < 1e-7 and report["6.W"] < 1e-7  # after the bug: still right
 
 
-# -- dropout ----------------------------------------------------------------------------------------
+# -- dropout --------------------------------------------------------------------------------------
 def test_dropout_is_refused_unless_frozen():
     net = _net(keep_prob=0.6)
     with pytest.raises(InvalidValueError, match=r"gradient checking does not work with dropout.*"
@@ -191,7 +191,7 @@ def test_subsample_is_reproducible():
     assert a.errors == b.errors
 
 
-# -- dtype ------------------------------------------------------------------------------------------
+# -- dtype ----------------------------------------------------------------------------------------
 def test_float32_network_is_checked_in_float64():
     net = _net(dtype=np.float32)
     report = dr.gradient_check(net, *_data(), loss=CCE, l2=0.7)

@@ -47,7 +47,8 @@ def test_layer_conformance(make_layer):
 
 
 @pytest.mark.parametrize("n_in, m", [(1, 1), (2, 3), (8, 16)])
-@pytest.mark.parametrize("make_layer", [lambda: Dense(2), Softmax, BatchNorm, lambda: Dropout(0.6)],
+@pytest.mark.parametrize("make_layer",
+                         [lambda: Dense(2), Softmax, BatchNorm, lambda: Dropout(0.6)],
                          ids=["Dense", "Softmax", "BatchNorm", "Dropout"])
 def test_layer_conformance_other_sizes(make_layer, n_in, m):
     check_layer(make_layer(), n_in=n_in, m=m, seed=n_in + m)

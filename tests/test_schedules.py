@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import pickle
@@ -95,7 +96,7 @@ def test_decaying_schedules_are_positive_and_non_increasing(lr0, rate, base, k, 
                   SqrtDecay(lr0, k), Staircase(lr0, rate, every)):
         rates = [sched(e) for e in range(1, 200)]
         assert all(r > 0 for r in rates)
-        assert all(b <= a for a, b in zip(rates, rates[1:]))
+        assert all(b <= a for a, b in itertools.pairwise(rates))
 
 
 @pytest.mark.parametrize(("make", "message"), [

@@ -155,7 +155,7 @@ def test_every_trial_gets_a_folder_with_its_config(tmp_path):
     study = tune(cfg, run_dir=tmp_path / "study")
     folders = sorted((tmp_path / "study" / "trials").iterdir())
     assert [f.name for f in folders] == ["round-0-trial-0000", "round-0-trial-0001"]
-    for folder, row in zip(folders, study.trials):
+    for folder, row in zip(folders, study.trials, strict=True):
         trial_cfg = load_config(folder / "config.toml")
         assert trial_cfg.optimizer.learning_rate == pytest.approx(row["params"]["learning_rate"])
         assert (folder / "trial.json").exists()

@@ -217,11 +217,11 @@ def test_momentum_rmsprop_adam_beat_plain_gradient_descent_on_moons():
         return dr.train(mlp(), X, y, optimizer=opt, batch_size=64, epochs=20,
                         random_state=0)["train_cost"][-1]
 
-    O = dr.optimizers
-    gd = min(final_cost(O.GradientDescent(lr)) for lr in (0.1, 0.3))  # GD's better rate
-    assert final_cost(O.Momentum(1.0, beta=0.9)) < gd
-    assert final_cost(O.RMSprop(0.01)) < gd
-    assert final_cost(O.Adam(0.01)) < gd
+    opts = dr.optimizers
+    gd = min(final_cost(opts.GradientDescent(lr)) for lr in (0.1, 0.3))  # GD's better rate
+    assert final_cost(opts.Momentum(1.0, beta=0.9)) < gd
+    assert final_cost(opts.RMSprop(0.01)) < gd
+    assert final_cost(opts.Adam(0.01)) < gd
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

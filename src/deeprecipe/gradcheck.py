@@ -175,7 +175,7 @@ def gradient_check(net: Sequential, X, y, *, loss: str | Loss, l2: float = 0.0,
     net64 = net.astype(np.float64)
     X64, Y, loss_obj = net64.prepare(X, y, loss)
     state0 = {k: s.copy() for k, s in net64.state.items()}
-    for layer64, layer in zip(net64.layers, net.layers):
+    for layer64, layer in zip(net64.layers, net.layers, strict=True):
         if layer.rng is not None:  # same dropout masks as the original network would draw
             layer64.rng = np.random.default_rng(as_seed_sequence(random_state).spawn(1)[0])
 

@@ -55,8 +55,8 @@ class History:
         lines = [json.dumps({"type": "epoch", **r}) for r in self.epochs]
         lines += [json.dumps({"type": "event", **e}) for e in self.events]
         keys = list(self.steps)
-        lines += [json.dumps({"type": "step", **dict(zip(keys, vals))})
-                  for vals in zip(*self.steps.values())]
+        lines += [json.dumps({"type": "step", **dict(zip(keys, vals, strict=True))})
+                  for vals in zip(*self.steps.values(), strict=True)]
         return "\n".join(lines) + "\n"
 
     @classmethod

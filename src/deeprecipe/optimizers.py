@@ -68,7 +68,7 @@ class Optimizer:
         self._learning_rate = _positive("learning_rate", value)
 
     def init(self, params: Params) -> None:
-        """Allocate the state once: t = 0, a C-ordered zeros array per slot and parameter, scratch."""
+        """Allocate the state once: t = 0, C-ordered zeros per slot and parameter, scratch."""
         for k, p in params.items():
             if not (isinstance(p, np.ndarray) and p.dtype in _FLOAT_DTYPES):
                 got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__

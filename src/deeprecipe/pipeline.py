@@ -8,7 +8,6 @@ babysitter and the automated recipe.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import time
 from dataclasses import dataclass, field

@@ -168,7 +168,8 @@ def _read_inputs(path: Path) -> np.ndarray:
             header_rows = 1
         try:
             with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
-                warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no data")
+                warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no "
+                                        "data")
                 X = np.loadtxt(path, dtype=np.float32, delimiter=",", skiprows=header_rows,
                                ndmin=2, comments=None, encoding="utf-8")
         except ValueError as exc:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import math
 from collections.abc import Iterable
 
@@ -197,7 +198,7 @@ class Piecewise(_ScheduleBase):
         if len(bounds) != len(vals):
             raise InvalidValueError(f"boundaries and values must have the same length, got "
                                     f"{len(bounds)} and {len(vals)}")
-        if any(b >= c for b, c in zip(bounds, bounds[1:])):
+        if any(b >= c for b, c in itertools.pairwise(bounds)):
             raise InvalidValueError(f"boundaries must be strictly increasing, got {bounds}")
         object.__setattr__(self, "boundaries", bounds)
         object.__setattr__(self, "values", vals)

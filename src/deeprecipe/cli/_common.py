@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -55,7 +55,7 @@ def _load(config_path: Path):
     return load_config(config_path)
 
 
-def _run_dir(config, out_dir: Optional[Path]) -> Path:
+def _run_dir(config, out_dir: Path | None) -> Path:
     return out_dir if out_dir is not None else Path("runs") / config.name
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,7 +27,7 @@ from deeprecipe.errors import DeepRecipeError
 
 @app.command()
 @_command
-def demo(out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run directory.")] = None,
+def demo(out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory.")] = None,
          quiet: Quiet = False, force: Force = False) -> None:
     """The main job on the embedded `digits` data set, in well under a minute.
 
@@ -48,7 +48,7 @@ def demo(out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run dire
 @app.command("run")
 @_command
 def run_cmd(config_path: Annotated[Path, typer.Argument(help="A TOML config (deeprecipe init).")],
-            out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+            out_dir: Annotated[Path | None, typer.Option("--out")] = None,
             resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")]
             = False, quiet: Quiet = False, force: Force = False) -> None:
     """Run a configuration end to end (tuning first if \\[tuning] n_trials > 0).
@@ -71,9 +71,9 @@ def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data fil
           learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr")] = 1e-3,
           epochs: int = 30, batch_size: Annotated[str, typer.Option()] = "auto",
           l2: float = 0.0, keep_prob: float = 1.0, batch_norm: bool = False,
-          label: Annotated[Optional[str], typer.Option(help="Label column of a .csv.")] = None,
+          label: Annotated[str | None, typer.Option(help="Label column of a .csv.")] = None,
           seed: int = 0, name: str = "train",
-          out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+          out_dir: Annotated[Path | None, typer.Option("--out")] = None,
           quiet: Quiet = False, force: Force = False) -> None:
     """Train one network from flags (no config file needed).
 
@@ -128,7 +128,7 @@ def evaluate(run_dir: Annotated[Path, typer.Argument(help="A finished run direct
 @_command
 def predict(run_dir: Annotated[Path, typer.Argument(help="A run directory (or model path).")],
             input_path: Annotated[Path, typer.Option("--input", help=".npy, .npz or .csv")],
-            output: Annotated[Optional[Path], typer.Option(help="Write predictions here "
+            output: Annotated[Path | None, typer.Option(help="Write predictions here "
                                                            "(.csv or .npy).")] = None,
             proba: Annotated[bool, typer.Option(help="Probabilities, not labels.")] = False
             ) -> None:
@@ -149,13 +149,13 @@ def predict(run_dir: Annotated[Path, typer.Argument(help="A run directory (or mo
 
 @app.command()
 @_command
-def diagnose(run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory.")] = None,
-             train_error: Annotated[Optional[float], typer.Option()] = None,
-             dev_error: Annotated[Optional[float], typer.Option()] = None,
-             human_error: Annotated[Optional[float], typer.Option(
+def diagnose(run_dir: Annotated[Path | None, typer.Argument(help="A run directory.")] = None,
+             train_error: Annotated[float | None, typer.Option()] = None,
+             dev_error: Annotated[float | None, typer.Option()] = None,
+             human_error: Annotated[float | None, typer.Option(
                  help="Proxy for Bayes error (default: the run's data.human_error, else 0).")
              ] = None,
-             test_error: Annotated[Optional[float], typer.Option()] = None,
+             test_error: Annotated[float | None, typer.Option()] = None,
              learning_curve: Annotated[bool, typer.Option(
                  "--learning-curve", help="Also retrain on growing training subsets and "
                  "plot train/dev error against training-set size (needs RUN_DIR).")] = False
@@ -200,7 +200,7 @@ def diagnose(run_dir: Annotated[Optional[Path], typer.Argument(help="A run direc
                   markup=False, soft_wrap=True)
         out.print(f"{'size':>8}  {'train error':>11}  {'dev error':>9}", markup=False,
                   soft_wrap=True)
-        for n, tr, dv in zip(curve.sizes, curve.train_errors, curve.dev_errors):
+        for n, tr, dv in zip(curve.sizes, curve.train_errors, curve.dev_errors, strict=True):
             out.print(f"{n:>8}  {tr:>11.4f}  {dv:>9.4f}", markup=False, soft_wrap=True)
         saved = json.loads((run_dir / "learning_curve.json").read_text(encoding="utf-8"))
         out.print(saved["reading"], markup=False, soft_wrap=True)
@@ -211,7 +211,7 @@ def diagnose(run_dir: Annotated[Optional[Path], typer.Argument(help="A run direc
 @app.command()
 @_command
 def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] = "moons",
-              config_path: Annotated[Optional[Path], typer.Option("--config")] = None,
+              config_path: Annotated[Path | None, typer.Option("--config")] = None,
               l2: float = 0.7, samples: int = 8, max_components: int = 2000) -> None:
     """Verify backpropagation numerically (two-sided differences, float64).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,14 +25,14 @@ from deeprecipe.errors import DeepRecipeError
 @_command
 def tune(config_path: Annotated[Path, typer.Argument(
              help="A TOML config with a \\[tuning] table.")],
-         trials: Annotated[Optional[int], typer.Option(help="Trials per round.")] = None,
-         rounds: Annotated[Optional[int], typer.Option(help="Coarse-to-fine rounds.")] = None,
-         method: Annotated[Optional[str], typer.Option(help="random (default) or grid.")]
+         trials: Annotated[int | None, typer.Option(help="Trials per round.")] = None,
+         rounds: Annotated[int | None, typer.Option(help="Coarse-to-fine rounds.")] = None,
+         method: Annotated[str | None, typer.Option(help="random (default) or grid.")]
          = None,
-         workers: Annotated[Optional[int], typer.Option(help="Parallel processes.")] = None,
-         scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, "
+         workers: Annotated[int | None, typer.Option(help="Parallel processes.")] = None,
+         scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, "
                                                           "e.g. tcp://host:8786.")] = None,
-         out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+         out_dir: Annotated[Path | None, typer.Option("--out")] = None,
          quiet: Quiet = False) -> None:
     """Random search on the right scales ("caviar"); resumes an interrupted study.
 
@@ -69,8 +69,8 @@ def tune(config_path: Annotated[Path, typer.Argument(
 @_command
 def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
             chunks: Annotated[int, typer.Option(help="Chunks ('days') to train.")] = 3,
-            epochs_per_chunk: Annotated[Optional[int], typer.Option()] = None,
-            out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+            epochs_per_chunk: Annotated[int | None, typer.Option()] = None,
+            out_dir: Annotated[Path | None, typer.Option("--out")] = None,
             quiet: Quiet = False) -> None:
     """Babysit one model ("panda"): train in chunks with a checkpoint after each.
 
@@ -90,11 +90,11 @@ def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 @app.command()
 @_command
 def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.")],
-          learning_rate: Annotated[Optional[float], typer.Option("--learning-rate")] = None,
-          scale_learning_rate: Annotated[Optional[float], typer.Option(
+          learning_rate: Annotated[float | None, typer.Option("--learning-rate")] = None,
+          scale_learning_rate: Annotated[float | None, typer.Option(
               "--scale-learning-rate", help="Multiply α by this factor.")] = None,
-          beta: Optional[float] = None, keep_prob: Optional[float] = None,
-          l2: Optional[float] = None) -> None:
+          beta: float | None = None, keep_prob: float | None = None,
+          l2: float | None = None) -> None:
     """Change α (or β, keep_prob, λ) of a babysat model at its next epoch boundary.
 
     Example: deeprecipe nudge runs/panda --scale-learning-rate 0.5
@@ -151,7 +151,7 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="A run or babysat run di
 @_command
 def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
            rounds: Annotated[int, typer.Option(help="At most this many rounds.")] = 5,
-           out_dir: Annotated[Optional[Path], typer.Option("--out")] = None,
+           out_dir: Annotated[Path | None, typer.Option("--out")] = None,
            quiet: Quiet = False, force: Force = False) -> None:
     """The automated basic recipe: diagnose, apply the next step, retrain, repeat.
 

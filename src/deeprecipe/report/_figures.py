@@ -166,7 +166,7 @@ def bias_variance_svg(fid: str, diag: dict) -> str | None:
         ax = fig.add_subplot()
         xs = np.arange(len(bars))
         ax.bar(xs, [v for _, v, _ in bars], color=[c for *_, c in bars], width=0.6)
-        for x, (_, v, _) in zip(xs, bars):
+        for x, (_, v, _) in zip(xs, bars, strict=True):
             ax.annotate(f"{v:.1f}%", (x, v), ha="center", va="bottom", xytext=(0, 2),
                         textcoords="offset points")
         ax.set_xticks(xs, [b[0] for b in bars])
@@ -197,7 +197,7 @@ def learning_curve_svg(fid: str, curve: dict) -> str | None:
     sizes, tr, dv = (curve.get(k) for k in ("sizes", "train_errors", "dev_errors"))
     if not all(isinstance(v, list) for v in (sizes, tr, dv)):
         return None
-    rows = [(num(n), num(t), num(d)) for n, t, d in zip(sizes, tr, dv)]
+    rows = [(num(n), num(t), num(d)) for n, t, d in zip(sizes, tr, dv, strict=True)]
     rows = sorted(r for r in rows if r[0] is not None and (r[1] is not None or
                                                            r[2] is not None))
     if not rows:
@@ -280,11 +280,12 @@ def tuning_param_svg(fid: str, name: str, points: Sequence[dict], space=None) ->
             done = [p.get("state") in (None, "COMPLETE", "complete") for p in mine]
             label = f"round {r}" + (" (coarse)" if r == min(colours, key=str) and
                                     len(colours) > 1 else "")
-            ax.scatter([x for x, d in zip(xs, done) if d], [y for y, d in zip(ys, done) if d],
+            ax.scatter([x for x, d in zip(xs, done, strict=True) if d],
+                       [y for y, d in zip(ys, done, strict=True) if d],
                        color=colour, s=22, label=label, edgecolors="white", linewidths=0.4)
             if not all(done):
-                ax.scatter([x for x, d in zip(xs, done) if not d],
-                           [y for y, d in zip(ys, done) if not d], facecolors="none",
+                ax.scatter([x for x, d in zip(xs, done, strict=True) if not d],
+                           [y for y, d in zip(ys, done, strict=True) if not d], facecolors="none",
                            edgecolors=colour, s=22)
         best = [p for p in pts if p.get("best")]
         if best:

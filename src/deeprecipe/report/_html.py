@@ -105,8 +105,8 @@ nav{position:sticky;top:0;z-index:2;background:#fff;border-bottom:1px solid var(
 padding:6px 28px;display:flex;flex-wrap:wrap;gap:14px}
 nav a{color:var(--acc);text-decoration:none;font-size:13px}
 main{max-width:1180px;margin:0 auto;padding:16px 28px 40px}
-section{scroll-margin-top:44px;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 20px;
-margin:16px 0}
+section{scroll-margin-top:44px;background:var(--card);border:1px solid var(--line);
+border-radius:8px;padding:14px 20px;margin:16px 0}
 h2{margin:0 0 10px;font-size:18px}
 h3{margin:14px 0 6px;font-size:15px}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin-top:12px}
@@ -129,7 +129,8 @@ background:#fff;max-width:760px}
 figure.plot svg{display:block;width:100%;height:auto}
 figcaption{font-size:12px;color:var(--muted);padding:2px 4px}
 .note{color:var(--muted);font-style:italic;margin:4px 0}
-.badge{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
+.badge{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:10px;
+font-size:12px;font-weight:600}
 .badge.good{background:#dff3df;color:#1d6b2a}.badge.warn{background:#fff1cc;color:#7a5600}
 .badge.bad{background:#fbdcdc;color:#9b1c1c}.badge.info{background:#e3ebfa;color:#24488a}
 ol.narrative li{margin:3px 0}

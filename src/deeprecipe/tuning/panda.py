@@ -163,7 +163,7 @@ def _open(run_dir: Path, state: dict, callbacks=(), verbose: bool = False):
     _, entry = _last_chunk(branch)
     if entry is not None:
         meta, arrays = checkpoints.load_checkpoint(run_dir / entry["checkpoint"])
-        for layer, saved in zip(net.layers, meta["network"]["layers"]):
+        for layer, saved in zip(net.layers, meta["network"]["layers"], strict=False):
             if type(layer).__name__ == "Dropout" == saved["type"]:  # a nudged keep_prob
                 layer.keep_prob = saved["keep_prob"]
         trainer.load_state_dict(meta, arrays)

@@ -75,7 +75,7 @@ def grid_points(space: Space, n_trials: int) -> list[dict]:
     axes = {name: options[name] if name in options else
             list(dict.fromkeys(d.grid(levels[name]) if levels[name] > 1 else d.grid(3)[1:2]))
             for name, d in space.items()}
-    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+    return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
 
 
 def zoom_space(space: Space, top_params: list[dict], margin: float = 0.1) -> Space:
