@@ -176,6 +176,18 @@ def test_force_clears_stale_checkpoints_and_resume_continues(tmp_path):
     assert len(resumed.history.epochs) == 2  # already complete: nothing retrained
 
 
+def test_resuming_an_early_stopped_run_trains_no_further(tmp_path):
+    config = config_from_dict(tiny(optimizer={"learning_rate": 0.3},
+                                   training={"epochs": 60, "patience": 1}))
+    done = run(config, tmp_path / "r", report=False)
+    assert len(done.history.epochs) < 60  # early stopping ended it
+    resumed = run(config, tmp_path / "r", resume=True, report=False)
+    assert resumed.history.epochs == done.history.epochs
+    for key, value in done.network.params.items():  # the best epoch's weights, as before
+        np.testing.assert_array_equal(resumed.network.params[key], value)
+    assert resumed.metrics == done.metrics
+
+
 def test_bad_data_leaves_no_run_directory(tmp_path):
     with pytest.raises(DataError, match="missing.csv: file not found"):
         run(config_from_dict({"data": {"dataset": str(tmp_path / "missing.csv")}}),

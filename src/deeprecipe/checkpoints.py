@@ -62,6 +62,7 @@ def trainer_state(trainer: Trainer) -> tuple[dict, dict[str, np.ndarray]]:
         "ewa": trainer.ewa.state_dict(),
         "history": trainer.history.to_dict(),
         "callbacks": callbacks,
+        "stopped": bool(trainer.stop_training),  # a callback (early stopping) ended training
     }
     return meta, arrays
 
@@ -110,6 +111,7 @@ def _restore(trainer: Trainer, meta: dict, arrays: dict[str, np.ndarray]) -> Non
         raise CheckpointError("a mid-epoch checkpoint lacks its permutation: it is corrupt")
     trainer.ewa.load_state_dict(meta["ewa"])
     trainer.history = History.from_dict(meta["history"])
+    trainer.stop_training = bool(meta.get("stopped", False))
     saved_cbs = meta.get("callbacks", [])
     for i, cb in enumerate(trainer.callbacks):
         if i < len(saved_cbs) and saved_cbs[i]["type"] == type(cb).__name__:

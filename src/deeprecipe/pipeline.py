@@ -162,12 +162,17 @@ def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
 
 def fit(config: Config, data: PreparedData, *, checkpoint_dir: str | Path | None = None,
         resume: bool = False, verbose: bool = False) -> tuple[Sequential, Trainer]:
-    """Build the network and train it for config.training.epochs."""
+    """Build the network and train it for config.training.epochs.
+
+    ``resume`` continues from the latest checkpoint in ``checkpoint_dir`` (if any); a run that
+    early stopping had ended is not trained further, it ends as it did (best weights back).
+    """
     net = build_network(config, data)
     trainer = make_trainer(config, data, net, checkpoint_dir=checkpoint_dir, verbose=verbose)
-    if resume:
-        trainer.resume()
-    trainer.fit(config.training.epochs)
+    if resume and trainer.resume() and trainer.stop_training:
+        trainer.finish()
+    else:
+        trainer.fit(config.training.epochs)
     return net, trainer
 
 

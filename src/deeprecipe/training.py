@@ -201,8 +201,15 @@ class Trainer:
                 while self.epoch < self.target_epochs and not self.stop_training:
                     self._run_epoch(interrupt)
         finally:
-            for cb in self.callbacks:
-                cb.on_train_end(self)
+            self.finish()
+        return self.history
+
+    def finish(self) -> History:
+        """End training as ``fit`` does, without a step: the callbacks' on_train_end (e.g.
+        EarlyStopping puts the best weights back). For a trainer resumed from a checkpoint
+        written when a callback had stopped it (``stop_training`` is True after ``resume``)."""
+        for cb in self.callbacks:
+            cb.on_train_end(self)
         return self.history
 
     def _run_epoch(self, interrupt: _InterruptFlag) -> None:
