@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
-from deeprecipe.basic_recipe import BIAS_ACTIONS, VARIANCE_ACTIONS, RecipeResult, recipe
+from deeprecipe import pipeline
+from deeprecipe.basic_recipe import (
+    BIAS_ACTIONS,
+    VARIANCE_ACTIONS,
+    RecipeResult,
+    recipe,
+    resume_recipe,
+)
+from deeprecipe.callbacks import Callback
 from deeprecipe.config import (
     Config,
     DataConfig,
@@ -181,3 +191,46 @@ def test_bad_arguments_fail_early(kwargs, tmp_path):
     with pytest.raises(DeepRecipeError):
         recipe(_config("digits", [2], 5), tmp_path / "x", **kwargs)
     assert not (tmp_path / "x").exists()
+
+
+class _CtrlCAt(Callback):
+    """Presses Ctrl-C (a real SIGINT to this process) at the end of one epoch."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, record) -> None:
+        if record["epoch"] == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_an_interrupted_recipe_resumes_to_the_same_rounds(digits_small, tmp_path, monkeypatch):
+    _, reference, _ = digits_small
+    real, calls = pipeline.make_trainer, []
+
+    def ctrl_c_in_round_2(*args, **kwargs):
+        trainer = real(*args, **kwargs)
+        calls.append(trainer)
+        if len(calls) == 2:
+            trainer.callbacks.append(_CtrlCAt(epoch=5))
+        return trainer
+
+    monkeypatch.setattr(pipeline, "make_trainer", ctrl_c_in_round_2)
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt, match=f"round 2 .*deeprecipe resume {run_dir}"):
+        _run(_config("digits", [2], 20), run_dir, max_rounds=3)
+    monkeypatch.setattr(pipeline, "make_trainer", real)
+    saved = sorted(p.name for p in (run_dir / "rounds" / "02" / "checkpoints").glob("*.json"))
+    assert saved[-1].startswith("epoch-0005")  # round 2 stopped after its 5th epoch
+    assert not (run_dir / "recipe.json").exists()
+    with pytest.raises(DeepRecipeError, match="holds rounds"):
+        recipe(_config("digits", [2], 20), run_dir, max_rounds=3)  # not silently restarted
+
+    resumed = resume_recipe(run_dir)
+    doc = json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))
+    assert [r["narrative"] for r in doc["rounds"]] == \
+        [r["narrative"] for r in reference["rounds"]]
+    assert doc["best_round"] == reference["best_round"]
+    assert resumed.result.metrics == pytest.approx(reference["metrics"], rel=0, abs=0)
+    with pytest.raises(DeepRecipeError, match="other config"):
+        recipe(_config("digits", [4], 20), run_dir, max_rounds=3, resume=True)

@@ -127,7 +127,7 @@ def test_checkpoint_every_n_epochs_writes_those_epochs_and_best(tmp_path):
                  validation_data=(X_dev, y_dev), callbacks=[Checkpoint(tmp_path, every=3)],
                  random_state=0)
     assert [p.name for p in checkpoints.list_checkpoints(tmp_path)] == [
-        "epoch-0003.json", "epoch-0006.json"]
+        "epoch-0003.json", "epoch-0006.json", "epoch-0007.json"]  # and the last epoch
     assert (tmp_path / "best.npz").exists()
     # best.npz holds the weights of the epoch with the lowest dev cost
     best = dr.Sequential([L.Dense(8), L.ReLU(), L.Dense(2), L.Softmax()], input_dim=2,

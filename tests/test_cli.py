@@ -404,6 +404,13 @@ def test_recipe_rounds(work):
     doc = json.loads((work / "recipe" / "recipe.json").read_text(encoding="utf-8"))
     assert 1 <= len(doc["rounds"]) <= 2
     assert (work / "recipe" / "report.html").is_file()
+    # a recipe directory resumes by itself (here: replays its finished rounds)
+    again = cli("resume", "recipe", "-q", cwd=work)
+    assert again.returncode == 0, again.stderr
+    redo = json.loads((work / "recipe" / "recipe.json").read_text(encoding="utf-8"))
+    assert [r["narrative"] for r in redo["rounds"]] == [r["narrative"] for r in doc["rounds"]]
+    clash = cli("recipe", "tiny.toml", "--rounds", "3", "--out", "recipe", "--resume", cwd=work)
+    assert clash.returncode == 2 and "other max_rounds" in clash.stderr
 
 
 def test_demo(tmp_path):

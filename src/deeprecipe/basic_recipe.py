@@ -8,19 +8,29 @@ lambda / m = 0.005, 0.02, 0.08), dropout (keep_prob 0.8, then 0.6), data augment
 images. A step that helped may be taken again (a wider network still); a step that did not
 help is undone and never tried again. Every round trains a fresh network with the config's
 seed, so the same config gives the same rounds.
+
+Interrupted work resumes: round N checkpoints into ``run_dir/rounds/NN/checkpoints`` (about 20
+times per round and at its end; Ctrl-C saves the exact position; its last checkpoint is kept
+when it ends). ``recipe(..., resume=True)`` (``deeprecipe resume RUN_DIR``)
+replays the finished rounds from their checkpoints, which gives the same decisions without
+retraining, and continues the interrupted one where it stopped.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
+import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deeprecipe._io import write_json_atomic
+from deeprecipe import checkpoints
+from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe._validation import check_in_range, check_int
-from deeprecipe.config import Config, config_to_dict
+from deeprecipe.config import Config, config_from_dict, config_to_dict
 from deeprecipe.diagnosis import Diagnosis, diagnose
 from deeprecipe.errors import DeepRecipeError, DivergenceError
 from deeprecipe.pipeline import (
@@ -33,7 +43,8 @@ from deeprecipe.pipeline import (
     save_run,
 )
 
-__all__ = ["RecipeRound", "RecipeResult", "recipe", "BIAS_ACTIONS", "VARIANCE_ACTIONS"]
+__all__ = ["RecipeRound", "RecipeResult", "recipe", "resume_recipe", "BIAS_ACTIONS",
+           "VARIANCE_ACTIONS"]
 
 #: The order in which the recipe tries its steps, per problem.
 BIAS_ACTIONS = ("wider", "deeper", "longer", "adam")
@@ -192,17 +203,59 @@ def _helped(step: _Step, before: Diagnosis, after: Diagnosis) -> bool:
             and after.dev_error <= before.dev_error + 1e-9)
 
 
+_ARGS = "rounds/recipe_args.json"  # the baseline config and options, for resuming
+_CHECKPOINTS_PER_ROUND = 20  # at most, plus the last epoch's (Ctrl-C saves the exact position)
+
+
+def _round_checkpoints(config: Config) -> Config:
+    """``config`` checkpointing at most ~20 times per round: long full-batch rounds (thousands
+    of short epochs) would otherwise spend their time writing files."""
+    t = config.training
+    every = max(t.checkpoint_every, math.ceil(t.epochs / _CHECKPOINTS_PER_ROUND))
+    return dataclasses.replace(config, training=dataclasses.replace(t, checkpoint_every=every))
+
+
 def _check_outputs(run_dir: Path, force: bool) -> None:
-    present = [n for n in _OUTPUTS if (run_dir / n).exists()]
+    present = [n for n in (*_OUTPUTS, "rounds") if (run_dir / n).exists()]
     if present and not force:
-        raise DeepRecipeError(f"{run_dir} already holds {', '.join(present)}; pass force=True "
-                              "(--force) to overwrite them or choose another directory")
+        raise DeepRecipeError(f"{run_dir} already holds {', '.join(present)}; continue an "
+                              f"interrupted recipe with `deeprecipe resume {run_dir}`, pass "
+                              "force=True (--force) to start over, or choose another directory")
+
+
+def _check_resumable(run_dir: Path, args: dict) -> None:
+    """The recipe in ``run_dir`` was started with ``args`` (the same config and options)."""
+    if not (run_dir / _ARGS).is_file():
+        raise DeepRecipeError(f"{run_dir} holds no recipe to resume (no {_ARGS}); start one "
+                              f"with `deeprecipe recipe CONFIG --out {run_dir}`")
+    saved = load_json(run_dir / _ARGS)
+    now = json.loads(json.dumps(args))  # compare as JSON: tuples are lists there
+    different = sorted(k for k in now if saved.get(k) != now[k])
+    if different:
+        raise DeepRecipeError(f"{run_dir} holds a recipe started with other {', '.join(different)}"
+                              f"; resume it with `deeprecipe resume {run_dir}`, or pass "
+                              "force=True (--force) to start over")
+
+
+def resume_recipe(run_dir: str | Path, *, verbose: bool = False) -> RecipeResult:
+    """Continue the interrupted recipe in ``run_dir`` with the config and options it began with.
+
+    Finished rounds are replayed from their checkpoints (no retraining, the same decisions);
+    the interrupted round continues from its last checkpoint.
+    """
+    run_dir = Path(run_dir)
+    _check_resumable(run_dir, {})
+    args = load_json(run_dir / _ARGS)
+    options = {k: args[k] for k in ("max_rounds", "time_budget", "bias_target",
+                                     "variance_target")}
+    return recipe(config_from_dict(args["config"]), run_dir, verbose=verbose, resume=True,
+                  **options)
 
 
 def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
            time_budget: float | None = None, bias_target: float | None = None,
            variance_target: float | None = None, data: PreparedData | None = None,
-           verbose: bool = False, force: bool = False) -> RecipeResult:
+           verbose: bool = False, force: bool = False, resume: bool = False) -> RecipeResult:
     """Train, diagnose (bias = train - human, variance = dev - train), fix, repeat.
 
     Round 1 trains the config as given. While the reading is not "ok" and the budget allows,
@@ -230,6 +283,9 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
         Print one line per round to stderr.
     force : bool
         Overwrite the output files of an earlier run in ``run_dir``.
+    resume : bool
+        Continue the recipe that ``run_dir`` holds, started with the same config and options:
+        finished rounds are replayed from their checkpoints, the interrupted one continues.
 
     Returns
     -------
@@ -240,7 +296,8 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     Raises
     ------
     DeepRecipeError
-        If ``run_dir`` holds output files and ``force`` is False, or a value is invalid.
+        If ``run_dir`` holds output files and neither ``force`` nor ``resume`` is given, if
+        ``resume`` finds no recipe or one started with other settings, or a value is invalid.
     DivergenceError
         If the baseline itself diverges (a later round that diverges only counts as a step
         that did not help).
@@ -270,7 +327,15 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
                "variance": tol.get("variance_tolerance",
                                    defaults["variance_tolerance"].default)}
     run_dir = Path(run_dir)
-    _check_outputs(run_dir, force)
+    args = {"config": config_to_dict(config), "max_rounds": max_rounds,
+            "time_budget": time_budget, "bias_target": bias_target,
+            "variance_target": variance_target}
+    if resume:
+        _check_resumable(run_dir, args)
+    else:
+        _check_outputs(run_dir, force)
+        shutil.rmtree(run_dir / "rounds", ignore_errors=True)  # never resume a stale round
+        write_json_atomic(run_dir / _ARGS, args)
     start = time.perf_counter()
     console = None
     if verbose:
@@ -287,14 +352,20 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     cfg, step, stop_reason = config, None, ""
     for n in range(1, max_rounds + 1):
         t0 = time.perf_counter()
+        round_checkpoints = run_dir / "rounds" / f"{n:02d}" / "checkpoints"
         try:
-            net, trainer = fit(cfg, data)
+            net, trainer = fit(_round_checkpoints(cfg), data, checkpoint_dir=round_checkpoints,
+                               resume=resume)
+        except KeyboardInterrupt as exc:
+            raise KeyboardInterrupt(f"recipe interrupted in round {n} ({exc}); continue it "
+                                    f"with `deeprecipe resume {run_dir}`") from None
         except DivergenceError as exc:
             if step is None:
                 raise
             net, diag, metrics = None, None, {}
             error = str(exc)
         else:
+            checkpoints.prune(round_checkpoints, 1)  # its final state, enough to replay it
             metrics = evaluate(net, data)
             diag = diagnose(train_error=metrics["train_error"], dev_error=metrics["dev_error"],
                             human_error=cfg.data.human_error,

@@ -105,7 +105,8 @@ class EarlyStopping(Callback):
 
 
 class Checkpoint(Callback):
-    """Write a resumable checkpoint every ``every`` epochs (and ``best.npz`` on improvement).
+    """Write a resumable checkpoint every ``every`` epochs and at the last one (and
+    ``best.npz`` on improvement).
 
     Files: directory/epoch-NNNN.npz + .json (params, BatchNorm state, optimizer state, RNG
     states, history, position), written atomically; ``keep`` limits how many are kept (None:
@@ -123,7 +124,8 @@ class Checkpoint(Callback):
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
         from deeprecipe import checkpoints
 
-        if record["epoch"] % self.every == 0 or trainer.stop_training:
+        if (record["epoch"] % self.every == 0 or trainer.stop_training
+                or record["epoch"] >= trainer.target_epochs):
             trainer.pending_checkpoints.append(self.directory)
         value = record.get(self.monitor) if self.monitor else None
         if value is not None and value < self.best:

@@ -125,13 +125,19 @@ def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directo
 
 @app.command()
 @_command
-def resume(run_dir: Annotated[Path, typer.Argument(help="A run or babysat run directory.")],
+def resume(run_dir: Annotated[Path, typer.Argument(
+               help="A run, recipe or babysat run directory.")],
            chunks: Annotated[int, typer.Option(help="More chunks (babysat runs).")] = 1,
            quiet: Quiet = False) -> None:
-    """Continue an interrupted run (or a babysat model for more chunks).
+    """Continue an interrupted run or recipe (or a babysat model for more chunks).
 
     Example: deeprecipe resume runs/first
     """
+    if (run_dir / "rounds" / "recipe_args.json").exists():
+        from deeprecipe.basic_recipe import resume_recipe
+
+        _print_recipe(resume_recipe(run_dir, verbose=not quiet), run_dir, quiet)
+        return
     if (run_dir / "panda.json").exists():
         from deeprecipe.tuning import resume as panda_resume
 
@@ -152,6 +158,8 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="A run or babysat run di
 def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
            rounds: Annotated[int, typer.Option(help="At most this many rounds.")] = 5,
            out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+           resume: Annotated[bool, typer.Option(
+               help="Continue an interrupted recipe (same config and --rounds).")] = False,
            quiet: Quiet = False, force: Force = False) -> None:
     """The automated basic recipe: diagnose, apply the next step, retrain, repeat.
 
@@ -161,7 +169,12 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
-    result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force)
+    result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force,
+                        resume=resume)
+    _print_recipe(result, run_dir, quiet)
+
+
+def _print_recipe(result, run_dir: Path, quiet: bool) -> None:
     if quiet:  # otherwise each round was already shown as it finished
         for line in result.narrative:
             out.print(line, markup=False, soft_wrap=True)
