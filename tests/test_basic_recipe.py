@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from deeprecipe.config import (
     DataConfig,
     ModelConfig,
     OptimizerConfig,
+    SplitConfig,
     TrainingConfig,
     load_config,
 )
@@ -48,11 +50,15 @@ def _run(config: Config, run_dir: Path, **kwargs) -> tuple[RecipeResult, dict]:
 
 @pytest.fixture(scope="module")
 def football(tmp_path_factory):
-    """The lecture's football net (20-3-1, no regularization, Adam, trained long): overfits."""
+    """The lecture's football net (20-3-1, no regularization, Adam, trained long): overfits.
+
+    As in the lecture: trained on the file's 211 training points, compared on its 200 test
+    points (dev-only mode: the file's test set is the dev set)."""
     if not FOOTBALL.is_file():
         pytest.skip(f"{FOOTBALL} is not available")
-    return _run(_config(str(FOOTBALL), [20, 3], 2000),
-                tmp_path_factory.mktemp("football") / "run", max_rounds=2)
+    config = dataclasses.replace(_config(str(FOOTBALL), [20, 3], 2000),
+                                 split=SplitConfig(dev_only=True))
+    return _run(config, tmp_path_factory.mktemp("football") / "run", max_rounds=2)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +74,8 @@ def test_football_high_variance_is_regularized(football):
     assert first["verdict"] == "high_variance"
     assert first["train_error"] <= 0.05 and first["dev_error"] - first["train_error"] > 0.02
     assert set(second["changes"]) == {"regularization.l2"}
-    assert second["changes"]["regularization.l2"] == {"from": 0.0, "to": pytest.approx(0.64)}
+    # lambda / m = 0.005 with m = 211, the file's training points
+    assert second["changes"]["regularization.l2"] == {"from": 0.0, "to": pytest.approx(1.1)}
     assert second["variance"] < first["variance"]
     assert second["dev_error"] <= first["dev_error"]
 
@@ -100,7 +107,7 @@ def test_rounds_and_decisions_are_written(football, digits_small, tmp_path):
         assert doc["best_round"] == best["round"] == result.best_round
         assert result.result.metrics["dev_error"] == best["dev_error"]
     story = football[1]["narrative"][0]
-    assert "high variance" in story and "added L2 λ=0.64" in story
+    assert "high variance" in story and "added L2 λ=1.1" in story
     story = digits_small[1]["narrative"][0]
     assert "high bias" in story and "doubled hidden units [2] → [4]" in story
     assert football[1]["rounds"][-1]["decision"] == "stop: max_rounds=2 reached"

@@ -142,3 +142,18 @@ def test_bad_csv_files(tmp_path, text, problem):
     with pytest.raises(DataError) as info:
         load_file(path, label="target")
     assert "bad.csv" in str(info.value) and problem in str(info.value), str(info.value)
+
+
+def test_npz_train_part_brings_its_test_part_along(tmp_path):
+    rng = np.random.default_rng(4)
+    np.savez(tmp_path / "parts.npz", X_train=rng.normal(size=(30, 3)), y_train=np.arange(30) % 2,
+             X_test=rng.normal(size=(10, 3)), y_test=np.arange(10) % 2)
+    d = load_file(tmp_path / "parts.npz")
+    assert (len(d.X), len(d.X_test), d.n_classes) == (30, 10, 2)
+    assert "own test set" in d.description
+    only_test = load_file(tmp_path / "parts.npz", part="test")
+    assert len(only_test.X) == 10 and only_test.X_test is None
+    np.savez(tmp_path / "bad.npz", X_train=rng.normal(size=(30, 3)), y_train=np.arange(30) % 2,
+             X_test=rng.normal(size=(10, 4)), y_test=np.arange(10) % 2)
+    with pytest.raises(DataError, match="bad.npz: X_test has 4 features, X_train 3"):
+        load_file(tmp_path / "bad.npz")

@@ -272,3 +272,27 @@ def test_a_dev_only_run_says_so_in_its_headline(tmp_path):
     assert "dev-only split" in result.headline()
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["split"]["dev_only"] is True
+
+
+def test_an_npz_with_its_own_test_set_keeps_it_as_the_test_set(tmp_path):
+    rng = np.random.default_rng(0)
+    X_train, X_test = rng.normal(size=(120, 2)), rng.normal(size=(50, 2)) + 3.0
+    np.savez(tmp_path / "given.npz", X_train=X_train, y_train=np.arange(120) % 2,
+             X_test=X_test, y_test=np.arange(50) % 3)  # class 2 only in the test part
+    config = config_from_dict(tiny(data={"dataset": str(tmp_path / "given.npz"),
+                                         "n_samples": None}))
+    data = prepare_data(config, check_distribution=False)
+    np.testing.assert_allclose(data.X_test, data.standardizer.transform(
+        X_test.astype(np.float32)))
+    assert len(data.X_train) + len(data.X_dev) == 120
+    assert data.classes.tolist() == [0, 1, 2]
+    assert data.y_test.tolist() == (np.arange(50) % 3).tolist()
+    assert (data.split_summary["test"], data.split_summary["m"]) == (50, 170)
+    assert "own test set" in data.split_summary["mode"]
+    # dev-only: the file's test set becomes the dev set (the lecture's football setup)
+    dev_only = config_from_dict(tiny(data={"dataset": str(tmp_path / "given.npz"),
+                                           "n_samples": None}, split={"dev_only": True}))
+    data = prepare_data(dev_only, check_distribution=False)
+    assert data.X_test is None and (len(data.X_train), len(data.X_dev)) == (120, 50)
+    np.testing.assert_allclose(data.X_dev, data.standardizer.transform(X_test.astype(np.float32)))
+    assert "the file's test set as the dev set" in data.split_summary["mode"]

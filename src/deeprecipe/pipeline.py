@@ -85,13 +85,23 @@ def prepare_data(config: Config, *, check_distribution: bool = True) -> Prepared
     """Load, split (sizes fit to m), check dev vs test, standardize with train statistics."""
     ds = _load(config)
     X = ds.X.reshape(len(ds.X), -1).astype(np.float32)
-    y, classes = ds.y, None
-    if ds.task == "classification":
-        classes, y = np.unique(ds.y, return_inverse=True)
-    parts = dd.split(X, y, dev=config.split.dev, test=config.split.test,
-                     dev_only=config.split.dev_only,
-                     stratify=config.split.stratify and ds.task == "classification",
-                     random_state=config.seed)
+    given_test = ds.X_test is not None
+    y, y_test, classes = ds.y, ds.y_test, None
+    if ds.task == "classification":  # classes over both parts: a label may be in one only
+        labels = ds.y if ds.y_test is None else np.concatenate([ds.y, ds.y_test])
+        classes, codes = np.unique(labels, return_inverse=True)
+        y, y_test = codes[:len(ds.y)], codes[len(ds.y):]
+    if given_test and config.split.dev_only:  # the file's test set serves as the dev set
+        parts, summary = _given_dev(X, y, ds.X_test.astype(np.float32), y_test)
+    else:
+        parts = dd.split(X, y, dev=config.split.dev, test=config.split.test,
+                         dev_only=config.split.dev_only or given_test,
+                         stratify=config.split.stratify and ds.task == "classification",
+                         random_state=config.seed)
+        summary = parts.summary()
+    if given_test and not config.split.dev_only:  # train/dev from the training part
+        parts = dataclasses.replace(parts, X_test=ds.X_test.astype(np.float32), y_test=y_test)
+        summary = _summary_with_given_test(summary, len(ds.X_test))
     distribution = None
     if check_distribution and parts.X_test is not None:
         distribution = dd.same_distribution(parts.X_dev, parts.X_test, cv=3,
@@ -104,7 +114,30 @@ def prepare_data(config: Config, *, check_distribution: bool = True) -> Prepared
         X_test = None if X_test is None else standardizer.transform(X_test)
     return PreparedData(ds.name, X_train, parts.y_train, X_dev, parts.y_dev, X_test,
                         parts.y_test, ds.task, classes, ds.image_shape, standardizer,
-                        parts.summary(), distribution)
+                        summary, distribution)
+
+
+def _given_dev(X, y, X_dev, y_dev) -> tuple[dd.Split, dict]:
+    """Dev-only with a file's own test set as the dev set: train on all of its training part
+    (the lecture's football setup: 211 points to train on, 200 to compare models)."""
+    sizes = dd.SplitSizes(len(X), len(X_dev), 0)
+    parts = dd.Split(X, y, X_dev, y_dev, None, None, sizes, True, np.arange(len(X)),
+                     np.arange(len(X_dev)), None, False)
+    summary = {**parts.summary(),
+               "mode": "dev-only: train on the file's training part, the file's test set as "
+                       "the dev set (no test set: the dev error is used for model choice and "
+                       "is not an unbiased estimate)"}
+    return parts, summary
+
+
+def _summary_with_given_test(summary: dict, n_test: int) -> dict:
+    """A dev-only split summary of the training part, completed by the file's test set."""
+    sizes = {"train": summary["train"], "dev": summary["dev"], "test": n_test}
+    m = sum(sizes.values())
+    return {**summary, **sizes, "m": m, "dev_only": False,
+            "mode": "train/dev split from the file's training part; test: the file's own "
+                    "test set",
+            "fractions": {k: round(v / m, 6) for k, v in sizes.items()}}
 
 
 def build_network(config: Config, data: PreparedData, *, random_state=None) -> Sequential:

@@ -28,7 +28,11 @@ __all__ = ["Dataset", "DATASETS", "load_dataset", "load_file"]
 
 @dataclass
 class Dataset:
-    """Features X (m, n) float32, targets y (m,), and what they are."""
+    """Features X (m, n) float32, targets y (m,), and what they are.
+
+    ``X_test``/``y_test``: a test set the file brought along (an .npz with X_train, y_train,
+    X_test, y_test); the run then uses it as its test set and splits train/dev from X, y.
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -37,6 +41,8 @@ class Dataset:
     image_shape: tuple[int, ...] | None
     name: str
     description: str
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.X)
@@ -199,15 +205,44 @@ def _load_npz(path: Path, part: str) -> Dataset:
         raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
     with archive as d:
         keys = list(d.keys())
-        for xk, yk in (("X", "y"), (f"X_{part}", f"y_{part}")):
-            if xk in keys and yk in keys:
-                try:
-                    X, y = d[xk], d[yk]
-                except ValueError as exc:
-                    raise DataError(f"{path}: cannot read arrays without pickle: {exc}") from None
-                return _finish(path, X, y, f"{xk}, {yk} from {path.name}")
+
+        def read(xk: str, yk: str) -> Dataset:
+            try:
+                X, y = d[xk], d[yk]
+            except ValueError as exc:
+                raise DataError(f"{path}: cannot read arrays without pickle: {exc}") from None
+            return _finish(path, X, y, f"{xk}, {yk} from {path.name}")
+
+        if "X" in keys and "y" in keys:
+            return read("X", "y")
+        if f"X_{part}" in keys and f"y_{part}" in keys:
+            ds = read(f"X_{part}", f"y_{part}")
+            if part == "train" and "X_test" in keys and "y_test" in keys:
+                return _with_test_part(path, ds, read("X_test", "y_test"))
+            return ds
     raise DataError(f"{path}: expected keys 'X' and 'y' or 'X_{part}' and 'y_{part}'; the "
                     f"file has {', '.join(keys) or 'no arrays'}")
+
+
+def _with_test_part(path: Path, train: Dataset, test: Dataset) -> Dataset:
+    """The training part, carrying the file's own test part along (same features and task)."""
+    if test.X.shape[1] != train.X.shape[1] or test.image_shape != train.image_shape:
+        raise DataError(f"{path}: X_test has {test.X.shape[1]} features, X_train "
+                        f"{train.X.shape[1]}")
+    if test.task != train.task and train.task == "classification":
+        raise DataError(f"{path}: y_train holds class labels but y_test does not")
+    if train.task == "classification" and test.y.dtype.kind != train.y.dtype.kind:
+        raise DataError(f"{path}: y_train and y_test hold different kinds of labels")
+    task = train.task if test.task == train.task else "regression"
+    y, y_test = (train.y, test.y) if task == train.task else (
+        train.y.astype(np.float64), test.y.astype(np.float64))
+    n_classes = (len(np.unique(np.concatenate([y, y_test]))) if task == "classification"
+                 else None)
+    return Dataset(X=train.X, y=y, task=task, n_classes=n_classes,
+                   image_shape=train.image_shape, name=train.name,
+                   description=(f"{train.description} ({len(train.X)} rows) with its own test "
+                                f"set X_test, y_test ({len(test.X)} rows)"),
+                   X_test=test.X, y_test=y_test)
 
 
 def _load_npy(path: Path, y_path: Path | None) -> Dataset:
@@ -285,7 +320,9 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
     Parameters
     ----------
     path : str or Path
-        ``.npz`` with keys ``X``, ``y`` or ``X_<part>``, ``y_<part>``;
+        ``.npz`` with keys ``X``, ``y`` or ``X_<part>``, ``y_<part>`` (reading the "train"
+        part of a file that also has ``X_test``, ``y_test`` brings those along as the
+        Dataset's ``X_test``, ``y_test``: the run's test set);
         ``.npy`` with features (labels in ``y`` or in the sibling file whose name swaps
         the leading ``X`` for ``y``: ``X_train.npy`` -> ``y_train.npy``);
         ``.csv`` with a header row, numeric features and the label column named by
