@@ -157,3 +157,15 @@ def test_npz_train_part_brings_its_test_part_along(tmp_path):
              X_test=rng.normal(size=(10, 4)), y_test=np.arange(10) % 2)
     with pytest.raises(DataError, match="bad.npz: X_test has 4 features, X_train 3"):
         load_file(tmp_path / "bad.npz")
+
+
+def test_npz_regression_train_part_makes_its_test_part_regression_too(tmp_path):
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "reg.npz", X_train=rng.normal(size=(20, 2)), y_train=rng.normal(size=20),
+             X_test=rng.normal(size=(5, 2)), y_test=np.arange(5))  # integral by chance
+    d = load_file(tmp_path / "reg.npz")
+    assert d.task == "regression" and d.y_test.dtype == np.float64 and d.n_classes is None
+    np.savez(tmp_path / "mixed.npz", X_train=rng.normal(size=(20, 2)), y_train=np.arange(20) % 2,
+             X_test=rng.normal(size=(5, 2)), y_test=rng.normal(size=5))
+    with pytest.raises(DataError, match="y_train holds class labels, y_test other values"):
+        load_file(tmp_path / "mixed.npz")

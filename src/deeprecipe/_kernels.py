@@ -15,8 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["sgd_", "momentum_", "rmsprop_", "adam_", "relu_backward_"]
-
+__all__ = ["adam_", "momentum_", "relu_backward_", "rmsprop_", "sgd_"]
 
 
 def _jit(fn):

@@ -223,12 +223,17 @@ def _check_outputs(run_dir: Path, force: bool) -> None:
                               "force=True (--force) to start over, or choose another directory")
 
 
-def _check_resumable(run_dir: Path, args: dict) -> None:
-    """The recipe in ``run_dir`` was started with ``args`` (the same config and options)."""
+def _saved_args(run_dir: Path) -> dict:
+    """The config and options the recipe in ``run_dir`` was started with."""
     if not (run_dir / _ARGS).is_file():
         raise DeepRecipeError(f"{run_dir} holds no recipe to resume (no {_ARGS}); start one "
                               f"with `deeprecipe recipe CONFIG --out {run_dir}`")
-    saved = load_json(run_dir / _ARGS)
+    return load_json(run_dir / _ARGS)
+
+
+def _check_resumable(run_dir: Path, args: dict) -> None:
+    """The recipe in ``run_dir`` was started with ``args`` (the same config and options)."""
+    saved = _saved_args(run_dir)
     now = json.loads(json.dumps(args))  # compare as JSON: tuples are lists there
     different = sorted(k for k in now if saved.get(k) != now[k])
     if different:
@@ -244,8 +249,7 @@ def resume_recipe(run_dir: str | Path, *, verbose: bool = False) -> RecipeResult
     the interrupted round continues from its last checkpoint.
     """
     run_dir = Path(run_dir)
-    _check_resumable(run_dir, {})
-    args = load_json(run_dir / _ARGS)
+    args = _saved_args(run_dir)
     options = {k: args[k] for k in ("max_rounds", "time_budget", "bias_target",
                                      "variance_target")}
     return recipe(config_from_dict(args["config"]), run_dir, verbose=verbose, resume=True,

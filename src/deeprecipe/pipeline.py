@@ -8,6 +8,7 @@ babysitter and the automated recipe.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -85,23 +86,23 @@ def prepare_data(config: Config, *, check_distribution: bool = True) -> Prepared
     """Load, split (sizes fit to m), check dev vs test, standardize with train statistics."""
     ds = _load(config)
     X = ds.X.reshape(len(ds.X), -1).astype(np.float32)
-    given_test = ds.X_test is not None
     y, y_test, classes = ds.y, ds.y_test, None
     if ds.task == "classification":  # classes over both parts: a label may be in one only
         labels = ds.y if ds.y_test is None else np.concatenate([ds.y, ds.y_test])
         classes, codes = np.unique(labels, return_inverse=True)
         y, y_test = codes[:len(ds.y)], codes[len(ds.y):]
-    if given_test and config.split.dev_only:  # the file's test set serves as the dev set
-        parts, summary = _given_dev(X, y, ds.X_test.astype(np.float32), y_test)
-    else:
-        parts = dd.split(X, y, dev=config.split.dev, test=config.split.test,
-                         dev_only=config.split.dev_only or given_test,
-                         stratify=config.split.stratify and ds.task == "classification",
-                         random_state=config.seed)
+    split = functools.partial(dd.split, X, y, dev=config.split.dev, test=config.split.test,
+                              stratify=config.split.stratify and ds.task == "classification",
+                              random_state=config.seed)
+    if ds.X_test is None:
+        parts = split(dev_only=config.split.dev_only)
         summary = parts.summary()
-    if given_test and not config.split.dev_only:  # train/dev from the training part
-        parts = dataclasses.replace(parts, X_test=ds.X_test.astype(np.float32), y_test=y_test)
-        summary = _summary_with_given_test(summary, len(ds.X_test))
+    elif config.split.dev_only:  # the file's test set serves as the dev set
+        parts, summary = _given_dev(X, y, ds.X_test.astype(np.float32), y_test)
+    else:  # train/dev from the file's training part, its own test set as the test set
+        parts = dataclasses.replace(split(dev_only=True), X_test=ds.X_test.astype(np.float32),
+                                    y_test=y_test)
+        summary = _summary_with_given_test(parts.summary(), len(ds.X_test))
     distribution = None
     if check_distribution and parts.X_test is not None:
         distribution = dd.same_distribution(parts.X_dev, parts.X_test, cv=3,

@@ -229,13 +229,11 @@ def _with_test_part(path: Path, train: Dataset, test: Dataset) -> Dataset:
     if test.X.shape[1] != train.X.shape[1] or test.image_shape != train.image_shape:
         raise DataError(f"{path}: X_test has {test.X.shape[1]} features, X_train "
                         f"{train.X.shape[1]}")
-    if test.task != train.task and train.task == "classification":
-        raise DataError(f"{path}: y_train holds class labels but y_test does not")
-    if train.task == "classification" and test.y.dtype.kind != train.y.dtype.kind:
-        raise DataError(f"{path}: y_train and y_test hold different kinds of labels")
-    task = train.task if test.task == train.task else "regression"
-    y, y_test = (train.y, test.y) if task == train.task else (
-        train.y.astype(np.float64), test.y.astype(np.float64))
+    if train.task == "classification" and (test.task != "classification"
+                                           or test.y.dtype.kind != train.y.dtype.kind):
+        raise DataError(f"{path}: y_train holds class labels, y_test other values")
+    task, y = train.task, train.y
+    y_test = test.y if task == "classification" else test.y.astype(np.float64)
     n_classes = (len(np.unique(np.concatenate([y, y_test]))) if task == "classification"
                  else None)
     return Dataset(X=train.X, y=y, task=task, n_classes=n_classes,
