@@ -224,7 +224,7 @@ def test_an_interrupted_recipe_resumes_to_the_same_rounds(digits_small, tmp_path
 
     monkeypatch.setattr(pipeline, "make_trainer", ctrl_c_in_round_2)
     run_dir = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt, match=f"round 2 .*deeprecipe resume {run_dir}"):
+    with pytest.raises(KeyboardInterrupt, match=f"round 2, .*deeprecipe resume {run_dir}"):
         _run(_config("digits", [2], 20), run_dir, max_rounds=3)
     monkeypatch.setattr(pipeline, "make_trainer", real)
     saved = sorted(p.name for p in (run_dir / "rounds" / "02" / "checkpoints").glob("*.json"))

@@ -360,9 +360,10 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
         try:
             net, trainer = fit(_round_checkpoints(cfg), data, checkpoint_dir=round_checkpoints,
                                resume=resume)
-        except KeyboardInterrupt as exc:
-            raise KeyboardInterrupt(f"recipe interrupted in round {n} ({exc}); continue it "
-                                    f"with `deeprecipe resume {run_dir}`") from None
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"recipe interrupted in round {n}, its state saved in "
+                                    f"{round_checkpoints}; continue with `deeprecipe resume "
+                                    f"{run_dir}`") from None
         except DivergenceError as exc:
             if step is None:
                 raise
