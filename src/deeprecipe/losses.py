@@ -96,17 +96,18 @@ def _categorical_crossentropy_ws(Z: np.ndarray, Y: np.ndarray, ws: Workspace
                                  ) -> tuple[float, np.ndarray]:
     (m, C), dt = Z.shape, Z.dtype
     row = ws.get("loss.row", (m, 1), dt)
-    shifted = np.subtract(Z, np.max(Z, axis=1, keepdims=True, out=row),
+    shifted = np.subtract(Z, np.maximum.reduce(Z, axis=1, keepdims=True, out=row),
                           out=ws.get("loss.shifted", Z.shape, dt))
     dZ = np.exp(shifted, out=ws.get("loss.dZ", Z.shape, dt))
-    S = np.sum(dZ, axis=1, keepdims=True, out=row)
+    S = np.add.reduce(dZ, axis=1, keepdims=True, out=row)
     logsumexp = np.log(S[:, 0], out=ws.get("loss.lse", (m,), dt))
     dZ /= S  # softmax(Z), as softmax() computes it
     if Y.ndim == 1:
         flat = np.multiply(ws.arange("loss.rows", m), C, out=ws.get("loss.flat", (m,), np.intp))
         flat += Y  # index of (i, y_i) in the raveled (m, C) arrays
         picked = np.take(shifted.reshape(-1), flat, out=ws.get("loss.picked", (m,), dt))
-        J = float(np.sum(np.subtract(logsumexp, picked, out=picked), dtype=np.float64) / m)
+        J = float(np.add.reduce(np.subtract(logsumexp, picked, out=picked), dtype=np.float64)
+                  / m)
         dZ_flat = dZ.reshape(-1)
         np.take(dZ_flat, flat, out=picked)
         picked -= 1

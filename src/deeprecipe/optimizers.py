@@ -105,24 +105,30 @@ class Optimizer:
         parameter or a gradient of another dtype or layout is updated through a contiguous copy
         (correct, not allocation-free); the networks' own parameters never need it.
         """
+        dtype, args = None, []
         for k, p in params.items():
             g = grads[k]
-            typed = [p.dtype.type(x) for x in scalars]
-            if p.flags.c_contiguous and g.flags.c_contiguous and g.dtype == p.dtype:
-                kernel(*self._flat_views(k, p, g), *typed)
+            if dtype is None or p.dtype != dtype:  # once per step for one dtype throughout
+                dtype, args = p.dtype, [p.dtype.type(x) for x in scalars]
+            views = self._flat_views(k, p, g)
+            if views is not None:
+                kernel(*views, *args)
                 continue
             p_c, g_c = np.ascontiguousarray(p), np.ascontiguousarray(g, dtype=p.dtype)
             kernel(p_c.reshape(-1), g_c.reshape(-1),
-                   *(getattr(self, slot)[k].reshape(-1) for slot in self.slots), *typed)
+                   *(getattr(self, slot)[k].reshape(-1) for slot in self.slots), *args)
             if p_c is not p:
                 np.copyto(p, p_c)
 
-    def _flat_views(self, k: str, p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _flat_views(self, k: str, p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, ...] | None:
         """1-D views of (p, g, *slots) for key k, made once and reused while the same p and g
-        arrays come back (so a step creates no views either)."""
+        arrays come back (so a step creates no views either); None unless p and g are
+        C-contiguous arrays of one dtype."""
         hit = self._flat_cache.get(k)
         if hit is not None and hit[0] is p and hit[1] is g:
             return hit[2]
+        if not (p.flags.c_contiguous and g.flags.c_contiguous and g.dtype == p.dtype):
+            return None
         views = tuple(a.reshape(-1) for a in (p, g, *(getattr(self, s)[k] for s in self.slots)))
         self._flat_cache[k] = (p, g, views)
         return views

@@ -73,7 +73,7 @@ class Dense(Layer):
         W = self.params["W"]
         np.matmul(X.T, dZ, out=self.grads["W"])
         if self.use_bias:
-            np.sum(dZ, axis=0, out=self.grads["b"])
+            np.add.reduce(dZ, axis=0, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
         if self._hot and dZ.dtype == W.dtype:
