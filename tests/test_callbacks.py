@@ -8,7 +8,7 @@ from sklearn.datasets import make_moons
 
 import deeprecipe as dr
 from deeprecipe import checkpoints
-from deeprecipe.callbacks import Checkpoint, EarlyStopping, ProgressBar
+from deeprecipe.callbacks import Callback, Checkpoint, EarlyStopping, ProgressBar
 from deeprecipe.errors import DeepRecipeError
 
 L = dr.layers
@@ -141,10 +141,17 @@ def test_checkpoint_keep_prunes_old_ones(tmp_path):
     X, y, _, _ = _data()
     net = dr.Sequential([L.Dense(4), L.ReLU(), L.Dense(2), L.Softmax()], input_dim=2,
                         random_state=0)
-    dr.train(net, X, y, batch_size=50, epochs=5, callbacks=[Checkpoint(tmp_path, keep=2)],
-             random_state=0)
+    on_disk = []
+
+    class Count(Callback):  # what a crash at each epoch's end would leave behind
+        def on_epoch_end(self, trainer, record):
+            on_disk.append(len(checkpoints.list_checkpoints(tmp_path)))
+
+    dr.train(net, X, y, batch_size=50, epochs=5,
+             callbacks=[Count(), Checkpoint(tmp_path, keep=2)], random_state=0)
     assert [p.name for p in checkpoints.list_checkpoints(tmp_path)] == [
         "epoch-0004.json", "epoch-0005.json"]
+    assert on_disk == [0, 1, 2, 2, 2]  # pruned as training goes, never below one
     assert not (tmp_path / "best.npz").exists()  # no dev_cost recorded
 
 

@@ -53,6 +53,7 @@ def test_dump_is_complete_and_reruns_identically(tmp_path):
     ({"model": {"hidden_layer_sizes": [3, 0]}}, r"hidden_layer_sizes\[1\] must be >= 1"),
     ({"model": {"hidden_layer_sizes": 3}}, r"must be a list"),
     ({"training": {"epochs": 0}}, r"training.epochs must be >= 1"),
+    ({"training": {"keep_checkpoints": -1}}, r"training.keep_checkpoints must be >= 0"),
     ({"training": {"batch_size": "huge"}}, r"batch_size must be one of 'auto', 'full'"),
     ({"training": {"early_stopping": "yes"}}, r"early_stopping = 'yes'.*bool"),
     ({"data": {"human_error": 2.0}}, r"human_error must be in \[0.0, 1.0\]"),

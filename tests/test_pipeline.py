@@ -159,6 +159,14 @@ def test_same_seed_same_metrics(finished, tmp_path):
     assert other.metrics != result.metrics
 
 
+@pytest.mark.parametrize(("keep", "expected"), [(3, [6, 7, 8]), (0, list(range(1, 9)))])
+def test_keep_checkpoints_is_honoured(tmp_path, keep, expected):
+    run(config_from_dict(tiny(training={"epochs": 8, "keep_checkpoints": keep})),
+        tmp_path / "r", report=False)
+    names = sorted(p.name for p in (tmp_path / "r" / "checkpoints").glob("epoch-*.json"))
+    assert names == [f"epoch-{e:04d}.json" for e in expected]
+
+
 def test_checkpoint_every_is_honoured(tmp_path):
     run(config_from_dict(tiny(training={"checkpoint_every": 2})), tmp_path / "r", report=False)
     names = sorted(p.name for p in (tmp_path / "r" / "checkpoints").glob("epoch-*.json"))

@@ -126,13 +126,15 @@ class Checkpoint(Callback):
 
         if (record["epoch"] % self.every == 0 or trainer.stop_training
                 or record["epoch"] >= trainer.target_epochs):
-            trainer.pending_checkpoints.append(self.directory)
+            trainer.pending_checkpoints.append(self)
         value = record.get(self.monitor) if self.monitor else None
         if value is not None and value < self.best:
             self.best = float(value)
             checkpoints.save_weights(self.directory / "best.npz", trainer.net)
 
-    def on_train_end(self, trainer: Trainer) -> None:
+    def written(self) -> None:
+        """After the trainer wrote this epoch's checkpoint: drop all but the ``keep`` latest
+        (so a crash at any moment leaves at least one)."""
         from deeprecipe import checkpoints
 
         if self.keep is not None:

@@ -144,13 +144,17 @@ class ScheduleConfig:
 
 @dataclass
 class TrainingConfig:
-    """batch_size: an int, "auto" (the notes' rule) or "full" (batch gradient descent)."""
+    """batch_size: an int, "auto" (the notes' rule) or "full" (batch gradient descent).
+
+    keep_checkpoints: how many of the latest checkpoints a run keeps (0: all of them).
+    """
 
     epochs: int = 50
     batch_size: int | str = "auto"
     early_stopping: bool = True
     patience: int = 10
     checkpoint_every: int = 1
+    keep_checkpoints: int = 5
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, low=1)
@@ -160,6 +164,7 @@ class TrainingConfig:
             check_int("batch_size", self.batch_size, low=1)
         check_int("patience", self.patience, low=0)
         check_int("checkpoint_every", self.checkpoint_every, low=1)
+        check_int("keep_checkpoints", self.keep_checkpoints, low=0)
 
 
 @dataclass
@@ -349,6 +354,8 @@ epochs = 50
 batch_size = "auto"       # an int, "auto" (full batch if m <= 2000, else 64..512) or "full"
 early_stopping = true
 patience = 10
+# checkpoint_every = 1     # epochs between checkpoints (Ctrl-C always saves one)
+# keep_checkpoints = 5     # the latest ones kept (0: all)
 
 [tuning]                  # random search on the right scales; 0 trials = no search
 n_trials = 0

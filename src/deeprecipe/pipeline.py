@@ -174,10 +174,11 @@ def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
     """A Trainer wired as the config says (optimizer, schedule, penalties, early stopping)."""
     t = config.training
     cbs = list(callbacks)
-    if checkpoint_dir is not None and not any(isinstance(c, Checkpoint) for c in cbs):
-        cbs.append(Checkpoint(checkpoint_dir, every=t.checkpoint_every))
-    if t.early_stopping:
+    if t.early_stopping:  # before Checkpoint, so the epoch it stops at is checkpointed
         cbs.append(EarlyStopping(monitor="dev_cost", patience=t.patience))
+    if checkpoint_dir is not None and not any(isinstance(c, Checkpoint) for c in cbs):
+        cbs.append(Checkpoint(checkpoint_dir, every=t.checkpoint_every,
+                              keep=t.keep_checkpoints or None))
     augmenter = None
     if config.regularization.augment:
         if data.image_shape is None:

@@ -182,7 +182,7 @@ class Trainer:
         self.perm: np.ndarray | None = None
         self.epoch_sums = [0.0, 0.0]  # running sums of total and data cost in this epoch
         self.stop_training = False
-        self.pending_checkpoints: list[Path] = []
+        self.pending_checkpoints: list[Checkpoint] = []  # to write once the epoch's callbacks ran
         self.target_epochs = 0
         self._xbuf = np.empty((min(self.batch_size, self.m), self.X.shape[1]), self.X.dtype)
         self._ybuf = np.empty((min(self.batch_size, self.m), *self.Y.shape[1:]), self.Y.dtype)
@@ -280,8 +280,9 @@ class Trainer:
     def _write_pending_checkpoints(self) -> None:
         from deeprecipe import checkpoints
 
-        for directory in dict.fromkeys(self.pending_checkpoints):
-            checkpoints.save_checkpoint(directory, self)
+        for callback in dict.fromkeys(self.pending_checkpoints):
+            checkpoints.save_checkpoint(callback.directory, self)
+            callback.written()
         self.pending_checkpoints.clear()
 
     def _diverged(self, what: str) -> None:

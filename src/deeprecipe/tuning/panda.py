@@ -152,8 +152,8 @@ def _open(run_dir: Path, state: dict, callbacks=(), verbose: bool = False):
     from deeprecipe import pipeline
 
     cfg = config_from_dict(state["config"])
-    cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training,
-                                                                early_stopping=False))
+    cfg = dataclasses.replace(cfg, training=dataclasses.replace(  # chunks are rollback points
+        cfg.training, early_stopping=False, keep_checkpoints=0))
     data = pipeline.prepare_data(cfg, check_distribution=False)
     branch = state["branches"][state["active"]]
     net = pipeline.build_network(cfg, data)
