@@ -120,7 +120,7 @@ def deeprecipe_net(n_in: int, hidden, bn: bool):
 
 def setup_deeprecipe(X, y, hidden, batch_size, bn):
     import deeprecipe as dr
-    from deeprecipe.losses import get_loss
+    from deeprecipe.engine.losses import get_loss
 
     net = deeprecipe_net(X.shape[1], hidden, bn)
     if batch_size is None:

@@ -13,8 +13,8 @@ import platform
 import tempfile
 import time
 
-from deeprecipe.config import config_from_dict
-from deeprecipe.pipeline import prepare_data
+from deeprecipe.runs.config import config_from_dict
+from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.tuning import Choice, IntUniform, LogUniform, tune
 
 

@@ -38,14 +38,16 @@ def _driver_binary() -> str | None:
 
 
 def unavailable() -> str | None:
-    """Why a browser test cannot run here (a reason to pytest.skip), or None if it can."""
+    """Why a browser test cannot run here (every missing piece, a reason to pytest.skip), or
+    None if it can."""
+    missing = []
     if importlib.util.find_spec("selenium") is None:
-        return "selenium is not installed (pip install selenium)"
+        missing.append("selenium (pip install selenium)")
     if _browser_binary() is None:
-        return "no chromium binary (apt-get install chromium)"
+        missing.append("a chromium binary (apt-get install chromium)")
     if _driver_binary() is None:
-        return "no chromedriver (apt-get install chromium-driver)"
-    return None
+        missing.append("chromedriver (apt-get install chromium-driver)")
+    return f"missing: {', '.join(missing)}" if missing else None
 
 
 @contextmanager

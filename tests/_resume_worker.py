@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.datasets import make_moons
 
 import deeprecipe as dr
-from deeprecipe.callbacks import Callback
+from deeprecipe.optimize.callbacks import Callback
 
 EPOCHS = 8
 

@@ -23,9 +23,9 @@ import json
 import numpy as np
 import pytest
 
+from deeprecipe.engine.gradcheck import check_gradients
+from deeprecipe.engine.layers import Dropout, Layer, layer_from_config
 from deeprecipe.errors import DeepRecipeError, NotFittedError
-from deeprecipe.gradcheck import check_gradients
-from deeprecipe.layers import Dropout, Layer, layer_from_config
 
 GRADCHECK_TOL = 1e-7
 

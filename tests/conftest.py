@@ -10,7 +10,15 @@ import os
 
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
 settings.register_profile("deeprecipe", deadline=None, derandomize=True, max_examples=100)
 settings.load_profile("deeprecipe")
+
+
+@pytest.fixture
+def torch():
+    """PyTorch (CPU), the parity tests' reference: only the tests that use it skip without it."""
+    return pytest.importorskip("torch", reason="PyTorch is not installed (pip install "
+                                                "torch==2.13.0): it is the parity reference")

@@ -21,12 +21,12 @@ def _module_names() -> list[str]:
 MODULES = _module_names()
 
 
+ENGINE = ("layers", "layers.dense", "layers.activations", "layers.dropout", "layers.batchnorm",
+          "layers.base", "initializers", "losses", "regularizers", "network", "gradcheck")
+
+
 def test_the_engine_modules_are_found():
-    expected = {"deeprecipe.layers", "deeprecipe.layers.dense", "deeprecipe.layers.activations",
-                "deeprecipe.layers.dropout", "deeprecipe.layers.batchnorm",
-                "deeprecipe.layers.base", "deeprecipe.initializers", "deeprecipe.losses",
-                "deeprecipe.regularizers", "deeprecipe.network", "deeprecipe.gradcheck",
-                "deeprecipe.errors"}
+    expected = {f"deeprecipe.engine.{name}" for name in ENGINE} | {"deeprecipe.errors"}
     assert expected <= set(MODULES)
 
 
@@ -46,11 +46,7 @@ def test_every_name_in_all_imports(module_name):
 
 
 def test_public_engine_modules_define_all():
-    for name in ("deeprecipe", "deeprecipe.layers", "deeprecipe.initializers",
-                 "deeprecipe.losses", "deeprecipe.regularizers", "deeprecipe.network",
-                 "deeprecipe.gradcheck", "deeprecipe.errors", "deeprecipe.layers.base",
-                 "deeprecipe.layers.dense", "deeprecipe.layers.activations",
-                 "deeprecipe.layers.dropout", "deeprecipe.layers.batchnorm"):
+    for name in ("deeprecipe", "deeprecipe.errors", *(f"deeprecipe.engine.{n}" for n in ENGINE)):
         assert isinstance(importlib.import_module(name).__all__, list), name
 
 

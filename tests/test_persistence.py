@@ -8,9 +8,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from deeprecipe.builders import build_mlp
+from deeprecipe.engine.builders import build_mlp
 from deeprecipe.errors import CheckpointError, DeepRecipeError, NotFittedError
 from deeprecipe.estimator import DeepClassifier, DeepRegressor
+from deeprecipe.optimize.trainer import train
 from deeprecipe.persistence import (
     FORMAT_VERSION,
     load,
@@ -19,7 +20,6 @@ from deeprecipe.persistence import (
     model_paths,
     save,
 )
-from deeprecipe.training import train
 
 
 @pytest.fixture

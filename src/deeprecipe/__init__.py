@@ -2,31 +2,27 @@
 
 A NumPy network engine with verified backpropagation, and around it the basic recipe of applied
 deep learning: data setup, regularization, optimization, bias/variance diagnosis and tuning.
+
+Layers, bottom to top (an import only points down; import-linter checks it in CI):
+engine -> optimize -> data -> persistence -> runs -> report -> basic_recipe -> tuning ->
+workflows ->
+faces (estimator, prediction, cli). This module is the top face: the small public API.
 """
 
 import importlib
 
-from deeprecipe import (
-    averages,
-    callbacks,
-    data,
-    initializers,
-    layers,
-    losses,
-    optimizers,
-    regularizers,
-    schedules,
-)
-from deeprecipe.config import Config, load_config
-from deeprecipe.diagnosis import Diagnosis, diagnose
+from deeprecipe import data, persistence
+from deeprecipe._version import __version__
+from deeprecipe.basic_recipe.diagnosis import Diagnosis, diagnose
+from deeprecipe.engine import initializers, layers, losses, regularizers
+from deeprecipe.engine.gradcheck import GradientCheckReport, gradient_check
+from deeprecipe.engine.network import Cost, Sequential
 from deeprecipe.errors import DeepRecipeError, DivergenceError
-from deeprecipe.gradcheck import GradientCheckReport, gradient_check
-from deeprecipe.history import History
-from deeprecipe.network import Cost, Sequential
-from deeprecipe.persistence import load, save
-from deeprecipe.training import Trainer, train
-
-__version__ = "0.1.0"
+from deeprecipe.optimize import averages, callbacks, optimizers, schedules
+from deeprecipe.optimize.history import History
+from deeprecipe.optimize.trainer import Trainer, train
+from deeprecipe.persistence import save
+from deeprecipe.runs.config import Config, load_config
 
 # The faces and the tuner pull in scikit-learn and Optuna: import them on first use (PEP 562),
 # so `import deeprecipe` and every CLI call stay fast.
@@ -35,8 +31,18 @@ _LAZY = {
     "Choice": "deeprecipe.tuning", "IntUniform": "deeprecipe.tuning",
     "LogUniform": "deeprecipe.tuning", "OneMinusLogUniform": "deeprecipe.tuning",
     "Uniform": "deeprecipe.tuning", "babysit": "deeprecipe.tuning", "tune": "deeprecipe.tuning",
-    "run": "deeprecipe.pipeline", "recipe": "deeprecipe.basic_recipe",
+    "run": "deeprecipe.workflows", "recipe": "deeprecipe.basic_recipe.loop",
 }
+
+
+def load(path):
+    """Read a model written by :func:`save` (a Sequential or a fitted estimator); no pickle.
+
+    The estimators register themselves with persistence when imported, so they are imported
+    here first (lazily: scikit-learn is heavy).
+    """
+    importlib.import_module("deeprecipe.estimator")
+    return persistence.load(path)
 
 
 def __getattr__(name: str):
@@ -48,7 +54,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "averages", "babysit", "callbacks", "Choice", "Config", "Cost", "data", "DeepClassifier",
+    "__version__", "averages", "babysit", "callbacks", "Choice", "Config", "Cost", "data",
+    "DeepClassifier",
     "DeepRecipeError", "DeepRegressor", "diagnose", "Diagnosis", "DivergenceError",
     "gradient_check", "GradientCheckReport", "History", "initializers", "IntUniform", "layers",
     "load", "load_config", "LogUniform", "losses", "OneMinusLogUniform", "optimizers",

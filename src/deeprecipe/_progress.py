@@ -6,6 +6,9 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
 
 class _Bar:
     def __init__(self, progress, task) -> None:
@@ -23,9 +26,6 @@ def progress_bar(total: int, description: str, *, enabled: bool = True,
     if not enabled or not (force or sys.stderr.isatty()):
         yield _Bar(None, None)
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     with Progress(TextColumn(f"[bold]{description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[info]}"), console=Console(stderr=True)) as progress:
         yield _Bar(progress, progress.add_task(description, total=total, info=""))

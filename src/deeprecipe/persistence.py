@@ -29,19 +29,30 @@ from pathlib import Path
 import numpy as np
 
 from deeprecipe._io import load_json, load_npz, save_npz_atomic, write_json_atomic
+from deeprecipe._version import __version__
+from deeprecipe.data import Standardizer
+from deeprecipe.engine.network import Sequential
 from deeprecipe.errors import CheckpointError, DeepRecipeError, InvalidTypeError, NotFittedError
-from deeprecipe.network import Sequential
+from deeprecipe.optimize.history import History
+from deeprecipe.optimize.optimizers import optimizer_from_config
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "load_info", "load_preprocessing",
            "model_paths"]
 
 FORMAT = "deeprecipe.model"
 FORMAT_VERSION = 1
-_ESTIMATORS = ("DeepClassifier", "DeepRegressor")
-_KINDS = ("Sequential", *_ESTIMATORS)
+#: The estimator classes a model file may hold, by name; the estimators register themselves
+#: (they sit above this module), so persistence never imports them.
+ESTIMATORS: dict[str, type] = {}
 #: Fitted estimator attributes stored as plain JSON values.
 _FITTED = ("n_features_in_", "n_iter_", "loss_curve_", "validation_scores_",
            "best_validation_score_", "n_outputs_", "_y_ndim")
+
+
+def register_estimator(cls: type) -> type:
+    """Let ``save``/``load`` handle ``cls`` (a class decorator for the estimators)."""
+    ESTIMATORS[cls.__name__] = cls
+    return cls
 
 
 def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -69,7 +80,7 @@ def _network_of(model) -> Sequential:
             raise NotFittedError("cannot save a network that is not built; call "
                                  "net.build(n_features) or train it first")
         return model
-    if type(model).__name__ in _ESTIMATORS:
+    if type(model).__name__ in ESTIMATORS:
         if not hasattr(model, "network_"):
             raise NotFittedError(f"this {type(model).__name__} is not fitted yet; call fit() "
                                  "before saving it")
@@ -163,8 +174,6 @@ def save(model, path: str | os.PathLike, *, preprocessing=None,
             raise InvalidTypeError("preprocessing must be a dict or have to_dict() (e.g. a "
                                    f"Standardizer), got {type(preprocessing).__name__}")
         preprocessing = preprocessing.to_dict()
-    from deeprecipe import __version__
-
     meta = {"deeprecipe_version": __version__,
             "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             **(metadata or {})}
@@ -198,7 +207,7 @@ def load_info(path: str | os.PathLike) -> dict:
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{json_path}: written in model format {version} by a newer "
                               f"deeprecipe; this version reads format {FORMAT_VERSION} only")
-    checks = {"kind": doc.get("kind") in _KINDS,
+    checks = {"kind": doc.get("kind") in ("Sequential", *ESTIMATORS),
               "dtype": doc.get("dtype") in ("float32", "float64"),
               "network": isinstance(doc.get("network"), dict),
               "arrays": isinstance(doc.get("arrays"), list),
@@ -213,10 +222,6 @@ def load_preprocessing(path: str | os.PathLike):
     """The saved preprocessing: a Standardizer if one was saved, else the dict (or None)."""
     pre = load_info(path).get("preprocessing")
     if isinstance(pre, dict) and pre.get("type") == "Standardizer":
-        try:
-            from deeprecipe.data import Standardizer
-        except ImportError:  # pragma: no cover - data package absent
-            return pre
         try:
             return Standardizer.from_dict(pre)
         except DeepRecipeError as exc:
@@ -276,11 +281,7 @@ def load(path: str | os.PathLike):
 
 
 def _restore_estimator(doc: dict, net: Sequential, opt_arrays: dict, json_path: Path):
-    from deeprecipe import estimator as est_module
-    from deeprecipe.history import History
-    from deeprecipe.optimizers import optimizer_from_config
-
-    cls = getattr(est_module, doc["kind"])
+    cls = ESTIMATORS[doc["kind"]]
     info = doc["estimator"]
     try:
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in info["params"].items()}

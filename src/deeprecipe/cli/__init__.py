@@ -3,6 +3,9 @@
 A user error prints one line on stderr and exits with code 2 (``--debug`` shows the traceback);
 Ctrl-C leaves resumable state and exits with code 130. Commands live in ``commands_model``
 (one model) and ``commands_tuning`` (many models, babysitting, the recipe).
+
+The top face: it may import anything, and imports the heavy layers inside each command (with a
+comment) so that ``deeprecipe --help`` stays fast.
 """
 
 from __future__ import annotations

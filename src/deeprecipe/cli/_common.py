@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import tomllib
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 
 from deeprecipe.errors import DeepRecipeError
+from deeprecipe.runs import rundir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="deeprecipe: improve deep neural networks with the basic recipe.\n\n"
@@ -21,6 +23,21 @@ _STATE = {"debug": False, "quiet": False}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")]
+
+
+def parse_assignments(items: list[str]) -> dict:
+    """{name: value} from NAME=VALUE strings, each value read as a TOML value (0.01, true)."""
+    values = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise DeepRecipeError(f"--set takes NAME=VALUE, got {item!r}")
+        try:
+            values[name.strip()] = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise DeepRecipeError(f"--set {item}: {text!r} is not a number, true/false or a "
+                                  "quoted string") from None
+    return values
 
 
 def _command(fn):
@@ -50,7 +67,7 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 
 def _load(config_path: Path):
-    from deeprecipe.config import load_config
+    from deeprecipe.runs.config import load_config  # loaded on use: keeps the CLI fast
 
     return load_config(config_path)
 
@@ -62,7 +79,7 @@ def _run_dir(config, out_dir: Path | None) -> Path:
 def _fresh_dir(base: Path) -> Path:
     """``base``, or base-2, base-3, ... : the first that holds no run (nothing is overwritten)."""
     candidate, n = base, 1
-    while (candidate / "config.toml").exists() or (candidate / "model.json").exists():
+    while (candidate / rundir.CONFIG).exists() or (candidate / rundir.MODEL_JSON).exists():
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
     return candidate
@@ -71,7 +88,7 @@ def _fresh_dir(base: Path) -> Path:
 def _print_result(result, quiet: bool) -> None:
     m = result.metrics
     if not quiet:
-        from rich.table import Table
+        from rich.table import Table  # loaded on use: keeps the CLI fast
 
         table = Table(title=f"run: {result.run_dir}")
         for col in ("", "train", "dev", "test"):
@@ -87,7 +104,7 @@ def _print_result(result, quiet: bool) -> None:
 
 
 def _int_option(name: str, value: str) -> int:
-    from deeprecipe.errors import ConfigError
+    from deeprecipe.errors import ConfigError  # loaded on use: keeps the CLI fast
 
     try:
         return int(value)

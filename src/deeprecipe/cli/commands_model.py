@@ -23,6 +23,7 @@ from deeprecipe.cli._common import (
     out,
 )
 from deeprecipe.errors import DeepRecipeError
+from deeprecipe.runs import rundir
 
 
 @app.command()
@@ -37,7 +38,7 @@ def demo(out_dir: Annotated[Path | None, typer.Option("--out", help="Run directo
 
     Example: deeprecipe demo --out runs/demo
     """
-    from deeprecipe.pipeline import demo_config, run
+    from deeprecipe.workflows import demo_config, run  # loaded on use: keeps the CLI fast
 
     config = demo_config()
     result = run(config, out_dir or _fresh_dir(Path("runs") / "demo"), verbose=not quiet,
@@ -55,7 +56,7 @@ def run_cmd(config_path: Annotated[Path, typer.Argument(help="A TOML config (dee
 
     Example: deeprecipe run recipe.toml --out runs/first
     """
-    from deeprecipe.pipeline import run
+    from deeprecipe.workflows import run  # loaded on use: keeps the CLI fast
 
     config = _load(config_path)
     result = run(config, _run_dir(config, out_dir), verbose=not quiet, resume=resume,
@@ -79,9 +80,9 @@ def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data fil
 
     Example: deeprecipe train --dataset moons --hidden 16,8 --lr 0.01 --epochs 50
     """
-    from deeprecipe.config import config_from_dict
-    from deeprecipe.errors import ConfigError
-    from deeprecipe.pipeline import run
+    from deeprecipe.errors import ConfigError  # loaded on use: keeps the CLI fast
+    from deeprecipe.runs.config import config_from_dict  # loaded on use: keeps the CLI fast
+    from deeprecipe.workflows import run  # loaded on use: keeps the CLI fast
 
     try:
         sizes = [int(h) for h in hidden.split(",") if h.strip()]
@@ -114,7 +115,7 @@ def evaluate(run_dir: Annotated[Path, typer.Argument(help="A finished run direct
 
     Example: deeprecipe evaluate runs/demo
     """
-    from deeprecipe.runs import evaluate_run
+    from deeprecipe.runs.evaluate import evaluate_run  # loaded on use: keeps the CLI fast
 
     metrics = evaluate_run(run_dir)
     if as_json:
@@ -136,11 +137,11 @@ def predict(run_dir: Annotated[Path, typer.Argument(help="A run directory (or mo
 
     Example: deeprecipe predict runs/demo --input new.npy --output preds.csv
     """
-    from deeprecipe.runs import predict_file
+    from deeprecipe.prediction import predict_file  # loaded on use: keeps the CLI fast
 
     preds = predict_file(run_dir, input_path, proba=proba, output=output)
     if output is None:
-        import numpy as np
+        import numpy as np  # loaded on use: keeps the CLI fast
 
         np.savetxt(sys.stdout, preds.reshape(len(preds), -1), fmt="%g", delimiter=",")
     else:
@@ -169,20 +170,23 @@ def diagnose(run_dir: Annotated[Path | None, typer.Argument(help="A run director
     Example: deeprecipe diagnose --train-error 0.01 --dev-error 0.11
     Example: deeprecipe diagnose runs/demo --learning-curve
     """
-    from deeprecipe.diagnosis import diagnose as run_diagnose
-    from deeprecipe.errors import ConfigError
+    from deeprecipe.basic_recipe.diagnosis import (
+        diagnose as run_diagnose,  # loaded on use: keeps the CLI fast
+    )
+    from deeprecipe.errors import ConfigError  # loaded on use: keeps the CLI fast
 
     if learning_curve and run_dir is None:
         raise ConfigError("--learning-curve needs a run directory: deeprecipe diagnose "
                           "RUN_DIR --learning-curve")
     if run_dir is not None:
-        from deeprecipe.runs import _run_config, evaluate_run
+        from deeprecipe.runs.evaluate import evaluate_run  # loaded on use: keeps the CLI fast
+        from deeprecipe.runs.rundir import run_config  # loaded on use: keeps the CLI fast
 
         metrics = evaluate_run(run_dir)
         train_error, dev_error = metrics["train_error"], metrics["dev_error"]
         test_error = metrics["test_error"] if test_error is None else test_error
         if human_error is None:  # the run was diagnosed against its own human-level error
-            human_error = _run_config(run_dir).data.human_error
+            human_error = run_config(run_dir).data.human_error
     if train_error is None or dev_error is None:
         raise ConfigError("give a run directory or both --train-error and --dev-error")
     human_error = 0.0 if human_error is None else human_error
@@ -192,8 +196,10 @@ def diagnose(run_dir: Annotated[Path | None, typer.Argument(help="A run director
     for i, step in enumerate(d.next_steps, 1):
         out.print(f"  {i}. {step}", markup=False, soft_wrap=True)
     if learning_curve:
-        from deeprecipe.report import write_report
-        from deeprecipe.runs import learning_curve_run
+        from deeprecipe.basic_recipe.learning_curve import (
+            learning_curve_run,  # loaded on use: keeps the CLI fast
+        )
+        from deeprecipe.report import write_report  # loaded on use: keeps the CLI fast
 
         curve = learning_curve_run(run_dir)
         out.print("\nlearning curve (fresh networks on growing training subsets):",
@@ -202,7 +208,7 @@ def diagnose(run_dir: Annotated[Path | None, typer.Argument(help="A run director
                   soft_wrap=True)
         for n, tr, dv in zip(curve.sizes, curve.train_errors, curve.dev_errors, strict=True):
             out.print(f"{n:>8}  {tr:>11.4f}  {dv:>9.4f}", markup=False, soft_wrap=True)
-        saved = json.loads((run_dir / "learning_curve.json").read_text(encoding="utf-8"))
+        saved = json.loads((run_dir / rundir.LEARNING_CURVE).read_text(encoding="utf-8"))
         out.print(saved["reading"], markup=False, soft_wrap=True)
         out.print(f"wrote {run_dir / 'learning_curve.json'} and {write_report(run_dir)}",
                   markup=False, soft_wrap=True)
@@ -219,7 +225,7 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
 
     Example: deeprecipe gradcheck --dataset moons --l2 0.7
     """
-    from deeprecipe.pipeline import gradcheck_for
+    from deeprecipe.workflows import gradcheck_for  # loaded on use: keeps the CLI fast
 
     report = gradcheck_for(dataset=dataset, config_path=config_path, l2=l2, samples=samples,
                            max_components=max_components)
@@ -236,7 +242,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
 
     Example: deeprecipe report runs/demo
     """
-    from deeprecipe.report import write_report
+    from deeprecipe.report import write_report  # loaded on use: keeps the CLI fast
 
     out.print(f"wrote {write_report(run_dir)}", markup=False, soft_wrap=True)
 
@@ -249,8 +255,8 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write the example c
 
     Example: deeprecipe init my.toml
     """
-    from deeprecipe._io import write_text_atomic
-    from deeprecipe.config import EXAMPLE_CONFIG
+    from deeprecipe._io import write_text_atomic  # loaded on use: keeps the CLI fast
+    from deeprecipe.runs.config import EXAMPLE_CONFIG  # loaded on use: keeps the CLI fast
 
     if path.exists() and not force:
         raise DeepRecipeError(f"{path} exists; pass --force to overwrite it")

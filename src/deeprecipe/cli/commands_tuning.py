@@ -17,8 +17,9 @@ from deeprecipe.cli._common import (
     _run_dir,
     app,
     out,
+    parse_assignments,
 )
-from deeprecipe.errors import DeepRecipeError
+from deeprecipe.runs import rundir
 
 
 @app.command()
@@ -38,18 +39,18 @@ def tune(config_path: Annotated[Path, typer.Argument(
 
     Example: deeprecipe tune my.toml --trials 20 --rounds 2 --workers 2
     """
-    from deeprecipe.tuning import tune as run_tune
+    from deeprecipe.tuning import tune as run_tune  # loaded on use: keeps the CLI fast
 
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
-    study = run_tune(config, run_dir=run_dir / "study", n_trials=trials, rounds=rounds,
+    study = run_tune(config, run_dir=run_dir / rundir.STUDY, n_trials=trials, rounds=rounds,
                      workers=workers, scheduler=scheduler, method=method, verbose=not quiet)
     rows = study.leaderboard(10)
     if quiet:  # one JSON object per line, for scripts
         for row in rows:
             out.print(json.dumps(row, default=str), markup=False, soft_wrap=True)
     else:
-        from rich.table import Table
+        from rich.table import Table  # loaded on use: keeps the CLI fast
 
         table = Table(title=f"best {len(rows)} trials (dev error, lower is better)")
         for col in ("rank", "round", "trial", "dev error", "train error", "hyperparameters"):
@@ -79,7 +80,7 @@ def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 
     Example: deeprecipe babysit my.toml --chunks 3 --out runs/panda
     """
-    from deeprecipe.tuning import babysit as run_babysit
+    from deeprecipe.tuning import babysit as run_babysit  # loaded on use: keeps the CLI fast
 
     config = _load(config_path)
     result = run_babysit(config, _run_dir(config, out_dir), chunks=chunks,
@@ -94,15 +95,20 @@ def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.
           scale_learning_rate: Annotated[float | None, typer.Option(
               "--scale-learning-rate", help="Multiply α by this factor.")] = None,
           beta: float | None = None, keep_prob: float | None = None,
-          l2: float | None = None) -> None:
-    """Change α (or β, keep_prob, λ) of a babysat model at its next epoch boundary.
+          l2: float | None = None,
+          set_: Annotated[list[str] | None, typer.Option(
+              "--set", help="Any knob that can change mid-training, as NAME=VALUE "
+                            "(repeatable), e.g. --set l1=0.01.")] = None) -> None:
+    """Change α (or β, keep_prob, λ, any live knob) of a babysat model at its next epoch
+    boundary.
 
     Example: deeprecipe nudge runs/panda --scale-learning-rate 0.5
     """
-    from deeprecipe.tuning import nudge as run_nudge
+    from deeprecipe.tuning import nudge as run_nudge  # heavy (Optuna): loaded on use
 
-    run_nudge(run_dir, learning_rate=learning_rate, scale_learning_rate=scale_learning_rate,
-              beta=beta, keep_prob=keep_prob, l2=l2)
+    values = {"learning_rate": learning_rate, "beta": beta, "keep_prob": keep_prob, "l2": l2,
+              **parse_assignments(set_ or [])}
+    run_nudge(run_dir, scale_learning_rate=scale_learning_rate, **values)
     out.print(f"nudge queued for {run_dir}", markup=False, soft_wrap=True)
 
 
@@ -115,7 +121,7 @@ def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directo
 
     Example: deeprecipe rollback runs/panda --chunk 1
     """
-    from deeprecipe.tuning import rollback as run_rollback
+    from deeprecipe.tuning import rollback as run_rollback  # loaded on use: keeps the CLI fast
 
     done = run_rollback(run_dir, chunk=chunk)
     out.print(f"{done['message']}: new branch {done['branch']!r} is active (the history of "
@@ -133,24 +139,15 @@ def resume(run_dir: Annotated[Path, typer.Argument(
 
     Example: deeprecipe resume runs/first
     """
-    if (run_dir / "rounds" / "recipe_args.json").exists():
-        from deeprecipe.basic_recipe import resume_recipe
+    from deeprecipe.workflows import resume as resume_workflow  # heavy: loaded on use
 
-        _print_recipe(resume_recipe(run_dir, verbose=not quiet), run_dir, quiet)
-        return
-    if (run_dir / "panda.json").exists():
-        from deeprecipe.tuning import resume as panda_resume
-
-        out.print(str(panda_resume(run_dir, chunks=chunks)), markup=False, soft_wrap=True)
-        return
-    from deeprecipe.pipeline import run
-
-    if not (run_dir / "config.toml").exists():
-        raise DeepRecipeError(f"{run_dir} holds nothing to resume (no config.toml or "
-                              "panda.json); start it with `deeprecipe run CONFIG --out "
-                              f"{run_dir}`")
-    config = _load(run_dir / "config.toml")
-    _print_result(run(config, run_dir, verbose=not quiet, resume=True), quiet)
+    result = resume_workflow(run_dir, chunks=chunks, verbose=not quiet)
+    if hasattr(result, "rounds"):
+        _print_recipe(result, run_dir, quiet)
+    elif hasattr(result, "branch"):
+        out.print(str(result), markup=False, soft_wrap=True)
+    else:
+        _print_result(result, quiet)
 
 
 @app.command()
@@ -165,7 +162,9 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 
     Example: deeprecipe recipe my.toml --rounds 4
     """
-    from deeprecipe.basic_recipe import recipe as run_recipe
+    from deeprecipe.basic_recipe.loop import (
+        recipe as run_recipe,  # loaded on use: keeps the CLI fast
+    )
 
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)

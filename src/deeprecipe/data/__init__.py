@@ -1,5 +1,7 @@
 """Setting up the data: data sets, train/dev/test splits, input normalization,
-same-distribution checks and data augmentation (the lecture's first part)."""
+same-distribution checks and data augmentation (the lecture's first part).
+
+Imports only the base modules (errors, _validation, _random); nothing of the engine or above."""
 
 from __future__ import annotations
 

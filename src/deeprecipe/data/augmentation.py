@@ -125,7 +125,7 @@ class Augmenter:
     def _affine(self, block: np.ndarray, flips: np.ndarray,
                 rng: np.random.Generator) -> np.ndarray:
         """Resample every image through its own affine map in one map_coordinates call."""
-        from scipy.ndimage import map_coordinates
+        from scipy.ndimage import map_coordinates  # heavy: loaded on use
 
         m, H, W, C = block.shape
         angle = -np.deg2rad(rng.uniform(-self.rotate, self.rotate, m))  # + = counter-clockwise

@@ -60,7 +60,7 @@ def _make(name, X, y, n_classes, description, image_shape=None) -> Dataset:
 
 
 def _digits(rng: np.random.Generator, n: int | None) -> Dataset:
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # heavy: loaded on use
 
     d = load_digits()
     X, y = d.data, d.target
@@ -74,21 +74,21 @@ def _digits(rng: np.random.Generator, n: int | None) -> Dataset:
 
 
 def _moons(rng: np.random.Generator, n: int | None) -> Dataset:
-    from sklearn.datasets import make_moons
+    from sklearn.datasets import make_moons  # heavy: loaded on use
 
     X, y = make_moons(n_samples=n or 500, noise=0.2, random_state=_seed(rng))
     return _make("moons", X, y, 2, "two interleaving half circles, Gaussian noise 0.2")
 
 
 def _circles(rng: np.random.Generator, n: int | None) -> Dataset:
-    from sklearn.datasets import make_circles
+    from sklearn.datasets import make_circles  # heavy: loaded on use
 
     X, y = make_circles(n_samples=n or 500, noise=0.1, factor=0.5, random_state=_seed(rng))
     return _make("circles", X, y, 2, "a small circle inside a big one, noise 0.1")
 
 
 def _blobs(rng: np.random.Generator, n: int | None) -> Dataset:
-    from sklearn.datasets import make_blobs
+    from sklearn.datasets import make_blobs  # heavy: loaded on use
 
     X, y = make_blobs(n_samples=n or 500, centers=3, n_features=2, cluster_std=1.0,
                       random_state=_seed(rng))

@@ -96,8 +96,8 @@ def same_distribution(A, B, *, cv: int = 5, threshold: float = 0.6, z: float = 3
     >>> same_distribution(rng.normal(size=(300, 3)), rng.normal(1.0, size=(300, 3))).verdict
     'different'
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.ensemble import HistGradientBoostingClassifier  # heavy: loaded on use
+    from sklearn.model_selection import StratifiedKFold, cross_val_score  # heavy: loaded on use
 
     cv = check_int("cv", cv, low=2)
     threshold = check_in_range("threshold", threshold, low=0.5, high=1.0, closed="neither")

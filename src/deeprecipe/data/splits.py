@@ -177,8 +177,8 @@ def _round_table(counts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     T = outer(counts, sizes) / m. Floors plus a unit-capacity max flow for the remainders
     (a matrix with integer margins always has such a rounding).
     """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import maximum_flow
+    from scipy.sparse import csr_matrix  # heavy: loaded on use
+    from scipy.sparse.csgraph import maximum_flow  # heavy: loaded on use
 
     T = np.outer(counts, sizes) / counts.sum()
     A = np.floor(T + 1e-9).astype(np.int64)

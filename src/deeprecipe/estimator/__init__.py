@@ -1,8 +1,10 @@
 """The scikit-learn face: DeepClassifier and DeepRegressor over the NumPy engine.
 
-``__init__`` only stores; ``fit`` validates every hyperparameter from one table (``CHECKS``),
-builds the network with ``builders.build_mlp`` and trains it with ``training.Trainer``. Every
-public method after ``fit`` starts with ``check_is_fitted(self)``.
+``__init__`` only stores; ``fit`` validates every hyperparameter from one table (``runs.knobs``),
+builds the network with ``engine.builders.build_mlp`` and trains it with ``optimize.Trainer``.
+Every public method after ``fit`` starts with ``check_is_fitted(self)``.
+
+A face: it may import everything below the workflows (engine, optimize, runs.knobs, persistence).
 """
 
 from __future__ import annotations
@@ -18,14 +20,21 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from deeprecipe.builders import build_mlp
-from deeprecipe.callbacks import Callback, EarlyStopping
+from deeprecipe.engine.builders import build_mlp
 from deeprecipe.errors import DataError, InvalidValueError, NotFittedError
-from deeprecipe.estimator._params import CHECKS, ESTIMATOR_SCHEDULES, seed_sequence
-from deeprecipe.history import History
-from deeprecipe.optimizers import make_optimizer
-from deeprecipe.schedules import make_schedule
-from deeprecipe.training import Trainer
+from deeprecipe.estimator._params import (
+    CHECKS,
+    ESTIMATOR_SCHEDULES,
+    PARAMETERS,
+    seed_sequence,
+    signature,
+)
+from deeprecipe.optimize.callbacks import Callback, EarlyStopping
+from deeprecipe.optimize.history import History
+from deeprecipe.optimize.optimizers import make_optimizer
+from deeprecipe.optimize.schedules import make_schedule
+from deeprecipe.optimize.trainer import Trainer
+from deeprecipe.persistence import register_estimator
 
 __all__ = ["DeepClassifier", "DeepRegressor", "ESTIMATOR_SCHEDULES"]
 
@@ -48,21 +57,19 @@ class _DeepEstimator(BaseEstimator):
     _stratified = False
     _y_kwargs: dict = {}
 
-    def __init__(self, hidden_layer_sizes=(20, 3), *, activation="relu", init="he", l2=0.0,
-                 l1=0.0, keep_prob=1.0, batch_norm=False, optimizer="adam",
-                 learning_rate=1e-3, beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
-                 batch_size="auto", epochs=200, schedule=None, decay_rate=1.0,
-                 early_stopping=False, validation_fraction=0.1, patience=10,
-                 random_state=None, verbose=False) -> None:
-        # stored as given; validated in fit() (sklearn's rule)
-        self.hidden_layer_sizes, self.activation, self.init = hidden_layer_sizes, activation, init
-        self.l2, self.l1, self.keep_prob, self.batch_norm = l2, l1, keep_prob, batch_norm
-        self.optimizer, self.learning_rate, self.beta = optimizer, learning_rate, beta
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-        self.batch_size, self.epochs, self.schedule = batch_size, epochs, schedule
-        self.decay_rate, self.early_stopping = decay_rate, early_stopping
-        self.validation_fraction, self.patience = validation_fraction, patience
-        self.random_state, self.verbose = random_state, verbose
+    def __init__(self, hidden_layer_sizes=PARAMETERS["hidden_layer_sizes"], **params) -> None:
+        # stored as given; validated in fit() (sklearn's rule). The parameters are the knobs'
+        # (runs.knobs) and the estimator's own: see PARAMETERS and the generated signature.
+        unknown = sorted(set(params) - set(PARAMETERS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument "
+                            f"{unknown[0]!r}")
+        self.hidden_layer_sizes = hidden_layer_sizes
+        for name, default in PARAMETERS.items():
+            if name != "hidden_layer_sizes":
+                setattr(self, name, params.get(name, default))
+
+    __init__.__signature__ = signature(PARAMETERS)
 
     # -- hyperparameters --------------------------------------------------------------------
     def _checked_params(self) -> dict:
@@ -195,6 +202,7 @@ class _DeepEstimator(BaseEstimator):
 
 
 
+@register_estimator
 class DeepClassifier(ClassifierMixin, _DeepEstimator):
     """A fully connected network classifier (softmax output) with the scikit-learn API.
 
@@ -305,6 +313,7 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
+@register_estimator
 class DeepRegressor(RegressorMixin, _DeepEstimator):
     """A fully connected network regressor (linear output, mean squared error).
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._validation import check_choice, check_in_range, check_int
-from deeprecipe.builders import ACTIVATIONS, check_hidden_layer_sizes
+from deeprecipe.engine.builders import check_hidden_layer_sizes
 from deeprecipe.errors import InvalidTypeError, InvalidValueError
-from deeprecipe.initializers import INITIALIZERS
-from deeprecipe.optimizers import OPTIMIZERS
+from deeprecipe.runs.knobs import KNOBS
 
-__all__ = ["ESTIMATOR_SCHEDULES", "CHECKS", "seed_sequence"]
+__all__ = ["ESTIMATOR_SCHEDULES", "CHECKS", "PARAMETERS", "signature", "seed_sequence"]
 
 #: schedule= name -> (schedules.SCHEDULES name, the field that receives decay_rate).
 ESTIMATOR_SCHEDULES = {
@@ -24,10 +25,6 @@ ESTIMATOR_SCHEDULES = {
 
 def _real(low=None, high=None, closed="both"):
     return lambda name, v: float(check_in_range(name, v, low=low, high=high, closed=closed))
-
-
-def _choice(choices):
-    return lambda name, v: check_choice(name, v, tuple(choices))
 
 
 def _boolean(name: str, v):
@@ -55,32 +52,37 @@ def _verbose(name: str, v):
     return _boolean(name, v) if isinstance(v, (bool, np.bool_)) else check_int(name, v, low=0)
 
 
-#: The one table: every hyperparameter and the check it must pass in fit().
+#: Every parameter and the check it must pass in fit(): the knobs' own checks (run.knobs), with
+#: the estimator's spellings where scikit-learn users expect them (None for no schedule or a
+#: full batch, a tuple of layer sizes), plus the estimator's own settings.
 CHECKS = {
+    **{k.name: _boolean if k.type is bool else k.check for k in KNOBS if k.estimator},
     "hidden_layer_sizes": lambda name, v: check_hidden_layer_sizes(v),
-    "activation": _choice(ACTIVATIONS),
-    "init": _choice(INITIALIZERS),
-    "l2": _real(0.0),
-    "l1": _real(0.0),
-    "keep_prob": _real(0.0, 1.0, "right"),
-    "batch_norm": _boolean,
-    "optimizer": _choice(OPTIMIZERS),
-    "learning_rate": _real(0.0, closed="neither"),
-    "beta": _real(0.0, 1.0, "left"),
-    "beta1": _real(0.0, 1.0, "left"),
-    "beta2": _real(0.0, 1.0, "left"),
-    "epsilon": _real(0.0, closed="neither"),
     "batch_size": _batch_size,
-    "epochs": lambda name, v: check_int(name, v, low=1),
     "schedule": lambda name, v: v if v is None else check_choice(name, v,
                                                                 tuple(ESTIMATOR_SCHEDULES)),
-    "decay_rate": _real(0.0),
-    "early_stopping": _boolean,
     "validation_fraction": _real(0.0, 1.0, "neither"),
-    "patience": lambda name, v: check_int(name, v, low=0),
     "random_state": _random_state,
     "verbose": _verbose,
 }
+
+
+#: Every parameter and its default, in the signature's order: the knobs the estimators take
+#: (with the estimators' defaults), then the estimators' own settings.
+PARAMETERS: dict[str, object] = {
+    **{k.name: (tuple(k.default_for_estimator) if isinstance(k.default_for_estimator, list)
+                else k.default_for_estimator) for k in KNOBS if k.estimator},
+    "validation_fraction": 0.1, "random_state": None, "verbose": False,
+}
+
+
+def signature(parameters: dict[str, object]) -> inspect.Signature:
+    """__init__'s signature: (self, hidden_layer_sizes=..., *, every other parameter=...)."""
+    P = inspect.Parameter
+    return inspect.Signature([
+        P("self", P.POSITIONAL_OR_KEYWORD),
+        *(P(name, P.POSITIONAL_OR_KEYWORD if name == "hidden_layer_sizes" else P.KEYWORD_ONLY,
+            default=default) for name, default in parameters.items())])
 
 
 def seed_sequence(random_state) -> np.random.SeedSequence:

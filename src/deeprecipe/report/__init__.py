@@ -5,6 +5,9 @@ when present, tuning.json, panda.json, recipe.json); it never trains. Each file 
 section whose input is missing is left out and named in a note at the end. Figures are drawn
 with matplotlib's object API and embedded as inline SVG, the CSS is inline and there is no
 script, font or URL to fetch, so the page opens offline in any browser.
+
+Imports runs (the run directory's file names) and optimize (history, averages) only, so every
+workflow, the recipe and the babysitter can end with a report.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from deeprecipe.errors import DataError
 from deeprecipe.report import _sections, _studies
 from deeprecipe.report._files import FILES, load_run
 from deeprecipe.report._html import Raw, esc, page
+from deeprecipe.runs import rundir
 
 __all__ = ["build_report", "write_report", "SECTIONS"]
 
@@ -96,6 +100,6 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     ...     write_report(run).name
     'report.html'
     """
-    path = Path(run_dir) / "report.html"
+    path = Path(run_dir) / rundir.REPORT
     write_text_atomic(path, build_report(run_dir))
     return path

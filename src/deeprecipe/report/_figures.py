@@ -11,6 +11,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from deeprecipe.optimize.averages import ewa
 from deeprecipe.report._html import esc, num
 
 __all__ = ["render", "event_positions", "epoch_svg", "step_cost_svg", "bias_variance_svg",
@@ -116,8 +117,6 @@ def epoch_svg(fid: str, epochs: Sequence[dict], series: Sequence[tuple[str, str,
 
 def step_cost_svg(fid: str, steps: dict, *, events=()) -> str | None:
     """Raw mini-batch cost and its bias-corrected EWA against (fractional) epochs."""
-    from deeprecipe.averages import ewa
-
     epoch = list(steps.get("epoch") or [])
     cost = [num(c) for c in steps.get("cost") or []]
     n = min(len(epoch), len(cost))

@@ -6,12 +6,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deeprecipe.history import History
+from deeprecipe.optimize.history import History
+from deeprecipe.runs import rundir
 
 __all__ = ["RunFiles", "load_run", "FILES"]
 
-FILES = ("summary.json", "history.jsonl", "diagnosis.json", "tuning.json", "panda.json",
-         "recipe.json", "learning_curve.json")
+FILES = (rundir.SUMMARY, rundir.HISTORY, rundir.DIAGNOSIS, rundir.TUNING, rundir.PANDA,
+         rundir.RECIPE, rundir.LEARNING_CURVE)
 
 
 @dataclass
@@ -71,13 +72,13 @@ def load_run(run_dir: str | Path) -> RunFiles:
     """Every report input of ``run_dir`` that exists and parses."""
     run_dir = Path(run_dir)
     files = RunFiles(run_dir)
-    files.summary = _read_json(run_dir / "summary.json", files)
-    files.history = _read_history(run_dir / "history.jsonl", files)
-    files.diagnosis = _read_json(run_dir / "diagnosis.json", files)
-    files.tuning = _read_json(run_dir / "tuning.json", files, list_key="trials")
-    files.panda = _read_json(run_dir / "panda.json", files, list_key="events")
-    files.recipe = _read_json(run_dir / "recipe.json", files, list_key="rounds")
-    files.learning_curve = _read_json(run_dir / "learning_curve.json", files)
+    files.summary = _read_json(run_dir / rundir.SUMMARY, files)
+    files.history = _read_history(run_dir / rundir.HISTORY, files)
+    files.diagnosis = _read_json(run_dir / rundir.DIAGNOSIS, files)
+    files.tuning = _read_json(run_dir / rundir.TUNING, files, list_key="trials")
+    files.panda = _read_json(run_dir / rundir.PANDA, files, list_key="events")
+    files.recipe = _read_json(run_dir / rundir.RECIPE, files, list_key="rounds")
+    files.learning_curve = _read_json(run_dir / rundir.LEARNING_CURVE, files)
     _read_branches(files)
     return files
 

@@ -5,6 +5,8 @@ hyperparameter that matters, random search tries n. Sample on the right scale (l
 learning rate, log of 1 - beta for beta), zoom in on the best region (coarse to fine), and either
 babysit one model (panda: ``babysit``, ``nudge``, ``rollback``, ``resume``) or train many at once
 (caviar: ``tune(..., workers=N)`` or ``scheduler="tcp://host:8786"``).
+
+Imports basic_recipe, report, runs and below; never workflows or the faces.
 """
 
 from deeprecipe.tuning.hyperparameters import (

@@ -10,14 +10,24 @@ serial, process and Dask runs record the same trials. Each trial runs on one BLA
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 
-from deeprecipe.callbacks import Callback
-from deeprecipe.errors import DeepRecipeError
+import optuna
+from threadpoolctl import threadpool_limits
 
-__all__ = ["run_trial", "Runner", "execute", "connect", "SchedulerUnreachableError"]
+from deeprecipe.errors import DeepRecipeError
+from deeprecipe.optimize.callbacks import Callback
+from deeprecipe.runs.build import build_network, make_trainer
+from deeprecipe.runs.config import config_from_dict, config_to_dict
+from deeprecipe.runs.evaluate import evaluate
+from deeprecipe.runs.prepare import prepare_data
+from deeprecipe.tuning.hyperparameters import apply
+
+__all__ = ["run_trial", "Runner", "connect", "SchedulerUnreachableError"]
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _DATA_CACHE: dict[str, object] = {}  # per process: the prepared data of each config
@@ -34,8 +44,6 @@ class _Report(Callback):
         self.trial = trial
 
     def on_epoch_end(self, trainer, record: dict) -> None:
-        import optuna
-
         self.trial.report(float(record["dev_error"]), int(record["epoch"]))
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at epoch {record['epoch']}")
@@ -43,8 +51,6 @@ class _Report(Callback):
 
 def make_pruner(prune: bool):
     """MedianPruner (5 startup trials, 1 warm-up epoch) when pruning, else NopPruner."""
-    import optuna
-
     if prune:
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
     return optuna.pruners.NopPruner()
@@ -52,8 +58,6 @@ def make_pruner(prune: bool):
 
 def open_storage(spec: str):
     """An Optuna storage from "journal:<path>" (a journal file) or a storage URL (as is)."""
-    import optuna
-
     if spec.startswith("journal:"):
         path = spec[len("journal:"):]
         # a lock left by a killed process is released after 5 s (writes take milliseconds)
@@ -64,9 +68,6 @@ def open_storage(spec: str):
 
 
 def _data_for(config):
-    from deeprecipe.config import config_to_dict
-    from deeprecipe.pipeline import prepare_data
-
     d = config_to_dict(config)
     key = json.dumps([d["seed"], d["data"], d["split"]], sort_keys=True)
     if key not in _DATA_CACHE:
@@ -76,8 +77,6 @@ def _data_for(config):
 
 
 def _live_trial(job: Mapping):
-    import optuna
-
     study = optuna.load_study(study_name=job["study_name"], storage=open_storage(job["storage"]),
                               pruner=make_pruner(True))
     return optuna.trial.Trial(study, job["trial_id"])
@@ -93,12 +92,6 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
     "status": "complete" | "pruned" | "failed", "dev_error", "train_error", "dev_cost",
     "train_cost", "curve": {"epoch", "dev_error", "cost", ...}, "error"}.
     """
-    import optuna
-    from threadpoolctl import threadpool_limits
-
-    from deeprecipe import pipeline
-    from deeprecipe.config import config_from_dict
-    from deeprecipe.tuning.hyperparameters import apply
 
     out = {"round": job["round"], "index": job["index"], "params": dict(job["params"]),
            "status": "complete", "dev_error": None, "train_error": None, "dev_cost": None,
@@ -116,11 +109,11 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
             bs = cfg.training.batch_size
             if isinstance(bs, int) and bs > len(data.X_train):  # a sampled size beyond m is
                 cfg = apply(cfg, {"batch_size": "full"})       # batch gradient descent
-            net = pipeline.build_network(cfg, data)
+            net = build_network(cfg, data)
             callbacks = (_Report(trial),) if trial is not None else ()
-            trainer = pipeline.make_trainer(cfg, data, net, callbacks=callbacks)
+            trainer = make_trainer(cfg, data, net, callbacks=callbacks)
             trainer.fit(cfg.training.epochs)
-            out.update({k: v for k, v in pipeline.evaluate(net, data).items()
+            out.update({k: v for k, v in evaluate(net, data).items()
                         if k in ("dev_error", "train_error", "dev_cost", "train_cost")})
         except optuna.TrialPruned as exc:
             out.update(status="pruned", error=str(exc))
@@ -142,8 +135,6 @@ _SHARED: dict[str, object] = {}  # per worker process: the data sent by the init
 
 
 def _init_worker(data) -> None:
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1)
     _SHARED["data"] = data
 
@@ -170,7 +161,7 @@ def _one_thread_env() -> Iterator[None]:
 def connect(address: str, timeout: str = "5s"):
     """A ``distributed.Client`` for ``address``; SchedulerUnreachableError if it is silent."""
     try:
-        from distributed import Client
+        from distributed import Client  # heavy; only a cluster run needs it
     except ImportError:  # pragma: no cover - distributed is a dependency
         raise DeepRecipeError("a Dask scheduler needs the 'distributed' package: "
                               "pip install distributed") from None
@@ -230,9 +221,6 @@ class Runner:
             yield from self._on_processes(jobs)
 
     def _on_processes(self, jobs: list) -> Iterator[dict]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
         if self._pool is None:
             with _one_thread_env():  # inherited by the children at spawn
                 self._pool = ProcessPoolExecutor(
@@ -242,7 +230,7 @@ class Runner:
                                  as_completed)
 
     def _on_dask(self, jobs: list) -> Iterator[dict]:
-        from distributed import as_completed
+        from distributed import as_completed  # heavy; only a cluster run needs it
 
         if self._client is None:
             self.__enter__()
@@ -259,10 +247,3 @@ def _as_completed(futures: list, as_completed) -> Iterator[dict]:
     finally:
         for future in futures:
             future.cancel()
-
-
-def execute(jobs: Iterable[Mapping], *, workers: int = 1, scheduler: str | None = None,
-            data=None, trials: Mapping | None = None) -> Iterator[dict]:
-    """Run ``jobs`` once with a fresh :class:`Runner`, yielding results as they finish."""
-    with Runner(workers, scheduler, data) as runner:
-        yield from runner.run(jobs, trials)

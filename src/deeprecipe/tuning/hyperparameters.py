@@ -7,11 +7,12 @@ almost never tuned (0.9, 0.999, 1e-8) and stay at their defaults unless asked fo
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 
-from deeprecipe.config import Config
 from deeprecipe.errors import ConfigError, DeepRecipeError
+from deeprecipe.runs.config import Config
+from deeprecipe.runs.knobs import KNOBS
+from deeprecipe.runs.knobs import apply as apply_knobs
 from deeprecipe.tuning.spaces import (
     Choice,
     Distribution,
@@ -27,43 +28,39 @@ __all__ = ["HYPERPARAMETERS", "DEFAULT_SPACE", "default_space", "space_from_conf
 Space = dict[str, Distribution]
 
 
-def _section(config: Config, section: str, **changes) -> Config:
-    return dataclasses.replace(config, **{section: dataclasses.replace(
-        getattr(config, section), **changes)})
-
-
 def _hidden_units(config: Config, h) -> Config:
     sizes = config.model.hidden_layer_sizes
-    return _section(config, "model", hidden_layer_sizes=[h] * max(1, len(sizes)))
+    return apply_knobs(config, {"hidden_layer_sizes": [h] * max(1, len(sizes))})
 
 
 def _n_layers(config: Config, n) -> Config:
     sizes = config.model.hidden_layer_sizes
-    return _section(config, "model", hidden_layer_sizes=[sizes[0] if sizes else 64] * n)
+    return apply_knobs(config, {"hidden_layer_sizes": [sizes[0] if sizes else 64] * n})
 
 
 def _decay_rate(config: Config, rate) -> Config:
     name = "inverse_time" if config.schedule.name == "none" else config.schedule.name
-    return _section(config, "schedule", name=name, decay_rate=rate)
+    return apply_knobs(config, {"schedule": name, "decay_rate": rate})
 
 
-#: name -> (where it goes in the Config, the function that sets it).
-HYPERPARAMETERS: dict[str, tuple[str, Callable[[Config, object], Config]]] = {
-    "learning_rate": ("optimizer.learning_rate",
-                      lambda c, v: _section(c, "optimizer", learning_rate=float(v))),
-    "beta": ("optimizer.beta (momentum)", lambda c, v: _section(c, "optimizer", beta=float(v))),
-    "beta1": ("optimizer.beta1 (Adam)", lambda c, v: _section(c, "optimizer", beta1=float(v))),
-    "beta2": ("optimizer.beta2 (Adam, RMSprop)",
-              lambda c, v: _section(c, "optimizer", beta2=float(v))),
-    "epsilon": ("optimizer.epsilon", lambda c, v: _section(c, "optimizer", epsilon=float(v))),
+#: Tuning-only names, beyond the knobs: an architecture as width x depth, and a decay rate that
+#: switches a constant schedule to inverse-time decay.
+DERIVED: dict[str, tuple[str, Callable[[Config, object], Config]]] = {
     "hidden_units": ("every entry of model.hidden_layer_sizes", _hidden_units),
     "n_layers": ("number of hidden layers (each hidden_units wide)", _n_layers),
-    "batch_size": ("training.batch_size", lambda c, v: _section(c, "training", batch_size=v)),
     "decay_rate": ("schedule.decay_rate (inverse_time if the schedule is none)", _decay_rate),
-    "l2": ("regularization.l2", lambda c, v: _section(c, "regularization", l2=float(v))),
-    "keep_prob": ("model.keep_prob", lambda c, v: _section(c, "model", keep_prob=float(v))),
-    "epochs": ("training.epochs", lambda c, v: _section(c, "training", epochs=v)),
 }
+
+#: The notes' order of importance: α first; then β, hidden units and the mini-batch size; then
+#: the number of layers and the learning-rate decay.
+_IMPORTANCE = ("learning_rate", "beta", "hidden_units", "batch_size", "n_layers", "decay_rate")
+
+#: Every name a tuning space may use -> where it goes in the config (the knobs and DERIVED),
+#: the most important first.
+HYPERPARAMETERS: dict[str, str] = dict(sorted(
+    {**{k.name: k.path for k in KNOBS},
+     **{name: where for name, (where, _) in DERIVED.items()}}.items(),
+    key=lambda item: _IMPORTANCE.index(item[0]) if item[0] in _IMPORTANCE else len(_IMPORTANCE)))
 
 #: Ordered by the notes' importance; ``default_space`` keeps beta only for momentum.
 DEFAULT_SPACE: dict[str, Distribution] = {
@@ -110,7 +107,7 @@ def space_to_dict(space: Mapping[str, Distribution]) -> dict[str, dict]:
 
 
 def apply(config: Config, params: Mapping[str, object]) -> Config:
-    """A new, validated Config with ``params`` set (dataclasses.replace; ``config`` untouched).
+    """A new, validated Config with ``params`` set (``config`` untouched).
 
     hidden_units is applied before n_layers, so {"hidden_units": 32, "n_layers": 2} gives
     hidden_layer_sizes [32, 32].
@@ -128,7 +125,8 @@ def apply(config: Config, params: Mapping[str, object]) -> Config:
     order = sorted(params, key=lambda k: k == "n_layers")  # widths first, then depth
     for name in order:
         try:
-            config = HYPERPARAMETERS[name][1](config, params[name])
+            config = (DERIVED[name][1](config, params[name]) if name in DERIVED
+                      else apply_knobs(config, {name: params[name]}))
         except DeepRecipeError as exc:
             raise ConfigError(f"hyperparameter {name} = {params[name]!r}: {exc}") from None
     return config

@@ -16,22 +16,29 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deeprecipe import checkpoints
 from deeprecipe._io import load_json, write_json_atomic
-from deeprecipe.callbacks import Callback
-from deeprecipe.config import Config, config_from_dict, config_to_dict
+from deeprecipe._validation import check_in_range, check_int
+from deeprecipe.basic_recipe.finish import save_run
 from deeprecipe.errors import ConfigError, DeepRecipeError, InvalidValueError
-from deeprecipe.history import History
+from deeprecipe.optimize import checkpoints
+from deeprecipe.optimize.callbacks import Callback
+from deeprecipe.optimize.history import History
+from deeprecipe.report import write_report
+from deeprecipe.runs import rundir
+from deeprecipe.runs.build import build_network, make_trainer
+from deeprecipe.runs.config import Config, config_from_dict, config_to_dict
+from deeprecipe.runs.knobs import BY_NAME, KNOBS, check_value
+from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.tuning._nudges import NudgeWatcher
 
 __all__ = ["babysit", "nudge", "rollback", "resume", "status", "BabysitResult", "NudgeWatcher"]
 
 FORMAT = "deeprecipe-panda/1"
-_NUDGE_KEYS = ("learning_rate", "scale_learning_rate", "beta", "keep_prob", "l2")
 
 
 @dataclass
@@ -54,7 +61,7 @@ class BabysitResult:
 
 # -- state ---------------------------------------------------------------------------------
 def _state_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "panda.json"
+    return Path(run_dir) / rundir.PANDA
 
 
 def _load_state(run_dir: Path) -> dict:
@@ -90,16 +97,14 @@ def _refuse_if_running(state: dict, what: str) -> None:
 
 
 def _thread_key() -> str:
-    import threading
-
     return f"{os.getpid()}-{threading.get_ident()}"
 
 
 # -- nudges ---------------------------------------------------------------------------------
-def nudge(run_dir: str | Path, *, learning_rate: float | None = None,
-          scale_learning_rate: float | None = None, beta: float | None = None,
-          keep_prob: float | None = None, l2: float | None = None) -> dict:
-    """Ask the babysat model to change course: learning_rate := value (or × scale), beta, ...
+def nudge(run_dir: str | Path, *, scale_learning_rate: float | None = None,
+          **values) -> dict:
+    """Ask the babysat model to change course: any knob that can change mid-training
+    (``runs.knobs``: learning_rate, beta, keep_prob, l2, ...) := value, or α × scale.
 
     Written atomically to run_dir/nudges/; applied at the next epoch boundary of a running
     babysit, or at the start of the next ``resume`` when nothing runs. Returns the request
@@ -108,31 +113,25 @@ def nudge(run_dir: str | Path, *, learning_rate: float | None = None,
     run_dir = Path(run_dir)
     state = _load_state(run_dir)
     cfg = config_from_dict(state["config"])
-    request = {k: v for k, v in dict(learning_rate=learning_rate,
-                                     scale_learning_rate=scale_learning_rate, beta=beta,
-                                     keep_prob=keep_prob, l2=l2).items() if v is not None}
-    if not request:
-        raise InvalidValueError(f"nudge needs at least one of {', '.join(_NUDGE_KEYS)}")
-    if learning_rate is not None and scale_learning_rate is not None:
+    request = {k: v for k, v in values.items() if v is not None}
+    live = [k.name for k in KNOBS if k.live is not None]
+    if not request and scale_learning_rate is None:
+        raise InvalidValueError(f"nudge needs at least one of {', '.join(live)} or "
+                                "scale_learning_rate")
+    if "learning_rate" in request and scale_learning_rate is not None:
         raise InvalidValueError("give learning_rate or scale_learning_rate, not both")
-    from deeprecipe._validation import check_in_range
-
-    for name in ("learning_rate", "scale_learning_rate"):
-        if name in request:
-            check_in_range(name, request[name], low=0.0, closed="neither")
-    if beta is not None:
-        check_in_range("beta", beta, low=0.0, high=1.0, closed="left")
-        if cfg.optimizer.name != "momentum":
-            raise ConfigError(f"beta is momentum's; this model uses {cfg.optimizer.name!r}")
-    if keep_prob is not None:
-        check_in_range("keep_prob", keep_prob, low=0.0, high=1.0, closed="right")
-        if cfg.model.keep_prob >= 1.0:
-            raise ConfigError("keep_prob: this model has no Dropout layers (model.keep_prob "
-                              "= 1.0 when the session started)")
-    if l2 is not None:
-        check_in_range("l2", l2, low=0.0)
-    path = run_dir / "nudges" / f"{time.time_ns():020d}-{os.getpid()}.json"
-    request = {k: float(v) for k, v in request.items()}
+    for name, value in request.items():
+        knob = BY_NAME.get(name)
+        if knob is None or knob.live is None:
+            raise ConfigError(f"{name} cannot be nudged; the knobs that can: {', '.join(live)}")
+        request[name] = check_value(name, value)
+        reason = knob.applies(cfg) if knob.applies is not None else None
+        if reason is not None:
+            raise ConfigError(f"{name}: {reason}")
+    if scale_learning_rate is not None:
+        request["scale_learning_rate"] = check_in_range(
+            "scale_learning_rate", scale_learning_rate, low=0.0, closed="neither")
+    path = run_dir / rundir.NUDGES / f"{time.time_ns():020d}-{os.getpid()}.json"
     write_json_atomic(path, request)
     running = state.get("running")
     return {"file": str(path), "request": request,
@@ -149,37 +148,23 @@ def _last_chunk(branch: dict) -> tuple[int, dict | None]:
 
 def _open(run_dir: Path, state: dict, callbacks=(), verbose: bool = False):
     """(config, data, net, trainer) of the active branch, at the end of its last chunk."""
-    from deeprecipe import pipeline
-
     cfg = config_from_dict(state["config"])
     cfg = dataclasses.replace(cfg, training=dataclasses.replace(  # chunks are rollback points
         cfg.training, early_stopping=False, keep_checkpoints=0))
-    data = pipeline.prepare_data(cfg, check_distribution=False)
+    data = prepare_data(cfg, check_distribution=False)
     branch = state["branches"][state["active"]]
-    net = pipeline.build_network(cfg, data)
-    trainer = pipeline.make_trainer(cfg, data, net, verbose=verbose,
-                                    checkpoint_dir=run_dir / branch["dir"] / "checkpoints",
-                                    callbacks=(*callbacks, NudgeWatcher(run_dir)))
+    net = build_network(cfg, data)
+    trainer = make_trainer(cfg, data, net, verbose=verbose,
+                           checkpoint_dir=run_dir / branch["dir"] / rundir.CHECKPOINTS,
+                           callbacks=(*callbacks, NudgeWatcher(run_dir)))
     _, entry = _last_chunk(branch)
     if entry is not None:
-        meta, arrays = checkpoints.load_checkpoint(run_dir / entry["checkpoint"])
-        for layer, saved in zip(net.layers, meta["network"]["layers"], strict=False):
-            if type(layer).__name__ == "Dropout" == saved["type"]:  # a nudged keep_prob
-                layer.keep_prob = saved["keep_prob"]
-        trainer.load_state_dict(meta, arrays)
-        if hasattr(trainer.optimizer, "beta") and "beta" in meta["optimizer"]:
-            trainer.optimizer.beta = meta["optimizer"]["beta"]
-        lr0 = (meta.get("schedule") or {}).get("lr0")
-        if lr0 is not None and trainer.schedule is not None:
-            trainer.schedule = dataclasses.replace(trainer.schedule, lr0=lr0)
+        trainer.resume(run_dir / entry["checkpoint"])  # nudged values come back with it
     return cfg, data, net, trainer
 
 
 def _save_run(run_dir: Path, cfg: Config, data, net, trainer) -> dict:
     """The active branch's model and every run file (summary, diagnosis, report); metrics."""
-    from deeprecipe.pipeline import save_run
-    from deeprecipe.report import write_report
-
     metrics = save_run(run_dir, cfg, data, net, trainer).metrics
     write_report(run_dir)
     return metrics
@@ -196,7 +181,7 @@ def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
     try:
         for _ in range(n_chunks):
             trainer.fit(trainer.epoch + state["epochs_per_chunk"])
-            path = checkpoints.save_checkpoint(trainer.checkpoint_dir, trainer)
+            path = checkpoints.save_checkpoint(trainer.checkpoint_dir, *trainer.state_dict())
             k = _last_chunk(branch)[0] + 1
             branch["chunks"][str(k)] = {"checkpoint": str(path.relative_to(run_dir)),
                                         "epoch": trainer.epoch}
@@ -222,8 +207,6 @@ def babysit(config: Config, run_dir: str | Path, *, chunks: int = 3,
     are the one watching). Between chunks, or while it runs, ``nudge`` it; afterwards
     ``rollback`` or ``resume``. ``callbacks`` are extra training callbacks.
     """
-    from deeprecipe._validation import check_int
-
     run_dir = Path(run_dir)
     if _state_path(run_dir).exists():
         raise DeepRecipeError(f"{run_dir} already holds a panda session; continue it with "
@@ -243,8 +226,6 @@ def babysit(config: Config, run_dir: str | Path, *, chunks: int = 3,
 def resume(run_dir: str | Path, *, chunks: int = 1, verbose: bool = False,
            callbacks: tuple[Callback, ...] = ()) -> BabysitResult:
     """Continue the active branch for ``chunks`` more chunks (pending nudges applied first)."""
-    from deeprecipe._validation import check_int
-
     run_dir = Path(run_dir)
     state = _load_state(run_dir)
     _refuse_if_running(state, "resume")
@@ -273,7 +254,7 @@ def rollback(run_dir: str | Path, *, chunk: int) -> dict:
     name = f"b{n}"
     entry = src["chunks"][str(chunk)]
     source = run_dir / entry["checkpoint"]
-    target = run_dir / "branches" / name / "checkpoints" / source.name
+    target = run_dir / rundir.BRANCHES / name / rundir.CHECKPOINTS / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source.with_suffix(".npz"), target.with_suffix(".npz"))
     meta = load_json(source.with_suffix(".json"))
@@ -308,7 +289,7 @@ def status(run_dir: str | Path) -> dict:
         branches[name] = {"parent": b["parent"], "from_chunk": b["from_chunk"],
                           "chunks": b["chunks"], "epochs": hist["epochs"],
                           "events": hist["events"]}
-    folder = run_dir / "nudges"
+    folder = run_dir / rundir.NUDGES
     running = state.get("running")
     return {"run_dir": str(run_dir), "active": state["active"],
             "running": running if running and _alive(running["pid"]) else None,
@@ -316,5 +297,5 @@ def status(run_dir: str | Path) -> dict:
             "events": state["events"],
             "pending_nudges": [load_json(p) for p in sorted(folder.glob("*.json"))]
             if folder.is_dir() else [],
-            "applied_nudges": len(list((folder / "applied").glob("*.json")))
-            if (folder / "applied").is_dir() else 0}
+            "applied_nudges": len(list((folder / rundir.APPLIED).glob("*.json")))
+            if (folder / rundir.APPLIED).is_dir() else 0}

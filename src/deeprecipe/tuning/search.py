@@ -19,12 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import optuna
+import optuna.distributions as od
 
 from deeprecipe._io import write_json_atomic, write_text_atomic
 from deeprecipe._progress import progress_bar
 from deeprecipe._validation import check_choice
-from deeprecipe.config import Config, config_to_dict, dump_config
 from deeprecipe.errors import ConfigError, DeepRecipeError
+from deeprecipe.runs import rundir
+from deeprecipe.runs.config import Config, config_to_dict, dump_config
+from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.tuning import caviar
 from deeprecipe.tuning.hyperparameters import apply, space_from_config, space_to_dict
 from deeprecipe.tuning.spaces import Choice, Distribution, IntUniform, LogUniform
@@ -85,8 +89,6 @@ def zoom_space(space: Space, top_params: list[dict], margin: float = 0.1) -> Spa
 
 
 def _optuna_distribution(dist: Distribution):
-    import optuna.distributions as od
-
     if isinstance(dist, Choice):
         return od.CategoricalDistribution(dist.options)
     if isinstance(dist, IntUniform):
@@ -175,8 +177,6 @@ def _finished(study, round_: int) -> dict[int, object]:
 
 def _clean_stale(study) -> int:
     """Mark trials a killed process left RUNNING or WAITING as FAIL (stale); return how many."""
-    import optuna
-
     n = 0
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study._storage.set_trial_user_attr(t._trial_id, "stale", True)
@@ -192,11 +192,9 @@ def _clean_stale(study) -> int:
 
 def _open_study(run_dir: Path, storage: str | None, study_name: str, prune: bool,
                 resume: bool, setup: dict):
-    import optuna
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if storage is None:
-        path = run_dir / "journal.log"
+        path = run_dir / rundir.JOURNAL
         if path.exists() and not resume:
             path.rename(run_dir / f"journal-{time.strftime('%Y%m%d-%H%M%S')}.log")  # kept
         spec = f"journal:{path}"
@@ -224,8 +222,6 @@ def _open_study(run_dir: Path, storage: str | None, study_name: str, prune: bool
 
 
 def _record(study, trial, result: dict) -> None:
-    import optuna
-
     for key in ("curve", "train_error", "dev_cost", "train_cost", "epochs_run", "error"):
         if result.get(key) is not None:
             trial.set_user_attr(key, result[key])
@@ -344,8 +340,6 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
     study, spec = _open_study(run_dir, storage, study_name, prune, resume, setup)
     _clean_stale(study)
     if data is None:
-        from deeprecipe.pipeline import prepare_data
-
         data = prepare_data(config, check_distribution=False)
     fixed = {name: _optuna_distribution(d) for name, d in base.items()}
     spaces = [base]
@@ -365,12 +359,12 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
                          [space_to_dict(s) for s in spaces], run_dir, spec, study_name, seed,
                          n_trials, t.epochs, time.perf_counter() - start)
     if result.completed:
-        write_text_atomic(run_dir / "best_config.toml", result.best_config_toml())
+        write_text_atomic(run_dir / rundir.BEST_CONFIG, result.best_config_toml())
     write_json_atomic(run_dir / "study.json", result.to_dict())
     for row in result.trials:  # one folder per trial: its configuration, metrics and curve
-        folder = run_dir / "trials" / f"round-{row['round']}-trial-{row['index']:04d}"
+        folder = run_dir / rundir.TRIALS / f"round-{row['round']}-trial-{row['index']:04d}"
         write_json_atomic(folder / "trial.json", row)
-        write_text_atomic(folder / "config.toml",
+        write_text_atomic(folder / rundir.CONFIG,
                           dump_config(apply(config, {**row["params"], **(
                               {"epochs": t.epochs} if t.epochs else {})})))
     return result

@@ -1,0 +1,82 @@
+"""Fully connected layer, samples as rows.
+
+The lecture stacks examples as columns; deeprecipe stacks them as rows and transposes once, here:
+
+=====================  ==========================  ===================
+lecture (columns)      deeprecipe (rows)           shape
+=====================  ==========================  ===================
+Z = W A_prev + b       Z = A_prev @ W + b          (m, n_out)
+W[l]                   W (the lecture's W[l].T)    (n_in, n_out)
+dW = (1/m) dZ A.T      dW = A_prev.T @ dZ          (n_in, n_out)
+db = (1/m) sum(dZ, 1)  db = dZ.sum(axis=0)         (n_out,)
+dA_prev = W.T dZ       dA_prev = dZ @ W.T          (m, n_in)
+=====================  ==========================  ===================
+
+The 1/m is already inside dZ (it belongs to the cost's gradient), so no layer divides by m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe.engine.initializers import INITIALIZERS, initialize
+from deeprecipe.engine.layers.base import Layer
+
+__all__ = ["Dense"]
+
+
+@dataclass(eq=False)
+class Dense(Layer):
+    """Z = X @ W + b; X (m, n_in), W (n_in, n_out), b (n_out,).
+
+    Backward, dZ holding the cost's 1/m: dW = X.T @ dZ, db = dZ.sum(0), dX = dZ @ W.T.
+    ``use_bias=False`` drops b (the network does this for a Dense followed by BatchNorm,
+    whose beta takes b's role: the batch mean subtraction would cancel b anyway).
+    """
+
+    n_out: int
+    init: str = "he"
+    scale: float = 0.01
+    use_bias: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.n_out = check_int("n_out", self.n_out, low=1)
+        check_choice("init", self.init, tuple(INITIALIZERS))
+        check_in_range("scale", self.scale, low=0.0)
+
+    def build(self, n_in: int, rng: np.random.Generator, dtype=np.float32) -> int:
+        super().build(n_in, rng, dtype)
+        self.params = {"W": initialize(self.init, (n_in, self.n_out), rng, scale=self.scale,
+                                       dtype=dtype)}
+        if self.use_bias:
+            self.params["b"] = np.zeros(self.n_out, dtype)
+        self.grads = {k: np.zeros_like(p) for k, p in self.params.items()}
+        return self.n_out
+
+    def forward(self, X: np.ndarray, *, training: bool = False) -> np.ndarray:
+        self._cache = {"X": X} if training else {}
+        W = self.params["W"]
+        if self._hot and X.dtype == W.dtype:
+            Z = np.matmul(X, W, out=self._buffer("Z", (X.shape[0], self.n_out), W.dtype))
+        else:
+            Z = X @ W
+        if self.use_bias:
+            Z += self.params["b"]
+        return Z
+
+    def backward(self, dZ: np.ndarray) -> np.ndarray:
+        X = self.cached("X")
+        W = self.params["W"]
+        np.matmul(X.T, dZ, out=self.grads["W"])
+        if self.use_bias:
+            np.add.reduce(dZ, axis=0, out=self.grads["b"])
+        if not self.needs_input_grad:
+            return None
+        if self._hot and dZ.dtype == W.dtype:
+            return np.matmul(dZ, W.T, out=self._buffer("dX", (dZ.shape[0], W.shape[0]),
+                                                       W.dtype))
+        return dZ @ W.T

@@ -1,0 +1,176 @@
+"""Training callbacks: hooks the loop calls at the start/end of training and of each epoch.
+
+A callback may set ``trainer.stop_training = True``. Its ``state_dict()`` goes into checkpoints,
+so a resumed run continues with the same patience counters and best weights.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe.errors import InvalidValueError
+from deeprecipe.optimize import checkpoints
+
+if TYPE_CHECKING:
+    from deeprecipe.optimize.trainer import Trainer
+
+__all__ = ["Callback", "EarlyStopping", "Checkpoint", "ProgressBar"]
+
+
+class Callback:
+    """Base: every hook is a no-op."""
+
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+
+    def on_epoch_begin(self, trainer: Trainer, epoch_num: int) -> None: ...
+
+    def on_step_end(self, trainer: Trainer, step: int, cost: float) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+    def state_dict(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON-able state, arrays) for checkpoints."""
+        return {}, {}
+
+    def load_state_dict(self, state: dict, arrays: dict[str, np.ndarray]) -> None: ...
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for more than ``patience`` epochs.
+
+    ``patience`` epochs without improvement are tolerated; the next one stops training
+    (patience=0 stops at the first epoch that does not improve).
+
+    monitor: "dev_cost" (default), "dev_error", "train_cost" or "cost". With
+    ``restore_best=True`` the weights of the best epoch are put back when training ends,
+    whatever ended it (patience, the epoch budget or divergence).
+    """
+
+    def __init__(self, monitor: str = "dev_cost", patience: int = 10, min_delta: float = 0.0,
+                 restore_best: bool = True) -> None:
+        self.monitor = check_choice("monitor", monitor,
+                                    ("dev_cost", "dev_error", "train_cost", "train_error", "cost"))
+        self.patience = check_int("patience", patience, low=0)
+        self.min_delta = check_in_range("min_delta", min_delta, low=0.0)
+        self.restore_best = restore_best
+        self.best = math.inf
+        self.best_epoch = 0
+        self.wait = 0
+        self.best_arrays: dict[str, np.ndarray] = {}
+        self.stopped_epoch = 0
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        value = record.get(self.monitor)
+        if value is None:
+            raise InvalidValueError(f"EarlyStopping monitors {self.monitor!r}, which this run "
+                                    "does not record (pass validation_data for dev_*)")
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = float(value), record["epoch"], 0
+            if self.restore_best:
+                self.best_arrays = {**{f"param/{k}": p.copy() for k, p in
+                                       trainer.net.params.items()},
+                                    **{f"state/{k}": s.copy() for k, s in
+                                       trainer.net.state.items()}}
+        else:
+            self.wait += 1
+            if self.wait > self.patience:
+                self.stopped_epoch = record["epoch"]
+                trainer.stop_training = True
+                trainer.event("early_stopping", f"no improvement of {self.monitor} for "
+                              f"{self.wait} epochs; best {self.best:.4g} at epoch "
+                              f"{self.best_epoch}")
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.restore_best and self.best_arrays:
+            trainer.net.set_arrays(
+                {k[6:]: a for k, a in self.best_arrays.items() if k.startswith("param/")},
+                {k[6:]: a for k, a in self.best_arrays.items() if k.startswith("state/")})
+            trainer.event("restored_best", f"restored the weights of epoch {self.best_epoch}")
+
+    def state_dict(self) -> tuple[dict, dict[str, np.ndarray]]:
+        return ({"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                 "stopped_epoch": self.stopped_epoch}, self.best_arrays)
+
+    def load_state_dict(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.wait, self.stopped_epoch = state["wait"], state["stopped_epoch"]
+        self.best_arrays = dict(arrays)
+
+
+class Checkpoint(Callback):
+    """Write a resumable checkpoint every ``every`` epochs and at the last one (and
+    ``best.npz`` on improvement).
+
+    Files: directory/epoch-NNNN.npz + .json (params, BatchNorm state, optimizer state, RNG
+    states, history, position), written atomically; ``keep`` limits how many are kept (None:
+    all).
+    """
+
+    def __init__(self, directory: str | Path, every: int = 1, keep: int | None = None,
+                 monitor: str | None = "dev_cost") -> None:
+        self.directory = Path(directory)
+        self.every = check_int("every", every, low=1)
+        self.keep = None if keep is None else check_int("keep", keep, low=1)
+        self.monitor = monitor
+        self.best = math.inf
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        if (record["epoch"] % self.every == 0 or trainer.stop_training
+                or record["epoch"] >= trainer.target_epochs):
+            trainer.pending_checkpoints.append(self)
+        value = record.get(self.monitor) if self.monitor else None
+        if value is not None and value < self.best:
+            self.best = float(value)
+            checkpoints.save_weights(self.directory / "best.npz", trainer.net)
+
+    def written(self) -> None:
+        """After the trainer wrote this epoch's checkpoint: drop all but the ``keep`` latest
+        (so a crash at any moment leaves at least one)."""
+        if self.keep is not None:
+            checkpoints.prune(self.directory, self.keep)
+
+    def state_dict(self) -> tuple[dict, dict[str, np.ndarray]]:
+        return {"best": self.best}, {}
+
+    def load_state_dict(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.best = state["best"]
+
+
+class ProgressBar(Callback):
+    """A Rich progress bar over epochs with the latest costs; silent when not a TTY."""
+
+    def __init__(self, force: bool = False) -> None:
+        self.force = force
+        self._progress = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        if not (self.force or sys.stderr.isatty()):
+            return
+        self._progress = Progress(TextColumn("[bold]epoch {task.completed}/{task.total}"),
+                                  BarColumn(), TextColumn("{task.fields[info]}"),
+                                  TimeRemainingColumn(), console=Console(stderr=True))
+        self._progress.start()
+        self._task = self._progress.add_task("train", total=trainer.target_epochs,
+                                             completed=trainer.epoch, info="")
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        if self._progress is not None:
+            info = f"cost {record['cost']:.4f}"
+            if "dev_cost" in record:
+                info += f"  dev {record['dev_cost']:.4f}"
+            self._progress.update(self._task, completed=record["epoch"], info=info)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -1,0 +1,95 @@
+"""Resumable checkpoints: arrays in .npz (never pickled) plus a JSON file, written atomically.
+
+``epoch-NNNN.npz`` + ``epoch-NNNN.json`` after NNNN complete epochs; an interrupted run writes
+``epoch-NNNN-step-SSSSSS.*`` at its exact position. The .json is written last, so a checkpoint
+without its .json is incomplete and ignored. Everything the loop needs is inside: parameters,
+BatchNorm running statistics, optimizer state (with t), learning rate, every RNG state, the
+permutation and position in the epoch, the history and the callbacks' state.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from deeprecipe._io import load_json, load_npz, save_npz_atomic, write_json_atomic
+from deeprecipe.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from deeprecipe.engine.network import Sequential
+
+__all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints",
+           "save_weights", "load_weights", "prune"]
+
+FORMAT = "deeprecipe-checkpoint/1"
+_NAME = re.compile(r"^epoch-(\d{4,})(?:-step-(\d{6,}))?\.json$")
+
+
+def _stem(epoch: int, step: int) -> str:
+    return f"epoch-{epoch:04d}" + (f"-step-{step:06d}" if step else "")
+
+
+def save_checkpoint(directory: str | Path, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Write a state (``Trainer.state_dict()``) to directory/epoch-NNNN[-step-SSSSSS].{npz,json}.
+
+    The files hold what the trainer hands over; ``meta`` names its position (epoch,
+    step_in_epoch) and is stamped with the checkpoint format.
+    """
+    directory = Path(directory)
+    meta = {"format": FORMAT, **meta}
+    stem = _stem(meta["epoch"], meta["step_in_epoch"])
+    save_npz_atomic(directory / f"{stem}.npz", arrays)
+    write_json_atomic(directory / f"{stem}.json", meta)  # last: marks the checkpoint complete
+    return directory / f"{stem}.json"
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    """Complete checkpoints (their .json), oldest first by (epoch, step)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        match = _NAME.match(path.name)
+        if match and path.with_suffix(".npz").exists():
+            found.append(((int(match[1]), int(match[2] or 0)), path))
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    """The most advanced complete checkpoint in ``directory``, or None."""
+    found = list_checkpoints(directory)
+    return found[-1] if found else None
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """(metadata, arrays) of a checkpoint given by its .json or .npz path."""
+    path = Path(path)
+    meta = load_json(path.with_suffix(".json"))
+    arrays = load_npz(path.with_suffix(".npz"))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a deeprecipe checkpoint")
+    return meta, arrays
+
+
+def save_weights(path: str | Path, net: Sequential) -> None:
+    """Parameters and BatchNorm state of ``net`` in one .npz."""
+    save_npz_atomic(path, {**{f"param/{k}": p for k, p in net.params.items()},
+                           **{f"state/{k}": s for k, s in net.state.items()}})
+
+
+def load_weights(path: str | Path, net: Sequential) -> None:
+    """Load arrays written by ``save_weights`` into ``net`` (shapes and names checked)."""
+    arrays = load_npz(path)
+    net.set_arrays({k[6:]: a for k, a in arrays.items() if k.startswith("param/")},
+                   {k[6:]: a for k, a in arrays.items() if k.startswith("state/")})
+
+
+def prune(directory: str | Path, keep: int) -> None:
+    """Delete all but the ``keep`` most advanced checkpoints."""
+    for json_path in list_checkpoints(directory)[:-keep]:
+        json_path.unlink(missing_ok=True)
+        json_path.with_suffix(".npz").unlink(missing_ok=True)

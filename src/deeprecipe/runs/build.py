@@ -1,0 +1,89 @@
+"""What a config builds: the network, the optimizer, the schedule and a wired Trainer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deeprecipe import data as dd
+from deeprecipe.engine.builders import build_mlp
+from deeprecipe.engine.network import Sequential
+from deeprecipe.errors import ConfigError
+from deeprecipe.optimize.callbacks import Callback, Checkpoint, EarlyStopping
+from deeprecipe.optimize.optimizers import Optimizer, make_optimizer
+from deeprecipe.optimize.schedules import make_schedule
+from deeprecipe.optimize.trainer import Trainer
+from deeprecipe.runs.config import Config
+from deeprecipe.runs.prepare import PreparedData
+
+__all__ = ["build_network", "optimizer_for", "schedule_for", "make_trainer", "fit"]
+
+
+def build_network(config: Config, data: PreparedData, *, random_state=None) -> Sequential:
+    """The fully connected network the config describes, sized to the data."""
+    m = config.model
+    return build_mlp(data.X_train.shape[1], tuple(m.hidden_layer_sizes), data.n_outputs,
+                     activation=m.activation, init=m.init, keep_prob=m.keep_prob,
+                     batch_norm=m.batch_norm, output=data.output,
+                     random_state=config.seed if random_state is None else random_state)
+
+
+def optimizer_for(config: Config) -> Optimizer:
+    o = config.optimizer
+    kwargs = {"gd": {}, "momentum": {"beta": o.beta}, "rmsprop": {"beta2": o.beta2,
+                                                                  "epsilon": o.epsilon},
+              "adam": {"beta1": o.beta1, "beta2": o.beta2, "epsilon": o.epsilon}}[o.name]
+    return make_optimizer(o.name, learning_rate=o.learning_rate, **kwargs)
+
+
+def schedule_for(config: Config):
+    s, lr0 = config.schedule, config.optimizer.learning_rate
+    if s.name == "none":
+        return None
+    kwargs = {"inverse_time": {"decay_rate": s.decay_rate}, "exponential": {"base": s.base},
+              "sqrt": {"k": s.k},
+              "staircase": {"decay_rate": s.decay_rate, "interval": s.interval}}[s.name]
+    return make_schedule(s.name, lr0=lr0, **kwargs)
+
+
+def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
+                 checkpoint_dir: str | Path | None = None, verbose: bool = False,
+                 callbacks: tuple[Callback, ...] = ()) -> Trainer:
+    """A Trainer wired as the config says (optimizer, schedule, penalties, early stopping)."""
+    t = config.training
+    cbs = list(callbacks)
+    if t.early_stopping:  # before Checkpoint, so the epoch it stops at is checkpointed
+        cbs.append(EarlyStopping(monitor="dev_cost", patience=t.patience))
+    if checkpoint_dir is not None and not any(isinstance(c, Checkpoint) for c in cbs):
+        cbs.append(Checkpoint(checkpoint_dir, every=t.checkpoint_every,
+                              keep=t.keep_checkpoints or None))
+    augmenter = None
+    if config.regularization.augment:
+        if data.image_shape is None:
+            raise ConfigError(f"regularization.augment = true needs image data; "
+                              f"{data.name!r} has no image shape")
+        augmenter = dd.Augmenter(data.image_shape,
+                                 **config.regularization.augmentation_options())
+    return Trainer(net, data.X_train, data.y_train, loss=data.loss,
+                   optimizer=optimizer_for(config), l2=config.regularization.l2,
+                   l1=config.regularization.l1,
+                   batch_size=None if t.batch_size == "full" else t.batch_size,
+                   schedule=schedule_for(config), validation_data=(data.X_dev, data.y_dev),
+                   callbacks=cbs, augmenter=augmenter, random_state=config.seed + 1,
+                   checkpoint_dir=checkpoint_dir, verbose=verbose)
+
+
+def fit(config: Config, data: PreparedData, *, checkpoint_dir: str | Path | None = None,
+        resume: bool = False, verbose: bool = False) -> tuple[Sequential, Trainer]:
+    """Build the network and train it for config.training.epochs.
+
+    ``resume`` continues from the latest checkpoint in ``checkpoint_dir`` (if any); a run that
+    early stopping had ended is not trained further, it ends as it did (best weights back).
+    """
+    net = build_network(config, data)
+    trainer = make_trainer(config, data, net, checkpoint_dir=checkpoint_dir, verbose=verbose)
+    if resume and trainer.resume() and trainer.stop_training:
+        trainer.finish()
+    else:
+        trainer.fit(config.training.epochs)
+    return net, trainer
+
