@@ -4,16 +4,14 @@ A NumPy network engine with verified backpropagation, and around it the basic re
 deep learning: data setup, regularization, optimization, bias/variance diagnosis and tuning.
 
 Layers, bottom to top (an import only points down; import-linter checks it in CI):
-engine -> optimize -> data -> persistence -> runs -> report -> basic_recipe -> tuning ->
-workflows ->
-faces (estimator, prediction, cli). This module is the top face: the small public API.
+engine -> optimize -> data -> persistence -> runs -> report -> tuning -> basic_recipe ->
+workflows -> faces (estimator, prediction, cli). This module is the top face: the public API.
 """
 
 import importlib
 
 from deeprecipe import data, persistence
 from deeprecipe._version import __version__
-from deeprecipe.basic_recipe.diagnosis import Diagnosis, diagnose
 from deeprecipe.engine import initializers, layers, losses, regularizers
 from deeprecipe.engine.gradcheck import GradientCheckReport, gradient_check
 from deeprecipe.engine.network import Cost, Sequential
@@ -23,6 +21,7 @@ from deeprecipe.optimize.history import History
 from deeprecipe.optimize.trainer import Trainer, train
 from deeprecipe.persistence import save
 from deeprecipe.runs.config import Config, load_config
+from deeprecipe.runs.diagnosis import Diagnosis, diagnose
 
 # The faces and the tuner pull in scikit-learn and Optuna: import them on first use (PEP 562),
 # so `import deeprecipe` and every CLI call stay fast.

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from deeprecipe._io import write_json_atomic, write_text_atomic
-from deeprecipe.basic_recipe.finish import RunResult, save_run
 from deeprecipe.basic_recipe.loop import RecipeResult, resume_recipe
 from deeprecipe.engine.gradcheck import gradient_check
 from deeprecipe.errors import DeepRecipeError
@@ -20,6 +19,7 @@ from deeprecipe.report import write_report
 from deeprecipe.runs import rundir
 from deeprecipe.runs.build import build_network, fit
 from deeprecipe.runs.config import Config, config_from_dict, dump_config, load_config
+from deeprecipe.runs.finish import RunResult, save_run
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.runs.rundir import prepare_run_dir
 from deeprecipe.tuning import tune

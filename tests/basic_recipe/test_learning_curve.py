@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from deeprecipe.basic_recipe.diagnosis import LearningCurve
 from deeprecipe.basic_recipe.learning_curve import _curve_reading, learning_curve_run
 from deeprecipe.report import build_report
 from deeprecipe.runs.config import config_from_dict
+from deeprecipe.runs.diagnosis import LearningCurve
 from deeprecipe.workflows import run
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-from scipy.ndimage import gaussian_filter
-
 from _data import require
+from scipy.ndimage import gaussian_filter
 
 from deeprecipe.data import DistributionCheck, same_distribution
 from deeprecipe.errors import DataError, DeepRecipeError
-
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import deeprecipe as dr
 from deeprecipe.errors import CheckpointError, DeepRecipeError, DivergenceError
 from deeprecipe.optimize import checkpoints
 from deeprecipe.optimize.averages import ewa
-from deeprecipe.optimize.callbacks import Callback, EarlyStopping
 from deeprecipe.optimize.batches import minibatches, resolve_batch_size
+from deeprecipe.optimize.callbacks import Callback, EarlyStopping
 from deeprecipe.optimize.trainer import Trainer
 
 L = dr.layers

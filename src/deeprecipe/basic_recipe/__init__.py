@@ -1,4 +1,5 @@
-"""The basic recipe: bias/variance diagnosis, learning curves, the next step, the automated loop.
+"""The basic recipe, automated: learning curves, the next step, the loop of rounds.
 
-Imports run and everything below it; never tuning, report, workflows or faces.
+Imports tuning (its runner, for short searches), report, runs and everything below them;
+never workflows or the faces.
 """

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from deeprecipe._io import write_json_atomic
-from deeprecipe.basic_recipe.diagnosis import error_rate, learning_curve
 from deeprecipe.runs import rundir
 from deeprecipe.runs.build import build_network, make_trainer
+from deeprecipe.runs.diagnosis import error_rate, learning_curve
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.runs.rundir import run_config
 

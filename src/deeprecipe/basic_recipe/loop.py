@@ -28,8 +28,6 @@ from rich.console import Console
 
 from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe._validation import check_in_range, check_int
-from deeprecipe.basic_recipe.diagnosis import Diagnosis, diagnose
-from deeprecipe.basic_recipe.finish import RunResult, save_run
 from deeprecipe.basic_recipe.steps import BIAS_ACTIONS, VARIANCE_ACTIONS, Step, helped, next_step
 from deeprecipe.errors import DeepRecipeError, DivergenceError
 from deeprecipe.optimize import checkpoints
@@ -37,7 +35,9 @@ from deeprecipe.report import write_report
 from deeprecipe.runs import rundir
 from deeprecipe.runs.build import fit
 from deeprecipe.runs.config import Config, config_from_dict, config_to_dict
+from deeprecipe.runs.diagnosis import Diagnosis, diagnose
 from deeprecipe.runs.evaluate import evaluate
+from deeprecipe.runs.finish import RunResult, save_run
 from deeprecipe.runs.prepare import PreparedData, prepare_data
 from deeprecipe.runs.rundir import prepare_run_dir
 

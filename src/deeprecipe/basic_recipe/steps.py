@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deeprecipe.basic_recipe.diagnosis import Diagnosis
 from deeprecipe.runs.config import Config
+from deeprecipe.runs.diagnosis import Diagnosis
 from deeprecipe.runs.knobs import BY_NAME, apply
 from deeprecipe.runs.prepare import PreparedData
 

@@ -170,10 +170,10 @@ def diagnose(run_dir: Annotated[Path | None, typer.Argument(help="A run director
     Example: deeprecipe diagnose --train-error 0.01 --dev-error 0.11
     Example: deeprecipe diagnose runs/demo --learning-curve
     """
-    from deeprecipe.basic_recipe.diagnosis import (
+    from deeprecipe.errors import ConfigError  # loaded on use: keeps the CLI fast
+    from deeprecipe.runs.diagnosis import (
         diagnose as run_diagnose,  # loaded on use: keeps the CLI fast
     )
-    from deeprecipe.errors import ConfigError  # loaded on use: keeps the CLI fast
 
     if learning_curve and run_dir is None:
         raise ConfigError("--learning-curve needs a run directory: deeprecipe diagnose "

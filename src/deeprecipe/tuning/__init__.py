@@ -6,7 +6,7 @@ learning rate, log of 1 - beta for beta), zoom in on the best region (coarse to 
 babysit one model (panda: ``babysit``, ``nudge``, ``rollback``, ``resume``) or train many at once
 (caviar: ``tune(..., workers=N)`` or ``scheduler="tcp://host:8786"``).
 
-Imports basic_recipe, report, runs and below; never workflows or the faces.
+Imports report, runs and below; never basic_recipe, workflows or the faces.
 """
 
 from deeprecipe.tuning.hyperparameters import (

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe._validation import check_in_range, check_int
-from deeprecipe.basic_recipe.finish import save_run
 from deeprecipe.errors import ConfigError, DeepRecipeError, InvalidValueError
 from deeprecipe.optimize import checkpoints
 from deeprecipe.optimize.callbacks import Callback
@@ -32,6 +31,7 @@ from deeprecipe.report import write_report
 from deeprecipe.runs import rundir
 from deeprecipe.runs.build import build_network, make_trainer
 from deeprecipe.runs.config import Config, config_from_dict, config_to_dict
+from deeprecipe.runs.finish import save_run
 from deeprecipe.runs.knobs import BY_NAME, KNOBS, check_value
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.tuning._nudges import NudgeWatcher

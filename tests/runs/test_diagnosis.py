@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from deeprecipe.basic_recipe.diagnosis import (
+from deeprecipe.runs.diagnosis import (
     BIAS_STEPS,
     VARIANCE_STEPS,
     Diagnosis,

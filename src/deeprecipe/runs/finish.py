@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deeprecipe.basic_recipe.diagnosis import Diagnosis, diagnose
+from deeprecipe.runs.diagnosis import Diagnosis, diagnose
 from deeprecipe.engine.gradcheck import gradient_check
 from deeprecipe.engine.network import Sequential
 from deeprecipe.optimize.trainer import Trainer
