@@ -36,6 +36,7 @@ _LAZY = {
     "LogUniform": "deeprecipe.tuning", "OneMinusLogUniform": "deeprecipe.tuning",
     "Uniform": "deeprecipe.tuning", "babysit": "deeprecipe.tuning", "tune": "deeprecipe.tuning",
     "run": "deeprecipe.pipeline", "recipe": "deeprecipe.basic_recipe",
+    "export_onnx": "deeprecipe.export",
 }
 
 
@@ -49,7 +50,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "averages", "babysit", "callbacks", "Choice", "Config", "Cost", "data", "DeepClassifier",
-    "DeepRecipeError", "DeepRegressor", "diagnose", "Diagnosis", "DivergenceError",
+    "DeepRecipeError", "DeepRegressor", "diagnose", "Diagnosis", "DivergenceError", "export_onnx",
     "gradient_check", "GradientCheckReport", "History", "initializers", "IntUniform", "layers",
     "load", "load_config", "LogUniform", "losses", "OneMinusLogUniform", "optimizers",
     "recipe", "regularizers", "run", "save", "schedules", "Sequential", "train", "Trainer",
