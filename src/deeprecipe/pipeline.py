@@ -51,6 +51,8 @@ class PreparedData:
     standardizer: dd.Standardizer | None
     split_summary: dict
     distribution: dict | None = None
+    feature_names: tuple[str, ...] | None = None  # a CSV's header names of X's columns
+    label_name: str | None = None  # and of its label column
 
     @property
     def n_outputs(self) -> int:
@@ -115,7 +117,7 @@ def prepare_data(config: Config, *, check_distribution: bool = True) -> Prepared
         X_test = None if X_test is None else standardizer.transform(X_test)
     return PreparedData(ds.name, X_train, parts.y_train, X_dev, parts.y_dev, X_test,
                         parts.y_test, ds.task, classes, ds.image_shape, standardizer,
-                        summary, distribution)
+                        summary, distribution, ds.feature_names, ds.label_name)
 
 
 def _given_dev(X, y, X_dev, y_dev) -> tuple[dd.Split, dict]:
@@ -293,7 +295,8 @@ def save_run_files(run_dir: Path, config: Config, data: PreparedData, net: Seque
     preprocessing = data.standardizer.to_dict() if data.standardizer is not None else None
     save(net, run_dir / "model", preprocessing=preprocessing,
          metadata={"classes": None if data.classes is None else data.classes.tolist(),
-                   "loss": data.loss, "task": data.task, "image_shape": data.image_shape})
+                   "loss": data.loss, "task": data.task, "image_shape": data.image_shape,
+                   "feature_names": data.feature_names, "label": data.label_name})
     write_json_atomic(run_dir / "diagnosis.json", diagnosis.to_dict())
     write_json_atomic(run_dir / "summary.json", {
         "name": config.name, "dataset": data.name, "split": data.split_summary,
