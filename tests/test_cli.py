@@ -24,7 +24,7 @@ from deeprecipe.config import load_config
 CLI = [sys.executable, "-m", "deeprecipe.cli"]
 TIMEOUT = 180
 COMMANDS = ("demo", "run", "train", "evaluate", "predict", "diagnose", "gradcheck", "tune",
-            "babysit", "nudge", "rollback", "resume", "recipe", "report", "init")
+            "babysit", "nudge", "rollback", "resume", "recipe", "report", "init", "export")
 RUN_FILES = ("config.toml", "history.jsonl", "model.npz", "model.json", "diagnosis.json",
              "summary.json", "report.html")
 
@@ -257,14 +257,16 @@ def test_predict_npy_to_csv_and_csv_input(finished, work):
          ["predict", run_dir, "--input", "x.npy", "--proba"]], cwd=work)
     assert to_file.returncode == 0, to_file.stderr
     assert "wrote 7 predictions to p.csv" in to_file.stdout
-    labels = np.loadtxt(work / "p.csv", delimiter=",")
+    labels = np.loadtxt(work / "p.csv", delimiter=",", skiprows=1)  # header "prediction"
     assert labels.shape == (7,) and set(labels) <= {0.0, 1.0}
     assert from_csv.returncode == 0, from_csv.stderr
-    assert np.loadtxt(from_csv.stdout.splitlines(), delimiter=",") == pytest.approx(labels)
+    assert from_csv.stdout.splitlines()[0] == "prediction"
+    assert np.loadtxt(from_csv.stdout.splitlines()[1:], delimiter=",") == pytest.approx(labels)
     assert proba.returncode == 0, proba.stderr
-    p = np.loadtxt(proba.stdout.splitlines(), delimiter=",")
-    assert ((p > 0) & (p < 1)).all()
-    assert (p > 0.5).astype(float) == pytest.approx(labels)
+    assert proba.stdout.splitlines()[0] == "0,1"  # one column per class
+    p = np.loadtxt(proba.stdout.splitlines()[1:], delimiter=",")
+    assert ((p > 0) & (p < 1)).all() and p.sum(axis=1) == pytest.approx(1.0)
+    assert (p[:, 1] > 0.5).astype(float) == pytest.approx(labels)
 
     line = assert_one_line_error(cli("predict", run_dir, "--input", "absent.npy", cwd=work))
     assert "absent.npy" in line and "not found" in line

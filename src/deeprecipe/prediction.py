@@ -90,9 +90,9 @@ def _check_features(path: Path, X: np.ndarray, n_features: int) -> np.ndarray:
     if X.ndim < 2:
         raise DataError(f"{path}: expected samples as rows, shape (m, {n_features}), got "
                         f"shape {X.shape}")
-    X = X.reshape(len(X), -1)
-    if len(X) == 0:
+    if X.size == 0:
         raise DataError(f"{path}: no rows of values")
+    X = X.reshape(len(X), -1)
     if X.shape[1] != n_features:
         raise DataError(f"{path}: has {X.shape[1]} features, expected {n_features}")
     with np.errstate(over="ignore"):
@@ -176,7 +176,7 @@ def _read_csv(path: Path, n_features: int, feature_names: list[str] | None,
         row, col = next((r, c) for c in range(text.shape[1]) for r in range(len(text))
                         if not _is_number(text[r, c]))
         where = f"column {header[features[col]]!r}" if header else f"column {col + 1}"
-        raise DataError(f"{path}: every value must be numeric; {text[row, col]!r} at line "
+        raise DataError(f"{path}: every value must be numeric; {str(text[row, col])!r} at line "
                         f"{row + 1 + int(has_header)}, {where}") from None
     ids = None if id_index is None else np.char.strip(cells[:, id_index])
     return _check_features(path, X, n_features), ids
