@@ -140,6 +140,23 @@ def test_readme_estimator_pipeline_on_digits(tmp_path):
     assert out["label"].dtype == np.int64 and meta["classes"] == list(range(10))
 
 
+def test_pipeline_scaler_options_and_other_pipelines(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3)) * [1, 50, 3] + [5, -40, 0]
+    y = X @ [1.0, 0.02, -0.5]
+    for scaler in (StandardScaler(with_mean=False), StandardScaler(with_std=False)):
+        pipe = make_pipeline(scaler, dr.DeepRegressor((6,), epochs=3, random_state=0)).fit(X, y)
+        predict, _ = run_onnx(dr.export_onnx(pipe, tmp_path / "pipe.onnx"))
+        np.testing.assert_allclose(predict(X)["prediction"][:, 0], pipe.predict(X), rtol=1e-5,
+                                   atol=1e-5)
+    with pytest.raises(DeepRecipeError, match=r"got steps \['StandardScaler', 'Logistic"):
+        dr.export_onnx(make_pipeline(StandardScaler(), LogisticRegression()), tmp_path / "x")
+
+
 def test_deep_classifier_with_text_classes_and_feature_names(tmp_path):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
@@ -255,13 +272,17 @@ def test_cli_run_directory_predicts_as_the_cli(tmp_path):
     np.testing.assert_allclose(predict(X)["probabilities"], expected, atol=1e-5)
 
 
-def test_saved_estimator_path(tmp_path):
+def test_saved_estimator_path_with_its_standardizer(tmp_path):
     rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60) * 5
-    clf = dr.DeepClassifier((4,), epochs=3, random_state=0).fit(X, y)
-    dr.save(clf, tmp_path / "clf")
+    X, y = rng.normal(size=(60, 3)) * 10 + 3, rng.integers(0, 2, 60) * 5
+    scaler = dr.data.Standardizer().fit(X)
+    clf = dr.DeepClassifier((4,), epochs=3, random_state=0).fit(scaler.transform(X), y)
+    dr.save(clf, tmp_path / "clf", preprocessing=scaler)
     predict, meta = run_onnx(dr.export_onnx(tmp_path / "clf", tmp_path / "clf.onnx"))
-    np.testing.assert_array_equal(predict(X)["label"], clf.predict(X))
+    out = predict(X)
+    np.testing.assert_array_equal(out["label"], clf.predict(scaler.transform(X)))
+    np.testing.assert_allclose(out["probabilities"], clf.predict_proba(scaler.transform(X)),
+                               atol=1e-5)
     assert meta["classes"] == [0, 5]
 
 
@@ -293,6 +314,9 @@ def test_errors(tmp_path, monkeypatch):
     net = dr.Sequential([L.Dense(3), L.Softmax()], input_dim=2, random_state=0)
     with pytest.raises(InvalidValueError, match="3 output classes, but 2 class names"):
         dr.export_onnx(net, tmp_path / "a.onnx", classes=["x", "y"])
+    with pytest.raises(InvalidValueError, match="classes= needs a classifier output"):
+        dr.export_onnx(dr.Sequential([L.Dense(2)], input_dim=2), tmp_path / "r.onnx",
+                       classes=["x", "y"])
     with pytest.raises(NotFittedError, match="not built"):
         dr.export_onnx(dr.Sequential([L.Dense(3)]), tmp_path / "b.onnx")
     with pytest.raises(NotFittedError, match="not fitted"):

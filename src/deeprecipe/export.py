@@ -101,29 +101,33 @@ def _from_estimator(model, shift=None, scale=None) -> _Predictor:
 
 
 def _from_pipeline(pipe) -> _Predictor:
-    """A scikit-learn Pipeline: [StandardScaler] + DeepClassifier/DeepRegressor."""
+    """A scikit-learn Pipeline: an optional StandardScaler, then DeepClassifier/DeepRegressor."""
     steps = [step for _, step in pipe.steps if step not in (None, "passthrough")]
-    if len(steps) == 2 and type(steps[0]).__name__ == "StandardScaler":
-        scaler = steps[0]
-        if not hasattr(scaler, "scale_") and not hasattr(scaler, "mean_"):
-            raise NotFittedError("the pipeline is not fitted yet; call fit() before exporting")
-        shift, scale = getattr(scaler, "mean_", None), getattr(scaler, "scale_", None)
-        return _from_estimator(steps[1], shift, scale)
+    kinds = [type(step).__name__ for step in steps]
+    if kinds[-1:] not in (["DeepClassifier"], ["DeepRegressor"]) or kinds[:-1] not in (
+            [], ["StandardScaler"]):
+        raise InvalidTypeError("export_onnx takes a Pipeline of an optional StandardScaler and "
+                               f"a DeepClassifier or DeepRegressor, got steps {kinds}")
     if len(steps) == 1:
         return _from_estimator(steps[0])
-    raise InvalidTypeError("export_onnx takes a Pipeline of an optional StandardScaler and a "
-                           "DeepClassifier or DeepRegressor, got steps "
-                           f"{[type(s).__name__ for s in steps]}")
+    scaler = steps[0]
+    if not hasattr(scaler, "n_features_in_"):
+        raise NotFittedError("this Pipeline is not fitted yet; call fit() before exporting it")
+    return _from_estimator(steps[1], scaler.mean_ if scaler.with_mean else None,
+                           scaler.scale_ if scaler.with_std else None)
 
 
 def _from_saved(path: Path) -> _Predictor:
     """A run directory or saved model (model.npz + model.json and its preprocessing)."""
-    from deeprecipe.persistence import load, load_info, model_paths
+    from deeprecipe.persistence import load, load_info, load_preprocessing, model_paths
     from deeprecipe.runs import load_run_model
 
     base = path / "model" if (path / "model.json").exists() else path
     if model_paths(base)[1].exists() and load_info(base)["kind"] != "Sequential":
-        return _from_estimator(load(base))
+        pre = load_preprocessing(base)  # a Standardizer saved with the estimator, if any
+        if getattr(pre, "mean_", None) is None:
+            return _from_estimator(load(base))
+        return _from_estimator(load(base), pre.mean_, pre.std_)
     net, standardizer, meta = load_run_model(path)
     shift = scale = None
     if standardizer is not None:
@@ -221,13 +225,16 @@ def _layer(g: _Graph, layer, i: int, A: str) -> str:
 def _outputs(g: _Graph, spec: _Predictor, A: str) -> tuple[list, str]:
     """Name the network's output (probabilities and label, or the prediction); (outputs, task).
 
-    Sets ``spec.classes`` to the classes of the probability columns (None if not a classifier).
+    A classifier's ``spec.classes`` default to 0, 1, ... (the probability columns).
     """
     onnx, net = g.onnx, spec.network
     TensorProto, info = onnx.TensorProto, onnx.helper.make_tensor_value_info
     last, width = net.layers[-1], net.output_dim
     if not (isinstance(last, Softmax) or isinstance(last, Sigmoid) and width == 1):
-        spec.classes = None
+        if spec.classes is not None:
+            raise InvalidValueError("classes= needs a classifier output (Softmax or one Sigmoid "
+                                    f"unit); this network ends in {type(last).__name__}"
+                                    f"({width})")
         if isinstance(last, Sigmoid):  # several sigmoid units: independent probabilities
             g.node("Identity", [A], "probabilities.identity", "probabilities")
             return [info("probabilities", TensorProto.FLOAT, ["batch", width])], "multilabel"
