@@ -48,7 +48,7 @@ from deeprecipe.network import Sequential
 
 __all__ = ["OPSET", "TARGET_STATS", "export_onnx"]
 
-#: The ONNX opset of exported files (ONNX Runtime >= 1.14 runs it).
+#: The ONNX opset of exported files, with IR version 8: the pair the ONNX 1.12 release introduced.
 OPSET = 17
 #: Attribute pairs (mean, scale) of a regressor that standardized its target during fit; the
 #: first pair found on the model de-standardizes the output: y = z * scale + mean.
