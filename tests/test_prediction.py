@@ -71,6 +71,15 @@ def test_text_labels_print_to_stdout_with_a_header(work):
     assert np.mean(np.array(predicted) == truth) >= 0.9
 
 
+def test_a_spreadsheet_byte_order_mark_is_not_part_of_the_header(work):
+    text = (work / "new.csv").read_text(encoding="utf-8")
+    (work / "bom.csv").write_text("\ufeff" + text, encoding="utf-8")
+    plain, bom = cli_many([["predict", "runs/wine", "--input", name]
+                           for name in ("new.csv", "bom.csv")], cwd=work)
+    assert bom.returncode == 0, bom.stderr
+    assert bom.stdout == plain.stdout
+
+
 def test_csv_columns_are_matched_by_name(work):
     X, y = _wine(np.random.default_rng(1), 4)
     X = X.round(4)
@@ -152,6 +161,9 @@ BAD_INPUTS = {  # file -> (content, what the one-line error says)
     "blank.csv": ("\n\n", "no rows of values"),
     "twice.csv": ("alcohol,ash,ash\n1,2,3\n", "column 'ash' appears more than once"),
     "bad.npz": (b"PK\x03\x04 not a zip", "not a readable array file"),
+    "latin1.csv": (b"alcohol,ash,hue\n" + b"1,2,3\n" * 5000 + b"4,5,caf\xe9\n",
+                   "not UTF-8 text (invalid continuation byte)"),  # far down
+
     "new.parquet": (b"PAR1", "unsupported input format '.parquet'"),
 }
 

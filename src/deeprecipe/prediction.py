@@ -143,10 +143,17 @@ def _csv_columns(path: Path, header: list[str] | None, n_cols: int,
     return [header.index(f) for f in feature_names], id_index
 
 
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> DataError:
+    return DataError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8")
+
+
 def _read_csv(path: Path, n_features: int, feature_names: list[str] | None,
               label: str | None, id_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        first = next((r for r in csv.reader(fh) if any(cell.strip() for cell in r)), None)
+    try:  # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            first = next((r for r in csv.reader(fh) if any(cell.strip() for cell in r)), None)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
     if first is None:
         raise DataError(f"{path}: no rows of values")
     first = [cell.strip() for cell in first]
@@ -158,7 +165,9 @@ def _read_csv(path: Path, n_features: int, feature_names: list[str] | None,
         with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
             warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no data")
             cells = np.loadtxt(path, dtype=str, delimiter=",", skiprows=int(has_header),
-                               ndmin=2, comments=None, quotechar='"', encoding="utf-8")
+                               ndmin=2, comments=None, quotechar='"', encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:  # past the part read above
+        raise _not_utf8(path, exc) from None
     except ValueError as exc:
         raise DataError(f"{path}: rows have different numbers of values "
                         f"({str(exc).split(';')[0]})") from None
