@@ -255,6 +255,17 @@ def test_cli_export(pets_run):
     assert "nowhere" in assert_one_line_error(nowhere)
 
 
+def test_a_new_model_in_the_run_directory_removes_the_stale_export(pets_run, tmp_path):
+    from deeprecipe.config import load_config
+    from deeprecipe.pipeline import run
+
+    dr.export_onnx(pets_run / "run", pets_run / "run" / "model.onnx")
+    run(load_config(pets_run / "run" / "config.toml"), pets_run / "run", force=True,
+        report=False)
+    assert (pets_run / "run" / "model.json").exists()
+    assert not (pets_run / "run" / "model.onnx").exists()
+
+
 def test_cli_run_directory_predicts_as_the_cli(tmp_path):
     (tmp_path / "tiny.toml").write_text(
         'name = "tiny"\nseed = 0\n[data]\ndataset = "blobs"\nn_samples = 150\n'

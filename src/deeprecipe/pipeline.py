@@ -297,6 +297,7 @@ def save_run_files(run_dir: Path, config: Config, data: PreparedData, net: Seque
          metadata={"classes": None if data.classes is None else data.classes.tolist(),
                    "loss": data.loss, "task": data.task, "image_shape": data.image_shape,
                    "feature_names": data.feature_names, "label": data.label_name})
+    (run_dir / "model.onnx").unlink(missing_ok=True)  # exported from a model now replaced
     write_json_atomic(run_dir / "diagnosis.json", diagnosis.to_dict())
     write_json_atomic(run_dir / "summary.json", {
         "name": config.name, "dataset": data.name, "split": data.split_summary,
