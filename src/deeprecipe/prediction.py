@@ -4,7 +4,7 @@ A CSV is matched by its header against the columns the run was trained on (in an
 training label column is dropped, an ``id_column`` is carried through). Arrays (.npy/.npz) are
 taken as they are: (m, n_features) numbers, or images that flatten to n_features. The result is
 a table: the prediction column named after the training label (else "prediction"), or with
-``proba`` one column per class. Every problem with the input is one-line DataError.
+``proba`` one column per class. Every problem with the input is a one-line DeepRecipeError.
 """
 
 from __future__ import annotations
@@ -220,6 +220,13 @@ def predict_table(run_dir: str | Path, input_path: str | Path, *, proba: bool = 
 
     Labels are the training classes (text names too); ``proba`` gives P(class) per class
     column (a single sigmoid unit p as [1 - p, p]); a regression gives the targets.
+
+    Returns
+    -------
+    Predictions
+        values (m,) labels, (m, n_classes) probabilities or (m, n_outputs) targets, under
+        columns named after the training label column ("prediction" if unknown) or the
+        classes; ids from ``id_column``.
     """
     from deeprecipe.runs import load_run_model
 
