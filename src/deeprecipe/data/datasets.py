@@ -10,6 +10,7 @@ header row and a named label column. X comes back as float32 with samples as row
 from __future__ import annotations
 
 import csv
+import dataclasses
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class Dataset:
 
     ``X_test``/``y_test``: a test set the file brought along (an .npz with X_train, y_train,
     X_test, y_test); the run then uses it as its test set and splits train/dev from X, y.
+    ``feature_names``/``label_name``: a CSV's header names of the columns of X and of y.
     """
 
     X: np.ndarray
@@ -43,6 +45,8 @@ class Dataset:
     description: str
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    feature_names: tuple[str, ...] | None = None
+    label_name: str | None = None
 
     def __len__(self) -> int:
         return len(self.X)
@@ -297,7 +301,9 @@ def _load_csv(path: Path, label: str | None) -> Dataset:
         y = cells[:, j].astype(np.float64)
     except ValueError:
         y = cells[:, j]  # text labels: class names
-    return _finish(path, X, y, f"{path.name}, label column {label!r}")
+    ds = _finish(path, X, y, f"{path.name}, label column {label!r}")
+    return dataclasses.replace(ds, feature_names=tuple(np.delete(header, j).tolist()),
+                               label_name=label)
 
 
 def _first_non_numeric(cells: np.ndarray, columns) -> str:
