@@ -39,9 +39,10 @@ FORMAT = "deeprecipe.model"
 FORMAT_VERSION = 1
 _ESTIMATORS = ("DeepClassifier", "DeepRegressor")
 _KINDS = ("Sequential", *_ESTIMATORS)
-#: Fitted estimator attributes stored as plain JSON values.
+#: Fitted estimator attributes stored as plain JSON values (float64 arrays as lists).
 _FITTED = ("n_features_in_", "n_iter_", "loss_curve_", "validation_scores_",
-           "best_validation_score_", "n_outputs_", "_y_ndim")
+           "best_validation_score_", "n_outputs_", "_y_ndim", "target_mean_", "target_scale_")
+_FITTED_ARRAYS = ("target_mean_", "target_scale_")
 
 
 def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -95,6 +96,7 @@ def _estimator_doc(model) -> tuple[dict, dict[str, np.ndarray]]:
         else:
             unsaved.append(name)  # e.g. a Generator as random_state
     fitted = {k: getattr(model, k) for k in _FITTED if hasattr(model, k)}
+    fitted.update({k: np.asarray(fitted[k]).tolist() for k in _FITTED_ARRAYS if k in fitted})
     if hasattr(model, "classes_"):
         classes = np.asarray(model.classes_)
         fitted["classes_"] = {"values": classes.tolist(), "dtype": classes.dtype.str}
@@ -288,7 +290,9 @@ def _restore_estimator(doc: dict, net: Sequential, opt_arrays: dict, json_path: 
         fitted = info["fitted"]
         for key in _FITTED:
             if key in fitted:
-                setattr(model, key, fitted[key])
+                value = fitted[key]
+                setattr(model, key, np.asarray(value, dtype=np.float64)
+                        if key in _FITTED_ARRAYS else value)
         if "classes_" in fitted:
             c = fitted["classes_"]
             model.classes_ = np.asarray(c["values"], dtype=np.dtype(c["dtype"]))

@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from deeprecipe.builders import build_mlp
 from deeprecipe.callbacks import Callback, EarlyStopping
-from deeprecipe.errors import DataError, InvalidValueError, NotFittedError
+from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe.estimator._params import CHECKS, ESTIMATOR_SCHEDULES, seed_sequence
 from deeprecipe.history import History
 from deeprecipe.optimizers import make_optimizer
@@ -28,6 +28,13 @@ from deeprecipe.schedules import make_schedule
 from deeprecipe.training import Trainer
 
 __all__ = ["DeepClassifier", "DeepRegressor", "ESTIMATOR_SCHEDULES"]
+
+#: The class default of ``batch_size``: scikit-learn's 200, clipped to n_samples silently.
+DEFAULT_BATCH_SIZE = 200
+#: Without early_stopping, training stops once the epoch's training cost has not improved by
+#: this much for more than ``patience`` epochs (scikit-learn's ``tol``).
+TOL = 1e-4
+
 
 class _ValidationScore(Callback):
     """Records score(network, X_dev, y_dev) after every epoch (accuracy or R^2)."""
@@ -39,6 +46,11 @@ class _ValidationScore(Callback):
         self.scores.append(float(self.score(trainer.net, self.X, self.y)))
 
 
+def _shifted(schedule, offset: int):
+    """The schedule seen from epoch ``offset + 1`` on (for one more epoch of partial_fit)."""
+    return None if schedule is None else (lambda epoch_num: schedule(epoch_num + offset))
+
+
 class _DeepEstimator(BaseEstimator):
     """Shared hyperparameters, validation and training loop of the two estimators."""
 
@@ -48,10 +60,10 @@ class _DeepEstimator(BaseEstimator):
     _stratified = False
     _y_kwargs: dict = {}
 
-    def __init__(self, hidden_layer_sizes=(20, 3), *, activation="relu", init="he", l2=0.0,
+    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", init="he", l2=0.0,
                  l1=0.0, keep_prob=1.0, batch_norm=False, optimizer="adam",
                  learning_rate=1e-3, beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
-                 batch_size="auto", epochs=200, schedule=None, decay_rate=1.0,
+                 batch_size=DEFAULT_BATCH_SIZE, epochs=200, schedule=None, decay_rate=1.0,
                  early_stopping=False, validation_fraction=0.1, patience=10,
                  random_state=None, verbose=False) -> None:
         # stored as given; validated in fit() (sklearn's rule)
@@ -89,14 +101,18 @@ class _DeepEstimator(BaseEstimator):
     @staticmethod
     def _resolve_batch_size(batch_size, m: int):
         if isinstance(batch_size, numbers.Integral) and batch_size > m:
-            warnings.warn(f"batch_size={batch_size} is larger than the {m} training samples; "
-                          f"using batch_size={m}", UserWarning, stacklevel=4)
+            if batch_size != DEFAULT_BATCH_SIZE:
+                warnings.warn(f"batch_size={batch_size} is larger than the {m} training "
+                              f"samples; using batch_size={m}", UserWarning, stacklevel=4)
             return m
         return batch_size
 
     # -- training ---------------------------------------------------------------------------
     def fit(self, X, y) -> _DeepEstimator:
-        """Train a new network on (X, y) for ``epochs`` epochs (fewer with early stopping).
+        """Train a new network on (X, y) for at most ``epochs`` epochs.
+
+        Training stops earlier when the training cost has not improved by 1e-4 for more than
+        ``patience`` epochs, or with ``early_stopping`` when the validation score has not.
 
         Parameters
         ----------
@@ -107,77 +123,67 @@ class _DeepEstimator(BaseEstimator):
         -------
         self
         """
-        p = self._checked_params()
-        X, y = validate_data(self, X, y, dtype=np.float32, **self._y_kwargs)
-        Y = self._encode_targets(y, first=True, classes=None, partial=False)
-        self._initialize(X.shape[1], p)
-        callbacks, dev, scorer = [], None, None
-        if p["early_stopping"]:
-            X, Y, X_dev, Y_dev = self._split(X, Y, p)
-            dev = (X_dev, Y_dev)
-            scorer = _ValidationScore(self._dev_score, X_dev, Y_dev)
-            stopper = EarlyStopping(monitor=self._monitor, patience=p["patience"])
-            callbacks = [scorer, stopper]
-        trainer = self._trainer(X, Y, p, random_state=self._train_seed, callbacks=callbacks,
-                                validation_data=dev)
-        trainer.fit(p["epochs"])
-        self.history_ = trainer.history
-        self.loss_curve_ = [float(c) for c in trainer.history["cost"]]
-        self.n_iter_ = trainer.epoch
-        if scorer is not None:
-            self.validation_scores_ = scorer.scores
-            best = stopper.best_epoch or int(np.argmax(scorer.scores)) + 1
-            self.best_validation_score_ = scorer.scores[best - 1]
-        else:
-            self.validation_scores_ = self.best_validation_score_ = None
-        return self
+        return self._fit(X, y, incremental=False)
 
-    def _partial_fit(self, X, y, classes=None) -> _DeepEstimator:
+    def _fit(self, X, y, incremental: bool, classes=None) -> _DeepEstimator:
+        """``fit`` (a new network, up to ``epochs`` epochs) or one more epoch (partial_fit)."""
         p = self._checked_params()
-        first = not hasattr(self, "network_")
+        first = not (incremental and hasattr(self, "network_"))
         X, y = validate_data(self, X, y, dtype=np.float32, reset=first, **self._y_kwargs)
-        Y = self._encode_targets(y, first=first, classes=classes, partial=True)
+        Y = self._encode_targets(y, first=first, classes=classes, partial=incremental)
+        state = None
         if first:
             self._initialize(X.shape[1], p)
-            self.history_, self.loss_curve_, self.n_iter_ = History(), [], 0
-            self.validation_scores_ = self.best_validation_score_ = None
-        if not hasattr(self, "_optimizer"):  # e.g. loaded from a file without its state
-            self._optimizer = self._make_optimizer(p)
-        try:
+        else:  # the Trainer re-initializes the optimizer: carry Adam's moments and t over
             state = self._optimizer.state_dict()
-        except NotFittedError:  # never initialized: nothing to carry over
-            state = None
-        if not hasattr(self, "_rng"):
-            self._rng = np.random.default_rng(getattr(self, "_train_seed", None))
-        trainer = self._trainer(X, Y, p, random_state=self._rng)
+        callbacks, dev, scorer = [], None, None
+        if incremental:
+            epochs, schedule = 1, _shifted(p["lr_schedule"], self.n_iter_)
+        else:
+            epochs, schedule = p["epochs"], p["lr_schedule"]
+            if p["early_stopping"]:
+                X, Y, X_dev, Y_dev = self._split(X, Y, p)
+                dev = (X_dev, Y_dev)
+                scorer = _ValidationScore(self._dev_score, X_dev, Y_dev)
+                callbacks = [scorer, EarlyStopping(self._monitor, p["patience"])]
+            else:
+                callbacks = [EarlyStopping("cost", p["patience"], min_delta=TOL,
+                                           restore_best=False)]
+        trainer = Trainer(self.network_, X, Y, loss=self._loss, optimizer=self._optimizer,
+                          l2=p["l2"], l1=p["l1"], schedule=schedule,
+                          batch_size=self._resolve_batch_size(p["batch_size"], len(X)),
+                          validation_data=dev, callbacks=callbacks, random_state=self._rng,
+                          verbose=bool(p["verbose"]))
         if state is not None:
             self._optimizer.load_state_dict(state)
-        trainer.epoch = self.n_iter_  # the schedule sees the running epoch number
-        trainer.fit(self.n_iter_ + 1)
-        self.history_.epochs.extend(trainer.history.epochs)
-        for key, values in trainer.history.steps.items():
-            self.history_.steps[key].extend(values)
-        self.history_.events.extend(trainer.history.events)
-        self.loss_curve_.append(float(trainer.history["cost"][-1]))
-        self.n_iter_ = trainer.epoch
+        trainer.fit(epochs)
+        self._record(trainer.history)
+        if scorer is not None:
+            self.validation_scores_ = scorer.scores
+            best = callbacks[1].best_epoch or int(np.argmax(scorer.scores)) + 1
+            self.best_validation_score_ = scorer.scores[best - 1]
         return self
 
     def _initialize(self, n_features: int, p: dict) -> None:
-        net_seed, self._split_seed, self._train_seed = seed_sequence(
-            p["random_state"]).spawn(3)
+        net_seed, self._split_seed, train_seed = seed_sequence(p["random_state"]).spawn(3)
         self.network_ = build_mlp(n_features, p["hidden_layer_sizes"], self._n_outputs(),
                                   activation=p["activation"], init=p["init"],
                                   keep_prob=p["keep_prob"], batch_norm=p["batch_norm"],
                                   output=self._output, random_state=net_seed)
         self._optimizer = self._make_optimizer(p)
-        if hasattr(self, "_rng"):
-            del self._rng
+        self._rng = np.random.default_rng(train_seed)  # shuffles every fit/partial_fit call
+        self.history_, self.loss_curve_, self.n_iter_ = History(), [], 0
+        self.validation_scores_ = self.best_validation_score_ = None
 
-    def _trainer(self, X, Y, p: dict, **kwargs) -> Trainer:
-        return Trainer(self.network_, X, Y, loss=self._loss, optimizer=self._optimizer,
-                       l2=p["l2"], l1=p["l1"], schedule=p["lr_schedule"],
-                       batch_size=self._resolve_batch_size(p["batch_size"], len(X)),
-                       verbose=bool(p["verbose"]), **kwargs)
+    def _record(self, history: History) -> None:
+        """Append one Trainer's history to ``history_``, epochs numbered from ``n_iter_``."""
+        offset = self.n_iter_
+        self.history_.epochs.extend({**r, "epoch": r["epoch"] + offset} for r in history.epochs)
+        for key, values in history.steps.items():
+            self.history_.steps[key].extend(v + offset if key == "epoch" else v for v in values)
+        self.history_.events.extend({**e, "epoch": e["epoch"] + offset} for e in history.events)
+        self.loss_curve_.extend(float(c) for c in history["cost"])
+        self.n_iter_ = offset + len(history)
 
     def _split(self, X, Y, p: dict):
         m = len(X)
@@ -192,7 +198,6 @@ class _DeepEstimator(BaseEstimator):
         except ValueError:  # a class too rare to stratify: plain random split
             X, X_dev, Y, Y_dev = train_test_split(X, Y, test_size=n_dev, random_state=seed)
         return X, Y, X_dev, Y_dev
-
 
 
 class DeepClassifier(ClassifierMixin, _DeepEstimator):
@@ -258,7 +263,7 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
         first call without a previous ``fit`` builds the network. ``early_stopping`` is not
         used (there is no fixed validation set). Returns self.
         """
-        return self._partial_fit(X, y, classes)
+        return self._fit(X, y, incremental=True, classes=classes)
 
     def _encode_targets(self, y, *, first: bool, classes, partial: bool) -> np.ndarray:
         check_classification_targets(y)
@@ -324,21 +329,26 @@ class DeepRegressor(RegressorMixin, _DeepEstimator):
     _y_kwargs = {"multi_output": True, "y_numeric": True}
 
     def _encode_targets(self, y, *, first: bool, classes, partial: bool) -> np.ndarray:
-        Y = np.asarray(y, dtype=np.float32)
+        """(y - target_mean_) / target_scale_ as float32 (n_samples, n_outputs); the first
+        call (fit, or the first partial_fit) sets both from this y."""
+        Y = np.asarray(y, dtype=np.float64)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
         if first:
             self.n_outputs_, self._y_ndim = Y.shape[1], np.ndim(y)
+            scale = Y.std(axis=0)
+            self.target_mean_, self.target_scale_ = Y.mean(axis=0), np.where(scale > 0,
+                                                                               scale, 1.0)
         elif Y.shape[1] != self.n_outputs_:
             raise DataError(f"y has {Y.shape[1]} outputs, but the network was fitted with "
                             f"{self.n_outputs_}")
-        return Y
+        return ((Y - self.target_mean_) / self.target_scale_).astype(np.float32)
 
     def _n_outputs(self) -> int:
         return self.n_outputs_
 
     def partial_fit(self, X, y) -> DeepRegressor:
         """One epoch over (X, y), keeping the network and optimizer state between calls."""
-        return self._partial_fit(X, y)
+        return self._fit(X, y, incremental=True)
 
     @staticmethod
     def _dev_score(net, X, Y) -> float:
@@ -348,7 +358,7 @@ class DeepRegressor(RegressorMixin, _DeepEstimator):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs) as y in fit."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        out = self.network_.predict_proba(X).astype(np.float64)
+        out = self.network_.predict_proba(X) * self.target_scale_ + self.target_mean_
         return out.ravel() if self._y_ndim == 1 else out
 
     def __sklearn_tags__(self):
