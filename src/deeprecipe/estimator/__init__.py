@@ -46,6 +46,23 @@ class _ValidationScore(Callback):
         self.scores.append(float(self.score(trainer.net, self.X, self.y)))
 
 
+class _Converged(Callback):
+    """scikit-learn's stop: the epoch's training cost has not fallen below (its lowest so far
+    - TOL) for more than ``patience`` epochs in a row."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience, self.best, self.wait = patience, math.inf, 0
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        cost = record["cost"]
+        self.wait = self.wait + 1 if cost > self.best - TOL else 0
+        self.best = min(self.best, cost)
+        if self.wait > self.patience:
+            trainer.stop_training = True
+            trainer.event("converged", f"the training cost improved by less than {TOL:g} for "
+                          f"{self.wait} epochs")
+
+
 def _shifted(schedule, offset: int):
     """The schedule seen from epoch ``offset + 1`` on (for one more epoch of partial_fit)."""
     return None if schedule is None else (lambda epoch_num: schedule(epoch_num + offset))
@@ -62,7 +79,7 @@ class _DeepEstimator(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", init="he", l2=0.0,
                  l1=0.0, keep_prob=1.0, batch_norm=False, optimizer="adam",
-                 learning_rate=1e-3, beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 learning_rate=3e-3, beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
                  batch_size=DEFAULT_BATCH_SIZE, epochs=200, schedule=None, decay_rate=1.0,
                  early_stopping=False, validation_fraction=0.1, patience=10,
                  random_state=None, verbose=False) -> None:
@@ -147,8 +164,7 @@ class _DeepEstimator(BaseEstimator):
                 scorer = _ValidationScore(self._dev_score, X_dev, Y_dev)
                 callbacks = [scorer, EarlyStopping(self._monitor, p["patience"])]
             else:
-                callbacks = [EarlyStopping("cost", p["patience"], min_delta=TOL,
-                                           restore_best=False)]
+                callbacks = [_Converged(p["patience"])]
         trainer = Trainer(self.network_, X, Y, loss=self._loss, optimizer=self._optimizer,
                           l2=p["l2"], l1=p["l1"], schedule=schedule,
                           batch_size=self._resolve_batch_size(p["batch_size"], len(X)),
@@ -184,6 +200,14 @@ class _DeepEstimator(BaseEstimator):
         self.history_.events.extend({**e, "epoch": e["epoch"] + offset} for e in history.events)
         self.loss_curve_.extend(float(c) for c in history["cost"])
         self.n_iter_ = offset + len(history)
+
+    def _network_output(self, X) -> np.ndarray:
+        """The network's output for X, computed by a float64 copy of ``network_``: float32
+        products round differently with the batch's size, and a sample's prediction must
+        not depend on the other samples predicted with it (scikit-learn checks this)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.network_.astype(np.float64).predict_proba(X)
 
     def _split(self, X, Y, p: dict):
         m = len(X)
@@ -299,8 +323,7 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
         ndarray of shape (n_samples, n_classes), float64, columns ordered as ``classes_``
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
-        proba = self.network_.predict_proba(X).astype(np.float64)
+        proba = self._network_output(X)
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
@@ -357,8 +380,7 @@ class DeepRegressor(RegressorMixin, _DeepEstimator):
     def predict(self, X) -> np.ndarray:
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs) as y in fit."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
-        out = self.network_.predict_proba(X) * self.target_scale_ + self.target_mean_
+        out = self._network_output(X) * self.target_scale_ + self.target_mean_
         return out.ravel() if self._y_ndim == 1 else out
 
     def __sklearn_tags__(self):
