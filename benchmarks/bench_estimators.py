@@ -1,11 +1,11 @@
 """DeepClassifier / DeepRegressor with their class defaults vs scikit-learn's MLP defaults.
 
 Each model is ``make_pipeline(StandardScaler(), estimator)`` with ``random_state=0`` and nothing
-else set, scored by 5-fold cross-validation (stratified folds and accuracy for the classifiers, plain
-folds and R^2 for the regressors). Times are the fit + score seconds summed over the folds: CPU
-seconds of this process (the verdict; stable on a shared machine, with BLAS limited to one
-thread by default) and wall-clock seconds. Both libraries run in this one process, fold by fold
-in turn, so they see the same machine load.
+else set, scored by 5-fold cross-validation (stratified folds and accuracy for the classifiers,
+plain folds and R^2 for the regressors). Times are fit + score seconds summed over the folds:
+CPU seconds of this process (the verdict: stable on a shared machine; BLAS is limited to one
+thread by default) and wall-clock seconds. Both libraries run in this one process, fold by
+fold in turn, so they see the same machine load.
 
 Main sets: digits, breast cancer, wine, diabetes, make_regression. Extra checks: iris, a 3-class
 make_classification and make_friedman1. The target: deeprecipe's score at least scikit-learn's
@@ -66,10 +66,11 @@ TOLERANCE = {"classification": 0.005, "regression": 0.02}
 
 def models(task: str, params: dict) -> dict:
     """The two pipelines of a task: deeprecipe (class defaults + ``params``) and sklearn."""
+    params = {"random_state": 0, **params}
     if task == "classification":
-        ours, theirs = DeepClassifier(**{"random_state": 0, **params}), MLPClassifier(random_state=0)
+        ours, theirs = DeepClassifier(**params), MLPClassifier(random_state=0)
     else:
-        ours, theirs = DeepRegressor(**{"random_state": 0, **params}), MLPRegressor(random_state=0)
+        ours, theirs = DeepRegressor(**params), MLPRegressor(random_state=0)
     return {"deeprecipe": make_pipeline(StandardScaler(), ours),
             "sklearn": make_pipeline(StandardScaler(), theirs)}
 

@@ -277,7 +277,7 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
     (True, (2, 2))
     """
 
-    _loss, _output, _monitor = "categorical_crossentropy", "softmax", "dev_error"
+    _loss, _output, _monitor = "categorical_crossentropy", "softmax", "dev_cost"
     _stratified = True
 
     def partial_fit(self, X, y, classes=None) -> DeepClassifier:
