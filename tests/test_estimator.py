@@ -68,11 +68,18 @@ def test_class_defaults_fit_digits_and_stop_on_a_plateau():
     clf = DeepClassifier(random_state=0).fit(X[train], y[train])
     assert clf.score(X[test], y[test]) > 0.9
     # scikit-learn's rule: stop once the training cost has not improved by 1e-4 for more
-    # than patience=10 epochs; the weights are the last epoch's
+    # than patience=10 epochs
     assert clf.n_iter_ < 200 and len(clf.loss_curve_) == len(clf.history_) == clf.n_iter_
     assert clf.history_.events[-1]["kind"] == "converged"
     curve = clf.loss_curve_
     assert all(curve[i] > min(curve[:i]) - 1e-4 for i in range(len(curve) - 11, len(curve)))
+
+
+def test_plateau_stop_keeps_the_lowest_cost_epoch():
+    X = np.linspace(-1, 1, 40).reshape(-1, 1)  # one full batch per epoch: Adam overshoots
+    reg = DeepRegressor(random_state=0).fit(X, 2 * X.ravel() + 1)
+    assert reg.n_iter_ < 200 and np.argmin(reg.loss_curve_) < reg.n_iter_ - 10
+    assert reg.score(X, 2 * X.ravel() + 1) > 0.98  # 0.94 with the last epoch's weights
 
 
 def test_default_batch_size_is_clipped_silently(iris, recwarn):

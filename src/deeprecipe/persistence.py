@@ -104,9 +104,7 @@ def _estimator_doc(model) -> tuple[dict, dict[str, np.ndarray]]:
         fitted["feature_names_in_"] = np.asarray(model.feature_names_in_).tolist()
     if getattr(model, "history_", None) is not None:
         fitted["history_"] = model.history_.to_dict()
-    rng = getattr(model, "_rng", None)
-    if rng is None and getattr(model, "_train_seed", None) is not None:
-        rng = np.random.default_rng(model._train_seed)  # the stream partial_fit would start
+    rng = getattr(model, "_rng", None)  # the shuffling stream partial_fit continues
     fitted["rng_state"] = None if rng is None else rng.bit_generator.state
     if not _jsonable(fitted):
         raise InvalidTypeError("the fitted attributes (e.g. classes_) of this "

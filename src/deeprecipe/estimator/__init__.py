@@ -1,8 +1,13 @@
 """The scikit-learn face: DeepClassifier and DeepRegressor over the NumPy engine.
 
 ``__init__`` only stores; ``fit`` validates every hyperparameter from one table (``CHECKS``),
-builds the network with ``builders.build_mlp`` and trains it with ``training.Trainer``. Every
-public method after ``fit`` starts with ``check_is_fitted(self)``.
+builds the network with ``builders.build_mlp`` and trains it with ``training.Trainer``;
+``fit`` and ``partial_fit`` share one ``_fit(X, y, incremental)``, as scikit-learn's MLP does.
+Every public method after ``fit`` starts with ``check_is_fitted(self)``.
+
+The class defaults were chosen by ``benchmarks/bench_estimators.py`` (results in
+``benchmarks/ESTIMATORS.md``): one hidden layer of 100 ReLU units, Adam at 3e-3, mini-batches
+of 200, at most 200 epochs with scikit-learn's stop on a training-cost plateau.
 """
 
 from __future__ import annotations
@@ -48,19 +53,27 @@ class _ValidationScore(Callback):
 
 class _Converged(Callback):
     """scikit-learn's stop: the epoch's training cost has not fallen below (its lowest so far
-    - TOL) for more than ``patience`` epochs in a row."""
+    - TOL) for more than ``patience`` epochs in a row. The weights at the end of the epoch
+    with the lowest cost are put back when training ends (Adam can overshoot on a plateau)."""
 
     def __init__(self, patience: int) -> None:
-        self.patience, self.best, self.wait = patience, math.inf, 0
+        self.patience, self.best, self.wait, self.best_arrays = patience, math.inf, 0, None
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
         cost = record["cost"]
         self.wait = self.wait + 1 if cost > self.best - TOL else 0
-        self.best = min(self.best, cost)
+        if cost < self.best:
+            self.best = cost
+            self.best_arrays = ({k: a.copy() for k, a in trainer.net.params.items()},
+                                {k: a.copy() for k, a in trainer.net.state.items()})
         if self.wait > self.patience:
             trainer.stop_training = True
             trainer.event("converged", f"the training cost improved by less than {TOL:g} for "
                           f"{self.wait} epochs")
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.best_arrays is not None:  # None: stopped (diverged) before an epoch ended
+            trainer.net.set_arrays(*self.best_arrays)
 
 
 def _shifted(schedule, offset: int):
@@ -233,25 +246,30 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(20, 3)
+    hidden_layer_sizes : tuple of int, default=(100,)
     activation : {"relu", "leaky_relu", "tanh", "sigmoid"}, default="relu"
     init : {"he", "xavier", "glorot", "random", "zeros"}, default="he"
     l2, l1 : float >= 0, default=0.0
     keep_prob : float in (0, 1], default=1.0 (no dropout)
     batch_norm : bool, default=False
     optimizer : {"gd", "momentum", "rmsprop", "adam"}, default="adam"
-    learning_rate : float > 0, default=1e-3
+    learning_rate : float > 0, default=3e-3
     beta : float, momentum's beta; beta1, beta2, epsilon : Adam's (beta2, epsilon: RMSprop's)
-    batch_size : int, "auto" or None (full batch), default="auto"
-        An int above n_samples is clipped to n_samples (with a warning).
+    batch_size : int, "auto" or None (full batch), default=200
+        An int above n_samples is clipped to n_samples (with a warning, except the default).
+        "auto" is the lecture's rule (full batch up to 2000 samples).
     epochs : int, default=200
+        The most epochs ``fit`` runs.
     schedule : None or {"inverse_time", "exponential", "sqrt", "staircase"}, default=None
         Learning-rate decay per epoch; ``decay_rate`` is its decay rate (the base of
         "exponential", k of "sqrt").
     decay_rate : float, default=1.0
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when the validation accuracy has
-        not improved for ``patience`` epochs, and keep the best epoch's weights.
+        False: stop when the epoch's training cost has not fallen below its lowest value so far
+        minus 1e-4 for more than ``patience`` epochs (scikit-learn's rule), and keep the
+        weights of the epoch with the lowest training cost. True: hold out
+        ``validation_fraction`` of the data, stop when the validation cost has not improved
+        for more than ``patience`` epochs, and keep the best epoch's weights.
     validation_fraction : float in (0, 1), default=0.1
     patience : int, default=10
     random_state : None, int, SeedSequence, Generator or RandomState, default=None
@@ -259,11 +277,11 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-    network_ : Sequential
+    classes_ : ndarray of shape (n_classes,), the sorted labels (any type scikit-learn takes)
+    network_ : Sequential (float32; predictions use a float64 copy)
     loss_curve_ : list of float, the training cost of each epoch
     validation_scores_ : list of float (validation accuracy per epoch) or None
-    best_validation_score_ : float or None
+    best_validation_score_ : float or None, the accuracy of the kept epoch
     n_iter_ : int, epochs run
     n_features_in_ : int
     history_ : History, per-epoch costs and errors, per-step costs and events
@@ -272,7 +290,7 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
     --------
     >>> from sklearn.datasets import make_blobs
     >>> X, y = make_blobs(n_samples=60, centers=2, random_state=0)
-    >>> clf = DeepClassifier((8,), learning_rate=0.05, epochs=30, random_state=0).fit(X, y)
+    >>> clf = DeepClassifier(random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9, clf.predict_proba(X[:2]).shape
     (True, (2, 2))
     """
@@ -337,14 +355,25 @@ class DeepRegressor(RegressorMixin, _DeepEstimator):
     """A fully connected network regressor (linear output, mean squared error).
 
     The same hyperparameters as :class:`DeepClassifier`; y may be of shape (n_samples,) or
-    (n_samples, n_outputs) and ``predict`` returns that shape. ``validation_scores_`` holds the
+    (n_samples, n_outputs) and ``predict`` returns that shape. The network learns the
+    standardized target (y - target_mean_) / target_scale_ and ``predict`` answers in y's
+    units, so ``loss_curve_`` is in standardized units. ``validation_scores_`` holds the
     validation R^2 per epoch when ``early_stopping`` (which monitors the validation cost).
+
+    Attributes
+    ----------
+    target_mean_, target_scale_ : ndarray of shape (n_outputs,), float64
+        The mean and standard deviation (1 where it is 0) of each output in ``fit`` (or the
+        first ``partial_fit``).
+    n_outputs_ : int
+    network_, loss_curve_, validation_scores_, best_validation_score_, n_iter_,
+    n_features_in_, history_ : as in :class:`DeepClassifier`
 
     Examples
     --------
     >>> X = np.linspace(-1, 1, 40).reshape(-1, 1); y = 2 * X.ravel() + 1
-    >>> reg = DeepRegressor((8,), learning_rate=0.05, epochs=100, random_state=0).fit(X, y)
-    >>> reg.predict(X).shape, reg.score(X, y) > 0.9
+    >>> reg = DeepRegressor(random_state=0).fit(X, 100 * y + 5000)  # y in any units
+    >>> reg.predict(X).shape, reg.score(X, 100 * y + 5000) > 0.9
     ((40,), True)
     """
 
