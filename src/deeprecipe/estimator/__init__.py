@@ -142,7 +142,7 @@ class _DeepEstimator(BaseEstimator):
         """Train a new network on (X, y) for at most ``epochs`` epochs.
 
         Training stops earlier when the training cost has not improved by 1e-4 for more than
-        ``patience`` epochs, or with ``early_stopping`` when the validation score has not.
+        ``patience`` epochs, or with ``early_stopping`` when the validation cost has not.
 
         Parameters
         ----------
