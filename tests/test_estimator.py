@@ -52,7 +52,7 @@ def test_class_hierarchy_and_contract_defaults():
     assert issubclass(DeepRegressor, RegressorMixin)
     params = DeepClassifier().get_params()
     assert params == {
-        "hidden_layer_sizes": (100,), "activation": "relu", "init": "he", "l2": 0.0,
+        "hidden_layer_sizes": (100,), "activation": "relu", "init": "he", "l2": 1.0,
         "l1": 0.0, "keep_prob": 1.0, "batch_norm": False, "optimizer": "adam",
         "learning_rate": 3e-3, "beta": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
         "batch_size": 200, "epochs": 200, "schedule": None, "decay_rate": 1.0,
@@ -77,7 +77,7 @@ def test_class_defaults_fit_digits_and_stop_on_a_plateau():
 
 def test_plateau_stop_keeps_the_lowest_cost_epoch():
     X = np.linspace(-1, 1, 40).reshape(-1, 1)  # one full batch per epoch: Adam overshoots
-    reg = DeepRegressor(random_state=0).fit(X, 2 * X.ravel() + 1)
+    reg = DeepRegressor(l2=0.0, random_state=0).fit(X, 2 * X.ravel() + 1)
     assert reg.n_iter_ < 200 and np.argmin(reg.loss_curve_) < reg.n_iter_ - 10
     assert reg.score(X, 2 * X.ravel() + 1) > 0.98  # 0.94 with the last epoch's weights
 
