@@ -52,7 +52,7 @@ def test_class_hierarchy_and_contract_defaults():
     assert issubclass(DeepRegressor, RegressorMixin)
     params = DeepClassifier().get_params()
     assert params == {
-        "hidden_layer_sizes": (100,), "activation": "relu", "init": "he", "l2": 1.0,
+        "hidden_layer_sizes": (100,), "activation": "relu", "init": "he", "l2": 0.1,
         "l1": 0.0, "keep_prob": 1.0, "batch_norm": False, "optimizer": "adam",
         "learning_rate": 3e-3, "beta": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
         "batch_size": 200, "epochs": 200, "schedule": None, "decay_rate": 1.0,

@@ -6,7 +6,7 @@ builds the network with ``builders.build_mlp`` and trains it with ``training.Tra
 Every public method after ``fit`` starts with ``check_is_fitted(self)``.
 
 The class defaults were chosen by ``benchmarks/bench_estimators.py`` (results in
-``benchmarks/ESTIMATORS.md``): one hidden layer of 100 ReLU units, Adam at 3e-3, l2=1.0,
+``benchmarks/ESTIMATORS.md``): one hidden layer of 100 ReLU units, Adam at 3e-3, l2=0.1,
 mini-batches of 200, at most 200 epochs with scikit-learn's stop on a training-cost plateau.
 """
 
@@ -90,7 +90,7 @@ class _DeepEstimator(BaseEstimator):
     _stratified = False
     _y_kwargs: dict = {}
 
-    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", init="he", l2=1.0,
+    def __init__(self, hidden_layer_sizes=(100,), *, activation="relu", init="he", l2=0.1,
                  l1=0.0, keep_prob=1.0, batch_norm=False, optimizer="adam",
                  learning_rate=3e-3, beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
                  batch_size=DEFAULT_BATCH_SIZE, epochs=200, schedule=None, decay_rate=1.0,
@@ -249,7 +249,7 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
     hidden_layer_sizes : tuple of int, default=(100,)
     activation : {"relu", "leaky_relu", "tanh", "sigmoid"}, default="relu"
     init : {"he", "xavier", "glorot", "random", "zeros"}, default="he"
-    l2 : float >= 0, default=1.0
+    l2 : float >= 0, default=0.1
     l1 : float >= 0, default=0.0
     keep_prob : float in (0, 1], default=1.0 (no dropout)
     batch_norm : bool, default=False
