@@ -12,7 +12,7 @@ make_classification and make_friedman1. The target: deeprecipe's score at least 
 (within 0.005 accuracy or 0.02 R^2) in no more time.
 
     python benchmarks/bench_estimators.py                 # every set, prints a Markdown table
-    python benchmarks/bench_estimators.py --out benchmarks/ESTIMATORS.md
+    python benchmarks/bench_estimators.py --threads 2 --out table.md  # also into a file
     python benchmarks/bench_estimators.py --quick         # iris only, 2 folds: a smoke run
     python benchmarks/bench_estimators.py --sets digits --params '{"epochs": 100}'
 """
