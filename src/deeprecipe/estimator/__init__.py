@@ -218,7 +218,6 @@ class _DeepEstimator(BaseEstimator):
         """The network's output for X, computed by a float64 copy of ``network_``: float32
         products round differently with the batch's size, and a sample's prediction must
         not depend on the other samples predicted with it (scikit-learn checks this)."""
-        check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.network_.astype(np.float64).predict_proba(X)
 
@@ -400,7 +399,11 @@ class DeepRegressor(RegressorMixin, _DeepEstimator):
         return self.n_outputs_
 
     def partial_fit(self, X, y) -> DeepRegressor:
-        """One epoch over (X, y), keeping the network and optimizer state between calls."""
+        """One epoch over (X, y), keeping the network and optimizer state between calls.
+
+        The first call without a previous ``fit`` builds the network and sets
+        ``target_mean_`` and ``target_scale_`` from its y. Returns self.
+        """
         return self._fit(X, y, incremental=True)
 
     @staticmethod
