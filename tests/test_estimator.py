@@ -3,6 +3,7 @@ reproducibility and hyperparameter validation."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,13 @@ def test_saved_regressor_keeps_target_mean_and_scale(tmp_path, regression):
         assert got.dtype == want.dtype == np.float64 and got.shape == want.shape == (2,)
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(again.predict(X), reg.predict(X))
+    # a file saved before the target was standardized predicts in the network's own units
+    doc = json.loads((tmp_path / "reg.json").read_text())
+    del doc["estimator"]["fitted"]["target_mean_"], doc["estimator"]["fitted"]["target_scale_"]
+    (tmp_path / "reg.json").write_text(json.dumps(doc))
+    old = dr.load(tmp_path / "reg")
+    np.testing.assert_array_equal(old.target_mean_, [0.0, 0.0])
+    np.testing.assert_allclose(old.predict(X), old.network_.predict_proba(X), atol=1e-5)
 
 
 @pytest.mark.parametrize("labels", [
@@ -123,7 +131,7 @@ def test_saved_regressor_keeps_target_mean_and_scale(tmp_path, regression):
     np.array([-3, 10, 7]),
     np.array([1.0, 2.0, 3.0]),
 ])
-def test_classifier_takes_any_label_type(iris, labels):
+def test_classifier_takes_any_label_type(tmp_path, iris, labels):
     X, y = iris
     target = labels[y]
     clf = fast_clf().fit(X, target)
@@ -131,6 +139,10 @@ def test_classifier_takes_any_label_type(iris, labels):
     pred = clf.predict(X)
     assert pred.dtype == clf.classes_.dtype and set(pred) <= set(target)
     assert clf.score(X, target) > 0.85
+    dr.save(clf, tmp_path / "clf")
+    again = dr.load(tmp_path / "clf")
+    assert again.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(again.predict(X), pred)
 
 
 def test_fitted_attributes(iris):

@@ -291,6 +291,9 @@ def _restore_estimator(doc: dict, net: Sequential, opt_arrays: dict, json_path: 
                 value = fitted[key]
                 setattr(model, key, np.asarray(value, dtype=np.float64)
                         if key in _FITTED_ARRAYS else value)
+        if doc["kind"] == "DeepRegressor" and "target_mean_" not in fitted:  # saved before
+            model.target_mean_ = np.zeros(model.n_outputs_)  # the target was standardized
+            model.target_scale_ = np.ones(model.n_outputs_)
         if "classes_" in fitted:
             c = fitted["classes_"]
             model.classes_ = np.asarray(c["values"], dtype=np.dtype(c["dtype"]))
