@@ -54,9 +54,8 @@ __all__ = ["OPSET", "TARGET_STATS", "export_onnx"]
 
 #: The ONNX opset of exported files, with IR version 8: the pair the ONNX 1.12 release introduced.
 OPSET = 17
-#: Attribute pairs (mean, scale) of a regressor that standardized its target during fit; the
-#: first pair found on the model de-standardizes the output: y = z * scale + mean.
-TARGET_STATS = (("target_mean_", "target_scale_"), ("_y_mean", "_y_scale"))
+#: A DeepRegressor's standardized target: y = z * target_scale_ + target_mean_.
+TARGET_STATS = ("target_mean_", "target_scale_")
 _ELEMENTWISE = {ReLU: "Relu", Tanh: "Tanh", Sigmoid: "Sigmoid"}
 
 
@@ -84,12 +83,10 @@ def _onnx():
 
 def _target_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
     """(mean, scale) of a regressor's standardized target (``TARGET_STATS``), else None."""
-    for mean_name, scale_name in TARGET_STATS:
-        mean, scale = getattr(model, mean_name, None), getattr(model, scale_name, None)
-        if mean is not None and scale is not None:
-            return (np.asarray(mean, np.float64).reshape(-1),
-                    np.asarray(scale, np.float64).reshape(-1))
-    return None
+    mean, scale = (getattr(model, name, None) for name in TARGET_STATS)
+    if mean is None or scale is None:
+        return None
+    return np.asarray(mean, np.float64).reshape(-1), np.asarray(scale, np.float64).reshape(-1)
 
 
 def _from_estimator(model, shift=None, scale=None) -> _Predictor:
