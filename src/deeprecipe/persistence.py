@@ -127,8 +127,7 @@ def save(model, path: str | os.PathLike, *, preprocessing=None,
     True
     """
     net = _network_of(model)
-    arrays = {**{f"param/{k}": p for k, p in net.params.items()},
-              **{f"state/{k}": s for k, s in net.state.items()}}
+    arrays = net.arrays()
     estimator = None
     if not isinstance(model, Sequential):
         estimator, opt_arrays = model._model_doc()  # the estimator knows its own state

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprecipe._io import write_bytes_atomic, write_text_atomic
+from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
 from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe.runs.rundir import load_run_model
 
@@ -105,14 +105,6 @@ def _check_features(path: Path, X: np.ndarray, n_features: int) -> np.ndarray:
     return X
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def _csv_columns(path: Path, header: list[str] | None, n_cols: int,
                  feature_names: list[str] | None, label: str | None,
                  id_column: str | None) -> tuple[list[int], int | None]:
@@ -144,52 +136,32 @@ def _csv_columns(path: Path, header: list[str] | None, n_cols: int,
     return [header.index(f) for f in feature_names], id_index
 
 
-def _not_utf8(path: Path, exc: UnicodeDecodeError) -> DataError:
-    return DataError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8")
-
-
 def _read_csv(path: Path, n_features: int, feature_names: list[str] | None,
               label: str | None, id_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    try:  # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            first = next((r for r in csv.reader(fh) if any(cell.strip() for cell in r)), None)
-    except UnicodeDecodeError as exc:
-        raise _not_utf8(path, exc) from None
+    first = first_row(path)
     if first is None:
         raise DataError(f"{path}: no rows of values")
-    first = [cell.strip() for cell in first]
     known = set(feature_names or ()) | {label, id_column}
     has_header = not all(map(_is_number, first)) or (feature_names is not None
                                                     and set(first) <= known)
     header = first if has_header else None
-    try:
-        with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
-            warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no data")
-            cells = np.loadtxt(path, dtype=str, delimiter=",", skiprows=int(has_header),
-                               ndmin=2, comments=None, quotechar='"', encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:  # past the part read above
-        raise _not_utf8(path, exc) from None
-    except ValueError as exc:
-        raise DataError(f"{path}: rows have different numbers of values "
-                        f"({str(exc).split(';')[0]})") from None
-    if cells.size == 0:
-        raise DataError(f"{path}: no rows of values")
-    if header is not None and cells.shape[1] != len(header):
-        raise DataError(f"{path}: the rows have {cells.shape[1]} values, the header has "
-                        f"{len(header)}")
+    cells = read_cells(path, skip_rows=int(has_header),
+                       n_columns=None if header is None else len(header))
     features, id_index = _csv_columns(path, header, cells.shape[1], feature_names, label,
                                       id_column)
-    text = np.char.strip(cells[:, features])
-    try:
-        X = text.astype(np.float64)
-    except ValueError:
-        row, col = next((r, c) for c in range(text.shape[1]) for r in range(len(text))
-                        if not _is_number(text[r, c]))
-        where = f"column {header[features[col]]!r}" if header else f"column {col + 1}"
-        raise DataError(f"{path}: every value must be numeric; {str(text[row, col])!r} at line "
-                        f"{row + 1 + int(has_header)}, {where}") from None
-    ids = None if id_index is None else np.char.strip(cells[:, id_index])
+    X = to_numbers(path, cells[:, features],
+                   None if header is None else [header[j] for j in features],
+                   first_line=1 + int(has_header))
+    ids = None if id_index is None else cells[:, id_index]
     return _check_features(path, X, n_features), ids
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def read_inputs(path: str | Path, n_features: int, *, feature_names: list[str] | None = None,

@@ -9,9 +9,7 @@ header row and a named label column. X comes back as float32 with samples as row
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import numpy as np
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
 from deeprecipe._validation import check_int
+from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
 from deeprecipe.errors import DataError
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_file"]
@@ -268,54 +267,23 @@ def _load_csv(path: Path, label: str | None) -> Dataset:
 
     Parsed by NumPy's C reader (no Python loop over rows); blank lines are skipped.
     """
-    with open(path, newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(fh), None)
+    header = first_row(path)
     if not header:
         raise DataError(f"{path}: the file is empty (expected a header row)")
-    header = [h.strip() for h in header]
     if label is None or label not in header:
         what = "no label column given (pass label=...)" if label is None else \
             f"label column {label!r} not found"
         raise DataError(f"{path}: {what}; columns are: {', '.join(header)}")
-    try:
-        with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
-            warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no data")
-            cells = np.loadtxt(path, dtype=str, delimiter=",", skiprows=1, ndmin=2,
-                               comments=None, quotechar='"', encoding="utf-8")
-    except ValueError as exc:  # e.g. "the number of columns changed from 3 to 2 at row 4"
-        raise DataError(f"{path}: rows do not all have {len(header)} values "
-                        f"({str(exc).split(';')[0]})") from None
-    if cells.shape[0] == 0:
-        raise DataError(f"{path}: no samples (only a header row)")
-    if cells.shape[1] != len(header):
-        raise DataError(f"{path}: the rows have {cells.shape[1]} values, the header has "
-                        f"{len(header)}")
-    cells = np.char.strip(cells)
+    cells = read_cells(path, skip_rows=1, n_columns=len(header))
     j = header.index(label)
-    features = np.delete(cells, j, axis=1)
-    try:
-        X = features.astype(np.float64)
-    except ValueError:
-        raise DataError(f"{path}: {_first_non_numeric(features, np.delete(header, j))}") from None
+    names = header[:j] + header[j + 1:]
+    X = to_numbers(path, np.delete(cells, j, axis=1), names, first_line=2)
     try:
         y = cells[:, j].astype(np.float64)
     except ValueError:
         y = cells[:, j]  # text labels: class names
     ds = _finish(path, X, y, f"{path.name}, label column {label!r}")
-    return dataclasses.replace(ds, feature_names=tuple(np.delete(header, j).tolist()),
-                               label_name=label)
-
-
-def _first_non_numeric(cells: np.ndarray, columns) -> str:
-    """Where the first cell that is not a number sits (only on the error path)."""
-    for col in range(cells.shape[1]):
-        for row, cell in enumerate(cells[:, col]):
-            try:
-                float(cell)
-            except ValueError:
-                return (f"non-numeric value {str(cell)!r} at line {row + 2}, column "
-                        f"{str(columns[col])!r} (features must be numbers)")
-    return "non-numeric values"  # unreachable when astype(float) failed
+    return dataclasses.replace(ds, feature_names=tuple(names), label_name=label)
 
 
 def load_file(path, *, label: str | None = None, y=None, part: str = "train") -> Dataset:

@@ -16,7 +16,6 @@ A face: it may import everything below the workflows (engine, optimize, runs.kno
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
@@ -37,9 +36,10 @@ from deeprecipe.estimator._params import (
     seed_sequence,
     signature,
 )
+from deeprecipe.optimize.batches import clamp_batch_size
 from deeprecipe.optimize.callbacks import EarlyStopping
 from deeprecipe.optimize.history import History
-from deeprecipe.optimize.optimizers import make_optimizer
+from deeprecipe.optimize.optimizers import optimizer_with
 from deeprecipe.optimize.schedules import make_schedule
 from deeprecipe.optimize.trainer import Trainer
 from deeprecipe.persistence import register_estimator
@@ -97,20 +97,16 @@ class _DeepEstimator(BaseEstimator):
         return p
 
     def _make_optimizer(self, p: dict):
-        kwargs = {"gd": {}, "momentum": {"beta": p["beta"]},
-                  "rmsprop": {"beta2": p["beta2"], "epsilon": p["epsilon"]},
-                  "adam": {"beta1": p["beta1"], "beta2": p["beta2"],
-                           "epsilon": p["epsilon"]}}[p["optimizer"]]
-        return make_optimizer(p["optimizer"], learning_rate=p["learning_rate"], **kwargs)
+        return optimizer_with(p["optimizer"], p["learning_rate"], beta=p["beta"],
+                              beta1=p["beta1"], beta2=p["beta2"], epsilon=p["epsilon"])
 
     @staticmethod
     def _resolve_batch_size(batch_size, m: int):
-        if isinstance(batch_size, numbers.Integral) and batch_size > m:
-            if batch_size != DEFAULT_BATCH_SIZE:
-                warnings.warn(f"batch_size={batch_size} is larger than the {m} training "
-                              f"samples; using batch_size={m}", UserWarning, stacklevel=4)
-            return m
-        return batch_size
+        clamped = clamp_batch_size(batch_size, m)
+        if clamped != batch_size and batch_size != DEFAULT_BATCH_SIZE:
+            warnings.warn(f"batch_size={batch_size} is larger than the {m} training samples; "
+                          f"using batch_size={m}", UserWarning, stacklevel=4)
+        return clamped
 
     # -- training ---------------------------------------------------------------------------
     def fit(self, X, y) -> _DeepEstimator:

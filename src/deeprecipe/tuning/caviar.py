@@ -106,9 +106,6 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
             if job.get("epochs"):
                 cfg = apply(cfg, {"epochs": job["epochs"]})
             data = data if data is not None else _data_for(base)
-            bs = cfg.training.batch_size
-            if isinstance(bs, int) and bs > len(data.X_train):  # a sampled size beyond m is
-                cfg = apply(cfg, {"batch_size": "full"})       # batch gradient descent
             net = build_network(cfg, data)
             callbacks = (_Report(trial),) if trial is not None else ()
             trainer = make_trainer(cfg, data, net, callbacks=callbacks)
