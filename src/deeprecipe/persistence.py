@@ -34,8 +34,8 @@ from deeprecipe.data import Standardizer
 from deeprecipe.engine.network import Sequential
 from deeprecipe.errors import CheckpointError, DeepRecipeError, InvalidTypeError, NotFittedError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "load_info", "load_preprocessing",
-           "model_paths"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ESTIMATORS", "jsonable", "register_estimator", "save",
+           "load", "load_info", "load_preprocessing", "model_paths"]
 
 FORMAT = "deeprecipe.model"
 FORMAT_VERSION = 1
@@ -88,7 +88,8 @@ def _network_of(model) -> Sequential:
                            f"{type(model).__name__}")
 
 
-def _jsonable(value) -> bool:
+def jsonable(value) -> bool:
+    """Whether ``value`` can be written as JSON (NaN allowed)."""
     try:
         json.dumps(value, allow_nan=True)
     except (TypeError, ValueError):
@@ -140,7 +141,7 @@ def save(model, path: str | os.PathLike, *, preprocessing=None,
     meta = {"deeprecipe_version": __version__,
             "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             **(metadata or {})}
-    if not _jsonable(preprocessing) or not _jsonable(meta):
+    if not jsonable(preprocessing) or not jsonable(meta):
         raise InvalidTypeError("preprocessing and metadata must be JSON-serializable")
     npz_path, json_path = model_paths(path)
     save_npz_atomic(npz_path, arrays)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprecipe._io import write_bytes_atomic, write_text_atomic
-from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
+from deeprecipe.data.csvfile import first_row, is_number, read_cells, to_numbers
 from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe.runs.rundir import load_run_model
 
@@ -142,7 +142,7 @@ def _read_csv(path: Path, n_features: int, feature_names: list[str] | None,
     if first is None:
         raise DataError(f"{path}: no rows of values")
     known = set(feature_names or ()) | {label, id_column}
-    has_header = not all(map(_is_number, first)) or (feature_names is not None
+    has_header = not all(map(is_number, first)) or (feature_names is not None
                                                     and set(first) <= known)
     header = first if has_header else None
     cells = read_cells(path, skip_rows=int(has_header),
@@ -154,14 +154,6 @@ def _read_csv(path: Path, n_features: int, feature_names: list[str] | None,
                    first_line=1 + int(has_header))
     ids = None if id_index is None else cells[:, id_index]
     return _check_features(path, X, n_features), ids
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def read_inputs(path: str | Path, n_features: int, *, feature_names: list[str] | None = None,

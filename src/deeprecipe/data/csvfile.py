@@ -15,7 +15,7 @@ import numpy as np
 
 from deeprecipe.errors import DataError
 
-__all__ = ["first_row", "read_cells", "to_numbers"]
+__all__ = ["first_row", "is_number", "read_cells", "to_numbers"]
 
 _ENCODING = "utf-8-sig"
 
@@ -59,7 +59,8 @@ def read_cells(path: Path, *, skip_rows: int, n_columns: int | None = None) -> n
     return np.char.strip(cells)
 
 
-def _is_number(cell: str) -> bool:
+def is_number(cell: str) -> bool:
+    """Whether a text cell reads as a number."""
     try:
         float(cell)
     except ValueError:
@@ -75,7 +76,7 @@ def to_numbers(path: Path, cells: np.ndarray, columns: list[str] | None,
         return cells.astype(np.float64)
     except ValueError:
         row, col = next((r, c) for c in range(cells.shape[1]) for r in range(len(cells))
-                        if not _is_number(cells[r, c]))
+                        if not is_number(cells[r, c]))
         where = f"column {columns[col]!r}" if columns else f"column {col + 1}"
         raise DataError(f"{path}: every value must be numeric; {str(cells[row, col])!r} at "
                         f"line {row + first_line}, {where}") from None

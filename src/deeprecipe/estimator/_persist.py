@@ -8,14 +8,13 @@ listed as unsaved), the fitted attributes (``classes_`` with its dtype, ``histor
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from deeprecipe.engine.network import Sequential
 from deeprecipe.errors import InvalidTypeError, NotFittedError
 from deeprecipe.optimize.history import History
 from deeprecipe.optimize.optimizers import optimizer_from_config
+from deeprecipe.persistence import jsonable
 
 __all__ = ["model_doc", "restore"]
 
@@ -25,20 +24,12 @@ _FITTED = ("n_features_in_", "n_iter_", "loss_curve_", "validation_scores_",
 _FITTED_ARRAYS = ("target_mean_", "target_scale_")
 
 
-def _jsonable(value) -> bool:
-    try:
-        json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 def model_doc(model) -> tuple[dict, dict[str, np.ndarray]]:
     """(JSON-able parameters and fitted attributes, optimizer arrays) of a fitted estimator."""
     params, unsaved = {}, []
     for name, value in model.get_params(deep=False).items():
         value = list(value) if isinstance(value, tuple) else value
-        if _jsonable(value):
+        if jsonable(value):
             params[name] = value
         else:
             unsaved.append(name)  # e.g. a Generator as random_state
@@ -53,7 +44,7 @@ def model_doc(model) -> tuple[dict, dict[str, np.ndarray]]:
         fitted["history_"] = model.history_.to_dict()
     rng = getattr(model, "_rng", None)  # the shuffling stream partial_fit continues
     fitted["rng_state"] = None if rng is None else rng.bit_generator.state
-    if not _jsonable(fitted):
+    if not jsonable(fitted):
         raise InvalidTypeError("the fitted attributes (e.g. classes_) of this "
                                f"{type(model).__name__} cannot be stored as JSON")
     doc = {"params": params, "unsaved_params": unsaved, "fitted": fitted, "optimizer": None}
