@@ -84,18 +84,20 @@ def _regression_errors(net, data) -> dict:
             "dev_mae": float(np.mean(np.abs(diff)))}
 
 
-def _fit_one(cfg, data, trial):
-    """(metrics, trainer, net) of one training of ``cfg`` on ``data``."""
+def _fit_one(cfg, data, trial, trainers: list):
+    """(metrics, net) of one training of ``cfg`` on ``data``; its trainer is appended to
+    ``trainers`` before training (a pruned trial still shows its curve)."""
     bs = cfg.training.batch_size
     if isinstance(bs, int) and bs > len(data.X_train):  # a sampled size beyond m is
         cfg = apply(cfg, {"batch_size": "full"})       # batch gradient descent
     net = build_network(cfg, data)
     callbacks = (_Report(trial),) if trial is not None else ()
     trainer = make_trainer(cfg, data, net, callbacks=callbacks)
+    trainers.append(trainer)
     trainer.fit(cfg.training.epochs)
     metrics = {k: v for k, v in evaluate(net, data).items()
                if k in ("dev_error", "train_error", "dev_cost", "train_cost")}
-    return {**metrics, **_regression_errors(net, data)}, trainer, net
+    return {**metrics, **_regression_errors(net, data)}, net
 
 
 def run_trial(job: Mapping, data=None, trial=None) -> dict:
@@ -116,7 +118,7 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
            "error": None}
     if trial is None and job.get("storage") and job.get("trial_id") is not None:
         trial = _live_trial(job)
-    trainer, start = None, time.perf_counter()
+    trainers, start = [], time.perf_counter()
     with threadpool_limits(1):
         try:
             base = config_from_dict(job["config"])
@@ -127,8 +129,7 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
             parts = data if isinstance(data, list) else [data]
             per_fold = []
             for part in parts:
-                metrics, fold_trainer, net = _fit_one(cfg, part, trial)
-                trainer = trainer or fold_trainer  # the curve shown is the first fold's
+                metrics, net = _fit_one(cfg, part, trial, trainers)
                 per_fold.append(metrics)
             out.update(mean_metrics(per_fold), n_params=int(net.n_params),
                        n_dev=int(sum(len(p.y_dev) for p in parts)))
@@ -140,7 +141,8 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
             out.update(status="pruned", error=str(exc))
         except DeepRecipeError as exc:  # divergence or a bad value: deterministic, keep it
             out.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-    if trainer is not None:
+    if trainers:
+        trainer = trainers[0]  # the curve shown is the first fold's
         rows = trainer.history.epochs
         out["curve"] = {k: [r.get(k) for r in rows] for k in
                         ("epoch", "dev_error", "dev_cost", "cost", "train_error",
@@ -277,7 +279,7 @@ class Runner:
         if self.scheduler:
             yield from self._on_dask(jobs)
         elif self.workers <= 1:
-            trials = trials or {}
+            trials = {} if trials is None else trials
             for job in jobs:
                 yield run_trial(job, data=self.data,
                                 trial=trials.get((job["round"], job["index"])))

@@ -161,6 +161,7 @@ class _Search:
         self.live: dict[tuple, object] = {}
         self.ran, self.stopped = 0, None
         self.durations: list[float] = []
+        self.original = config.tuning  # where the study runs, before overrides
 
     @property
     def remote(self) -> bool:
@@ -307,7 +308,7 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
     SchedulerUnreachableError : the scheduler address did not answer within seconds.
     """
     start = time.perf_counter()
-    t = config.tuning
+    t = original = config.tuning
     overrides = {"n_trials": n_trials, "rounds": rounds, "workers": workers,
                  "scheduler": scheduler, "method": method, "metric": metric,
                  "prune": None if prune is None else _as_pruner_name(prune)}
@@ -333,6 +334,7 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
     with caviar.Runner(t.workers, t.scheduler, data, warm=warm) as runner:
         search = _Search(study, config, base, spec, study_name, runner,
                          deadline or Deadline(None), verbose, out_dir)
+        search.original = original
         for r in range(1, t.rounds + 1):
             if r > 1:
                 spaces.append(_next_space(study, spaces[-1], config.seed, r, t.n_trials,
@@ -346,6 +348,8 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
 
 def _finish(study, config: Config, spaces: list, out_dir: Path, spec: str, study_name: str,
             search: _Search, start: float) -> StudyResult:
+    where = {"workers": search.original.workers, "scheduler": search.original.scheduler}
+    config = dataclasses.replace(config, tuning=dataclasses.replace(config.tuning, **where))
     rows = {}
     for r in range(1, len(spaces) + 1):
         for tr in finished(study, r).values():
