@@ -8,7 +8,6 @@ Layer: above tuning/, recipe/, report/ and run/, which it composes; only the fac
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -24,15 +23,14 @@ from deeprecipe.runs.build import build_network, fit
 from deeprecipe.runs.config import (
     Config,
     config_from_dict,
-    config_to_dict,
     dump_config,
     load_config,
 )
 from deeprecipe.runs.finish import RunResult, save_run
-from deeprecipe.runs.locks import hold_run_dir
+from deeprecipe.runs.locks import check_free, hold_run_dir
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.runs.rundir import prepare_run_dir
-from deeprecipe.tuning.search import check_search
+from deeprecipe.tuning.checks import check_search, with_tuning
 from deeprecipe.tuning.search import tune as search
 from deeprecipe.tuning.panda import BabysitResult
 from deeprecipe.tuning.panda import resume as resume_babysit
@@ -55,6 +53,8 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
         check_search(config)
     run_dir = prepare_run_dir(run_dir, force=force, resume=resume, create=False)
     created = not run_dir.exists()
+    if not created:
+        check_free(run_dir)
     data = prepare_data(config)
     prepare_run_dir(run_dir, force=force, resume=resume)
     try:
@@ -109,11 +109,8 @@ def tune(config: Config, run_dir: str | Path, *, n_trials: int | None = None,
     ------
     ConfigError : no trials, a bad space, method, metric or budget (before any data is read).
     """
-    given = {"n_trials": n_trials, "rounds": rounds, "method": method, "workers": workers,
-             "scheduler": scheduler, "prune": prune, "metric": metric}
-    merged = {**config_to_dict(config)["tuning"], **{k: v for k, v in given.items()
-                                                   if v is not None}}
-    config = dataclasses.replace(config, tuning=config_from_dict({"tuning": merged}).tuning)
+    config = with_tuning(config, n_trials=n_trials, rounds=rounds, method=method,
+                         workers=workers, scheduler=scheduler, prune=prune, metric=metric)
     if config.tuning.n_trials < 1:
         raise ConfigError("tune needs trials: set [tuning] n_trials >= 1 or pass --trials N")
     return run(config, run_dir, verbose=verbose, resume=resume, force=force, report=report,

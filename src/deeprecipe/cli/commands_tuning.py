@@ -47,13 +47,17 @@ def tune(config_path: Annotated[Path, typer.Argument(
 
     Example: deeprecipe tune my.toml --trials 20 --rounds 2 --workers 2 --budget 10m
     """
+    from deeprecipe.runs.budget import parse_budget  # loaded on use: keeps the CLI fast
+    from deeprecipe.tuning.checks import check_search, with_tuning  # light, no Optuna
+
+    config = with_tuning(_load(config_path), n_trials=trials, rounds=rounds, method=method,
+                         prune=prune, metric=metric, workers=workers, scheduler=scheduler)
+    check_search(config)  # a bad space fails here, before Optuna or any data is loaded
+    parse_budget(budget)
     from deeprecipe.workflows import tune as run_tune  # heavy: loaded on use
 
-    config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
-    result = run_tune(config, run_dir, n_trials=trials, rounds=rounds, method=method,
-                      prune=prune, metric=metric, budget=budget, workers=workers,
-                      scheduler=scheduler, verbose=not quiet, force=force)
+    result = run_tune(config, run_dir, budget=budget, verbose=not quiet, force=force)
     _print_study(result.tuning, quiet)
     if result.tuning.get("stopped") == "budget":
         out.print(f"the budget ran out after {len(result.tuning['trials'])} trials; continue "

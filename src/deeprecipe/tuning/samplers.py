@@ -16,14 +16,12 @@ import optuna
 import optuna.distributions as od
 
 from deeprecipe.errors import ConfigError
+from deeprecipe.tuning.checks import PRUNERS
 from deeprecipe.tuning.spaces import Choice, Distribution, IntUniform, LogUniform
 
-__all__ = ["METHODS", "ADAPTIVE", "PRUNERS", "make_sampler", "make_pruner",
+__all__ = ["make_sampler", "make_pruner",
            "optuna_distribution", "to_optuna", "from_optuna"]
 
-METHODS = ("random", "grid", "tpe", "cmaes")
-ADAPTIVE = ("tpe", "cmaes")  #: samplers that learn from finished trials (not enqueued draws)
-PRUNERS = ("none", "median", "successive_halving", "hyperband")
 
 
 def make_sampler(method: str, seed: int) -> optuna.samplers.BaseSampler:

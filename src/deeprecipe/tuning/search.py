@@ -14,19 +14,16 @@ trials of round r, in each dimension's own scale (coarse to fine).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import optuna
 
 from deeprecipe._io import write_json_atomic, write_text_atomic
 from deeprecipe._validation import check_choice
-from deeprecipe.errors import ConfigError
 from deeprecipe.runs import rundir
 from deeprecipe.runs.budget import Deadline
 from deeprecipe.runs.config import Config, config_to_dict, dump_config
@@ -36,73 +33,18 @@ from deeprecipe.tuning import caviar
 from deeprecipe.tuning._result import StudyResult, importances, trial_row
 from deeprecipe.tuning._storage import clean_stale, finished, fingerprint, open_study
 from deeprecipe.tuning._ticker import Ticker
-from deeprecipe.tuning.hyperparameters import apply, space_from_config, space_to_dict
+from deeprecipe.tuning.hyperparameters import apply, space_to_dict
+from deeprecipe.tuning.checks import ADAPTIVE, PRUNERS, check_search
+from deeprecipe.tuning.draws import Space, draw, grid_points, zoom_space
 from deeprecipe.tuning.samplers import (
-    ADAPTIVE,
-    METHODS,
-    PRUNERS,
     from_optuna,
     make_pruner,
     make_sampler,
     optuna_distribution,
     to_optuna,
 )
-from deeprecipe.tuning.spaces import Distribution
 
 __all__ = ["tune", "check_search", "StudyResult", "draw", "grid_points", "zoom_space"]
-
-Space = dict[str, Distribution]
-
-
-def draw(space: Space, seed: int, round_: int, n_trials: int, index: int,
-         method: str = "random") -> dict:
-    """Trial ``index``'s configuration: one draw per dimension, in the space's order (random),
-    or point ``index`` of ``grid_points`` (grid)."""
-    if method == "grid":
-        return grid_points(space, n_trials)[index]
-    child = np.random.SeedSequence([seed, round_]).spawn(n_trials)[index]
-    rng = np.random.default_rng(child)
-    return {name: dist.sample(rng) for name, dist in space.items()}
-
-
-def grid_points(space: Space, n_trials: int) -> list[dict]:
-    """A full grid of at most ``n_trials`` points, each axis on its own scale.
-
-    Every option of a Choice is kept; the numeric dimensions get levels raised one at a time,
-    in the space's order of importance, while the grid still fits (one level is the middle of
-    the range). With d dimensions a grid tries only about n**(1/d) values of each: the notes'
-    reason to prefer random search, which tries n.
-
-    >>> from deeprecipe.tuning import Choice, LogUniform
-    >>> [p["learning_rate"] for p in grid_points({"learning_rate": LogUniform(1e-3, 1e-1),
-    ...                                           "batch_size": Choice((32, 64))}, 6)][::2]
-    [0.001, 0.01, 0.1]
-    """
-    options = {name: d.grid() for name, d in space.items() if not d.numeric}
-    fixed = math.prod(len(v) for v in options.values())
-    if n_trials < fixed:
-        raise ConfigError(f"grid search needs n_trials >= {fixed} (every combination of the "
-                          f"Choice options), got {n_trials}")
-    levels = {name: 1 for name, d in space.items() if d.numeric}
-    grew = True
-    while grew:
-        grew = False
-        for name in levels:
-            if fixed * math.prod(levels.values()) // levels[name] * (levels[name] + 1) \
-                    <= n_trials:
-                levels[name] += 1
-                grew = True
-    axes = {name: options[name] if name in options else
-            list(dict.fromkeys(d.grid(levels[name]) if levels[name] > 1 else d.grid(3)[1:2]))
-            for name, d in space.items()}
-    return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
-
-
-def zoom_space(space: Space, top_params: list[dict], margin: float = 0.1) -> Space:
-    """Each numeric dimension narrowed to the box around ``top_params`` (Choice kept)."""
-    return {name: (dist.zoom([p[name] for p in top_params], margin) if dist.numeric else dist)
-            for name, dist in space.items()}
-
 
 
 def _as_pruner_name(prune) -> str:
@@ -111,33 +53,6 @@ def _as_pruner_name(prune) -> str:
     if prune is False or prune is None:
         return "none"
     return check_choice("--prune", prune, PRUNERS)
-
-
-def check_search(config: Config, space: dict | None = None) -> Space:
-    """The search ``config.tuning`` describes, checked without touching data: the space (names,
-    tables, values the config accepts), the method, grid size, rounds and pruning.
-
-    Returns the space as Distributions. Raises ConfigError with the key and what is allowed.
-    """
-    t = config.tuning
-    check_choice("tuning method", t.method, METHODS)
-    for name, value in (("n_trials", t.n_trials), ("rounds", t.rounds), ("workers", t.workers)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"tuning {name} must be an int >= 1, got {value!r}")
-    base = space_from_config(t.space if space is None else space, config)
-    if t.method in ADAPTIVE and t.rounds > 1:
-        raise ConfigError(f"rounds = {t.rounds} (coarse to fine) works with method random or "
-                          f"grid; {t.method} narrows the search by itself: use rounds = 1")
-    if t.method == "grid":
-        grid_points(base, t.n_trials)
-    if t.prune != "none" and config.split.folds:
-        raise ConfigError("--prune does not combine with [split] folds (a trial is k "
-                          "trainings); drop one of them")
-    make_sampler(t.method, config.seed)
-    for name, dist in base.items():  # every value a trial may get is one the config accepts
-        for value in (dist.grid(3) if dist.numeric else dist.grid()):
-            apply(config, {name: value})
-    return base
 
 
 _RESULT_KEYS = ("curve", "dev_error", "train_error", "dev_cost", "train_cost", "dev_rmse",
