@@ -58,17 +58,20 @@ def space_text(name: str, spec) -> str:
 
 def _axis(spec, values: Sequence) -> tuple[callable, list | None]:
     """(value -> position in [0, 1] on the dimension's own scale, categories or None)."""
-    kind = spec.get("dist") if isinstance(spec, dict) else None
-    options = spec.get("choices", spec.get("options")) if isinstance(spec, dict) else None
+    spec = spec if isinstance(spec, dict) else {}
+    kind = str(spec.get("dist", spec.get("type", ""))).lower().replace("_", "")
+    options = spec.get("choices", spec.get("options"))
     if isinstance(options, list) or any(num(v) is None for v in values):
         cats = [str(o) for o in options] if isinstance(options, list) else \
             list(dict.fromkeys(map(str, values)))
         return (lambda v: cats.index(str(v)) / max(1, len(cats) - 1)
                 if str(v) in cats else math.nan), cats
-    lo, hi = num(spec.get("low")), num(spec.get("high"))
-    to = {"log_uniform": math.log10,
-          "one_minus_log_uniform": lambda v: -math.log10(1 - v)}.get(kind, float)
-    if kind == "int_uniform" and spec.get("log"):
+    given = [num(v) for v in values]
+    lo = num(spec.get("low")) if num(spec.get("low")) is not None else min(given)
+    hi = num(spec.get("high")) if num(spec.get("high")) is not None else max(given)
+    to = {"loguniform": math.log10,
+          "oneminusloguniform": lambda v: -math.log10(1 - v)}.get(kind, float)
+    if kind == "intuniform" and spec.get("log"):
         to = math.log10
     a, b = to(lo), to(hi)
     return (lambda v: (to(float(v)) - a) / ((b - a) or 1.0)), None
