@@ -63,7 +63,7 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
                            resume=resume, report=report)
     except DeepRecipeError:
         if created and not (run_dir / rundir.CHECKPOINTS).exists() and \
-                not (run_dir / rundir.STUDY / rundir.TRIALS).exists():
+                not (run_dir / rundir.STUDY).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing was done: do not block a rerun
         raise
 

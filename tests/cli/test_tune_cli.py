@@ -136,15 +136,21 @@ def test_tpe_cmaes_and_the_pruners_run_through_the_cli(tmp_path):
 
 
 def _complete_folders(run_dir: Path) -> dict[str, int]:
-    out = {}
-    for f in (run_dir / "study" / "trials").glob("*/trial.json"):
-        try:
-            row = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if row["state"] == "COMPLETE":
-            out[f.parent.name] = row["number"]
-    return out
+    """{"round-R-trial-IIII": trial number} of the study's COMPLETE trials (read from the
+    journal, as optuna-dashboard would)."""
+    import optuna
+
+    from deeprecipe.tuning._storage import open_storage
+
+    journal = run_dir / "study" / "journal.log"
+    if not journal.exists():
+        return {}
+    try:
+        study = optuna.load_study(study_name="tiny", storage=open_storage(f"journal:{journal}"))
+    except KeyError:
+        return {}
+    return {f"round-{t.user_attrs['round']}-trial-{t.user_attrs['index']:04d}": t.number
+            for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"}
 
 
 def _start_slow_tune(tmp_path: Path) -> subprocess.Popen:

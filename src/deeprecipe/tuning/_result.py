@@ -38,7 +38,7 @@ def importances(study, seed: int) -> dict[str, float]:
         return {}
     try:
         values = optuna.importance.get_param_importances(
-            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=seed))
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(n_trees=16, seed=seed))
     except (ValueError, RuntimeError):  # e.g. every trial with the same value
         return {}
     return {k: float(v) for k, v in values.items() if math.isfinite(v)}

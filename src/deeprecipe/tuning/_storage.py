@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import optuna
 from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._file import BaseJournalFileLock
+from optuna.storages.journal._file import BaseJournalFileLock, get_lock_file
 
 from deeprecipe.errors import ConfigError, DeepRecipeError
 from deeprecipe.runs import rundir
@@ -42,11 +43,24 @@ class JournalLock(BaseJournalFileLock):
         self._lock.release()
 
 
+class JournalBackend(JournalFileBackend):
+    """Optuna's journal file, appended under ``JournalLock`` and flushed to the kernel without
+    an fsync per line (~6 ms each, ten per trial: the parent's bottleneck with short trials).
+    A killed process loses nothing the kernel holds; a half-written last line is skipped by
+    the reader. Only a power cut can lose the latest lines (those trials then run again)."""
+
+    def append_logs(self, logs: list[dict]) -> None:
+        text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+        with get_lock_file(self._lock), open(self._file_path, "ab") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+
+
 def open_storage(spec: str):
     """An Optuna storage from "journal:<path>" (made absolute) or a storage URL (as is)."""
     if spec.startswith("journal:"):
         path = os.path.abspath(spec[len("journal:"):])
-        return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalLock(path)))
+        return optuna.storages.JournalStorage(JournalBackend(path, lock_obj=JournalLock(path)))
     return spec
 
 

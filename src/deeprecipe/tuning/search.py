@@ -137,8 +137,6 @@ class _Search:
             state = "PRUNED" if result["status"] == "pruned" else "FAIL"
             self.study.tell(trial, state=optuna.trial.TrialState[state])
         self.ran += 1
-        row = trial_row(self.study.get_trials(deepcopy=False)[trial.number])
-        _write_trial(self.out_dir, self.config, row)
 
     def run_round(self, space: Space, r: int) -> None:
         t = self.config.tuning
@@ -275,6 +273,8 @@ def _finish(study, config: Config, spaces: list, out_dir: Path, spec: str, study
                          [space_to_dict(s) for s in spaces], out_dir, spec, study_name,
                          config.seed, config.tuning.n_trials, config.tuning.epochs,
                          time.perf_counter() - start, extra)
+    for row in result.trials:
+        _write_trial(out_dir, config, row)
     if result.completed:
         write_text_atomic(out_dir / rundir.BEST_CONFIG, result.best_config_toml())
     write_json_atomic(out_dir / rundir.STUDY_JSON, result.to_dict())
