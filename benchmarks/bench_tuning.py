@@ -6,6 +6,13 @@ seed 0): 16 trials x 200 epochs, and 32 short trials x 20 epochs. The times incl
 the workers (forked once, warm: numba kernels compiled and the data in memory before the
 fork), as a user would see them. Targets: 2 workers >= 1.9x one worker on the long study,
 >= 1.6x on the short one. Prints the load average too: the machine is shared.
+
+On a machine busier than its cores, wall-clock speed-ups measure the contention, not the
+runner, so each row also gives a projection from CPU times, which contention barely changes:
+the one-worker study's CPU time over the two-worker study's critical path on 2 cores, i.e.
+the parent's warm-up and fork (serial) + the larger of (a) the makespan of the trials' own CPU
+times dealt to 2 workers in the order they were handed out and (b) all the remaining CPU
+time (trials + the parent's bookkeeping) shared by the 2 cores.
 """
 
 from __future__ import annotations
@@ -25,11 +32,27 @@ SPACE = {"learning_rate": LogUniform(1e-4, 1e-1), "hidden_units": IntUniform(16,
          "batch_size": Choice([32, 64, 128])}
 
 
-def _time(config, data, workers: int) -> tuple[float, object]:
+def _time(config, data, workers: int) -> tuple[float, float, object]:
+    """(wall seconds, this process's CPU seconds, result)."""
     with tempfile.TemporaryDirectory() as d:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = tune(config, run_dir=d, space=SPACE, seed=0, workers=workers, data=data)
-        return time.perf_counter() - start, result
+        return time.perf_counter() - start, time.process_time() - cpu, result
+
+
+def _makespan(cpu: list[float], workers: int) -> float:
+    """Each trial, in order, to the worker that frees first (what the pool does)."""
+    free = [0.0] * workers
+    for c in cpu:
+        free[free.index(min(free))] += c
+    return max(free)
+
+
+def _projection(serial_cpu: float, parent_cpu: float, result) -> float:
+    """One worker's CPU time over two workers' critical path (see the module docstring)."""
+    cpu = [t["cpu_seconds"] for t in sorted(result.trials, key=lambda t: t["number"])]
+    warm = result.extra["start_cpu_seconds"]
+    return serial_cpu / (warm + max(_makespan(cpu, 2), (sum(cpu) + parent_cpu - warm) / 2))
 
 
 def main() -> None:
@@ -38,24 +61,26 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
           f"load average before: {os.getloadavg()[0]:.1f}")
-    print("| study | 1 worker | 2 workers | speed-up | target |")
-    print("|---|---:|---:|---:|---|")
+    print("| study | 1 worker | 2 workers | speed-up (wall) | projected from CPU times | "
+          "target |")
+    print("|---|---:|---:|---:|---:|---|")
     for label, n_trials, epochs, target in STUDIES:
         config = config_from_dict({
             "data": {"dataset": "digits"}, "model": {"hidden_layer_sizes": [32]},
             "training": {"epochs": epochs, "early_stopping": False},
             "tuning": {"n_trials": n_trials}})
         data = prepare_data(config, check_distribution=False)
-        seconds, best = {}, {}
+        seconds, cpu, result = {}, {}, {}
         for workers in (1, 2):
             runs = [_time(config, data, workers) for _ in range(args.repeats)]
-            seconds[workers] = min(s for s, _ in runs)
-            best[workers] = runs[0][1].best["dev_error"]
-        assert best[1] == best[2], "the same trials must give the same best"
+            seconds[workers], cpu[workers], result[workers] = min(runs, key=lambda r: r[0])
+        assert result[1].best["dev_error"] == result[2].best["dev_error"], "same trials"
         speedup = seconds[1] / seconds[2]
-        verdict = "met" if speedup >= target else "NOT met"
+        projected = _projection(cpu[1], cpu[2], result[2])
+        verdict = (f"wall {'met' if speedup >= target else 'not met'}, projected "
+                   f"{'met' if projected >= target else 'not met'}")
         print(f"| {label} | {seconds[1]:.2f} s | {seconds[2]:.2f} s | {speedup:.2f}x | "
-              f">= {target}x, {verdict} |", flush=True)
+              f"{projected:.2f}x | >= {target}x: {verdict} |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -110,7 +110,8 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
     the config when None. ``trial``: a live Optuna trial to report to (pruning). Returns
     {"round", "index", "params", "status": "complete" | "pruned" | "failed", "value",
     "dev_error", "train_error", "dev_cost", "train_cost", "n_params", "n_dev",
-    "curve": {"epoch", "dev_error", "cost", ...}, "epochs_run", "error"}.
+    "curve": {"epoch", "dev_error", "cost", ...}, "epochs_run", "error", "seconds",
+    "cpu_seconds"}.
     """
     out = {"round": job["round"], "index": job["index"], "params": dict(job["params"]),
            "status": "complete", "value": None, "dev_error": None, "train_error": None,
@@ -118,7 +119,7 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
            "error": None}
     if trial is None and job.get("storage") and job.get("trial_id") is not None:
         trial = _live_trial(job)
-    trainers, start = [], time.perf_counter()
+    trainers, start, cpu = [], time.perf_counter(), time.process_time()
     with threadpool_limits(1):
         try:
             base = config_from_dict(job["config"])
@@ -152,6 +153,7 @@ def run_trial(job: Mapping, data=None, trial=None) -> dict:
             out["dev_error"] = rows[-1].get("dev_error")
             out["train_error"] = rows[-1].get("train_error")
     out["seconds"] = time.perf_counter() - start
+    out["cpu_seconds"] = time.process_time() - cpu
     return out
 
 
@@ -237,6 +239,7 @@ class Runner:
                  warm: Mapping | None = None) -> None:
         self.workers, self.scheduler, self.data, self.warm = workers, scheduler, data, warm
         self._pool = self._client = self._data_future = None
+        self.start_cpu_seconds = 0.0  # this process's CPU time to warm up and start the pool
 
     def __enter__(self) -> Runner:
         if self.scheduler:
@@ -248,6 +251,7 @@ class Runner:
         return self
 
     def _start_pool(self) -> None:
+        cpu = time.process_time()
         method = _start_method()
         if method == "fork" and self.warm is not None:
             warm_up(self.warm, self.data)
@@ -257,6 +261,7 @@ class Runner:
                 initializer=_init_worker, initargs=(self.data, os.getpid()))
         for future in [self._pool.submit(time.sleep, 0) for _ in range(self.workers)]:
             future.result()  # every worker started now, not during the first trials
+        self.start_cpu_seconds = time.process_time() - cpu
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -269,12 +274,14 @@ class Runner:
             self._client.close()
             self._client = None
 
-    def run(self, jobs: Iterable[Mapping], trials: Mapping | None = None) -> Iterator[dict]:
+    def run(self, jobs: Iterable[Mapping], trials: Mapping | None = None,
+            ahead: int = 0) -> Iterator[dict]:
         """Yield each job's result as it finishes (the order may differ from ``jobs``).
 
-        ``jobs`` is read lazily: at most ``workers`` jobs are in flight, and the next one is
-        taken only when a result has been handled, so a generator of jobs can ask a sampler
-        that learns from the results, or stop at a deadline.
+        ``jobs`` is read lazily: at most ``workers + ahead`` jobs are in flight, and the next
+        one is taken only when a result has been handled, so a generator of jobs can ask a
+        sampler that learns from the results, or stop at a deadline. ``ahead = 1`` keeps a job
+        queued, so no worker waits while this process records a result.
         """
         if self.scheduler:
             yield from self._on_dask(jobs)
@@ -287,7 +294,7 @@ class Runner:
             if self._pool is None:
                 self._start_pool()
             yield from _windowed(lambda job: self._pool.submit(_run_shared, job), jobs,
-                                 self.workers, wait)
+                                 self.workers + ahead, wait)
 
     def _on_dask(self, jobs: Iterable[Mapping]) -> Iterator[dict]:
         from distributed import wait as dask_wait  # heavy; only a cluster run needs it

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,7 +57,8 @@ def _as_pruner_name(prune) -> str:
 
 
 _RESULT_KEYS = ("curve", "dev_error", "train_error", "dev_cost", "train_cost", "dev_rmse",
-                "dev_mae", "n_params", "n_dev", "epochs_run", "error", "seconds")
+                "dev_mae", "n_params", "n_dev", "epochs_run", "error", "seconds",
+                "cpu_seconds")
 
 
 def _job(config: Config, params: dict, r: int, i: int, extra: dict) -> dict:
@@ -144,7 +146,8 @@ class _Search:
         todo = total - len(finished(self.study, r))
         with Ticker(todo, f"tuning round {r}", self.verbose, t.metric) as ticker:
             for result in self.runner.run(self.jobs(space, r),
-                                          trials=self.live if t.prune != "none" else None):
+                                          trials=self.live if t.prune != "none" else None,
+                                          ahead=0 if t.method in ADAPTIVE else 1):
                 start = time.monotonic()
                 self.tell(result)
                 self.durations.append(result.get("seconds") or time.monotonic() - start)
@@ -245,6 +248,8 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
     spaces = [base]
     warm = _job(config, draw(base, config.seed, 1, t.n_trials, 0, "random"), 1, 0, {})
     with caviar.Runner(t.workers, t.scheduler, data, warm=warm) as runner:
+        if runner.workers > 1 or runner.scheduler:  # idle here while workers train: load
+            threading.Thread(target=importances, args=(None, 0), daemon=True).start()  # now
         search = _Search(study, config, base, spec, study_name, runner,
                          deadline or Deadline(None), verbose, out_dir)
         search.original = original
@@ -268,6 +273,7 @@ def _finish(study, config: Config, spaces: list, out_dir: Path, spec: str, study
         for tr in finished(study, r).values():
             rows[(r, tr.user_attrs["index"])] = trial_row(tr)
     extra = {"ran": search.ran, "stopped": search.stopped,
+             "start_cpu_seconds": search.runner.start_cpu_seconds,
              "importance": importances(study, config.seed)}
     result = StudyResult(config, [rows[key] for key in sorted(rows)],
                          [space_to_dict(s) for s in spaces], out_dir, spec, study_name,
