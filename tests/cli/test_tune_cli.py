@@ -106,8 +106,11 @@ def test_a_bad_space_fails_at_once_in_cli_words_and_blocks_no_rerun(tmp_path):
     assert "rounds = 2" in one_line_error(cli("tune", "tpe.toml", "--method", "tpe", "--rounds",
                                               "2", "--out", "runs/t", cwd=tmp_path))
     (tmp_path / "bad.toml").write_text(TUNE, encoding="utf-8")  # fixed: the rerun just works
-    ok = cli("tune", "bad.toml", "--trials", "2", "--out", "runs/t", "-q", cwd=tmp_path)
+    ok = cli("tune", "bad.toml", "--trials", "2", "--out", "runs/t", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
+    lines = [ln for ln in ok.stderr.splitlines() if ln.startswith("tuning round 1: trial")]
+    assert len(lines) == 2  # no TTY: one log line per trial, with best so far, count and ETA
+    assert "| best 0." in lines[1] and "| 2/2 | ETA" in lines[1]
     again = one_line_error(cli("tune", "bad.toml", "--out", "runs/t", cwd=tmp_path))
     assert "--force" in again and "resume" in again
 
