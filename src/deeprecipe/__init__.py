@@ -29,7 +29,7 @@ _LAZY = {
     "DeepClassifier": "deeprecipe.estimator", "DeepRegressor": "deeprecipe.estimator",
     "Choice": "deeprecipe.tuning", "IntUniform": "deeprecipe.tuning",
     "LogUniform": "deeprecipe.tuning", "OneMinusLogUniform": "deeprecipe.tuning",
-    "Uniform": "deeprecipe.tuning", "babysit": "deeprecipe.tuning", "tune": "deeprecipe.tuning",
+    "Uniform": "deeprecipe.tuning", "babysit": "deeprecipe.tuning", "tune": "deeprecipe.workflows",
     "run": "deeprecipe.workflows", "recipe": "deeprecipe.basic_recipe.loop",
     "export_onnx": "deeprecipe.export",
 }
