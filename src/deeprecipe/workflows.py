@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from deeprecipe._io import write_json_atomic, write_text_atomic
+from deeprecipe._validation import check_in_range, check_int
 from deeprecipe.basic_recipe.loop import RecipeResult, resume_recipe
 from deeprecipe.engine.gradcheck import gradient_check
 from deeprecipe.errors import DeepRecipeError
@@ -92,6 +93,8 @@ def demo_config() -> Config:
 def gradcheck_for(*, dataset: str = "moons", config_path: str | Path | None = None,
                   l2: float = 0.7, samples: int = 8, max_components: int | None = 2000):
     """Gradient check of the network a config (or the default) builds on a few examples."""
+    samples = check_int("samples", samples, low=1)
+    l2 = check_in_range("l2", l2, low=0.0)
     if config_path is not None:
         config = load_config(config_path)
         l2, l1 = config.regularization.l2, config.regularization.l1

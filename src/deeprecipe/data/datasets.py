@@ -10,6 +10,7 @@ header row and a named label column. X comes back as float32 with samples as row
 from __future__ import annotations
 
 import csv
+import functools
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from deeprecipe._io import check_npy, check_npz
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
-from deeprecipe._validation import check_int
+from deeprecipe._validation import check_int, check_size
 from deeprecipe.errors import DataError
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_file"]
@@ -143,6 +145,8 @@ def load_dataset(name: str, *, random_state: RandomState = 0,
                         f"{', '.join(sorted(DATASETS))}")
     if n_samples is not None:
         n_samples = check_int("n_samples", n_samples, low=2)
+        # generated in float64 with up to 64 features: refused before a huge allocation
+        check_size(f"{name} with n_samples={n_samples}", (n_samples, 64), 8, error=DataError)
     rng = np.random.default_rng(as_seed_sequence(random_state))
     return DATASETS[name](rng, n_samples)
 
@@ -155,8 +159,11 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
     """
     if X.dtype == object or y.dtype == object:
         raise DataError(f"{path}: arrays must be numeric, not Python objects")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or X.dtype.kind == "c":
+        raise DataError(f"{path}: X must be real numbers, got dtype {X.dtype}")
+    if y.dtype.kind == "c":
+        raise DataError(f"{path}: y must be real numbers or text class names, got dtype "
+                        f"{y.dtype}")
     named = y.dtype.kind in "US"
     if not (named or np.issubdtype(y.dtype, np.number) or y.dtype == bool):
         raise DataError(f"{path}: y must be numeric or text class names, got dtype {y.dtype}")
@@ -172,6 +179,9 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
         raise DataError(f"{path}: X has {len(X)} samples but y has {len(y)}")
     if len(X) == 0:
         raise DataError(f"{path}: no samples")
+    if X[0].size == 0:
+        raise DataError(f"{path}: X has no feature columns (shape {X.shape}); expected at "
+                        "least one")
     image_shape = tuple(int(s) for s in X.shape[1:]) if X.ndim > 2 else None
     X = X.reshape(len(X), -1).astype(np.float32)
     bad_x = ~np.isfinite(X).all(axis=1)
@@ -189,6 +199,9 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
         if not np.all(yf == np.round(yf)):
             return Dataset(X=X, y=yf, task="regression", n_classes=None,
                            image_shape=image_shape, name=path.stem, description=description)
+        if np.abs(yf).max() >= 2**53:  # beyond float64's exact integers: not a class label
+            raise DataError(f"{path}: y holds a class label of magnitude {np.abs(yf).max():.3g}; "
+                            "expected integer labels below 2**53 (or text class names)")
         y = y.astype(np.int64)
     classes = np.unique(y)
     if len(classes) < 2:
@@ -199,6 +212,7 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
 
 
 def _load_npz(path: Path, part: str) -> Dataset:
+    check_npz(path, error=DataError)  # headers only: a zip bomb is refused before inflating
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -251,6 +265,8 @@ def _load_npy(path: Path, y_path: Path | None) -> Dataset:
         y_path = path.with_name("y" + path.name[1:])
     if not y_path.exists():
         raise DataError(f"{path}: labels file {y_path} not found; pass y='path/to/y.npy'")
+    check_npy(path, DataError)  # headers only: a huge claimed shape is refused before loading
+    check_npy(y_path, DataError)
     try:
         X = np.load(path, allow_pickle=False)
         y = np.load(y_path, allow_pickle=False)
@@ -262,54 +278,75 @@ def _load_npy(path: Path, y_path: Path | None) -> Dataset:
 def _load_csv(path: Path, label: str | None) -> Dataset:
     """Header row, numeric features, a label column that is numeric or text (class names).
 
-    Parsed by NumPy's C reader (no Python loop over rows); blank lines are skipped.
+    Parsed by NumPy's C reader (no Python loop over rows; features straight into float64, its
+    size checked first); blank lines are skipped. Only a failed parse rescans the file to say
+    where it went wrong.
     """
+    try:
+        return _read_csv(path, label)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the "
+                        "CSV as UTF-8") from None
+
+
+def _read_csv(path: Path, label: str | None) -> Dataset:
     with open(path, newline="", encoding="utf-8") as fh:
         header = next(csv.reader(fh), None)
     if not header:
         raise DataError(f"{path}: the file is empty (expected a header row)")
     header = [h.strip() for h in header]
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise DataError(f"{path}: the header names column(s) {', '.join(map(repr, twice))} more "
+                        "than once; expected unique column names")
     if label is None or label not in header:
         what = "no label column given (pass label=...)" if label is None else \
             f"label column {label!r} not found"
         raise DataError(f"{path}: {what}; columns are: {', '.join(header)}")
+    j = header.index(label)
+    features = [i for i in range(len(header)) if i != j]
+    if not features:
+        raise DataError(f"{path}: no feature columns besides the label {label!r}; expected at "
+                        "least one")
+    with open(path, "rb") as fh:  # rows, counted in C, to check the size before parsing
+        rows = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    check_size(f"{path}: {rows} rows x {len(header)} columns", (rows, len(header)), 8,
+               error=DataError)
+    read = functools.partial(np.loadtxt, path, delimiter=",", skiprows=1, ndmin=2,
+                             comments=None, quotechar='"', encoding="utf-8")
     try:
         with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
             warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no data")
-            cells = np.loadtxt(path, dtype=str, delimiter=",", skiprows=1, ndmin=2,
-                               comments=None, quotechar='"', encoding="utf-8")
-    except ValueError as exc:  # e.g. "the number of columns changed from 3 to 2 at row 4"
-        raise DataError(f"{path}: rows do not all have {len(header)} values "
-                        f"({str(exc).split(';')[0]})") from None
-    if cells.shape[0] == 0:
+            X = read(dtype=np.float64, usecols=features)
+            labels = np.char.strip(read(dtype=str, usecols=[j])[:, 0])
+    except ValueError:  # where: rows of another length, or a non-numeric feature
+        raise DataError(f"{path}: {_csv_problem(path, header, j)}") from None
+    if len(X) == 0:
         raise DataError(f"{path}: no samples (only a header row)")
-    if cells.shape[1] != len(header):
-        raise DataError(f"{path}: the rows have {cells.shape[1]} values, the header has "
-                        f"{len(header)}")
-    cells = np.char.strip(cells)
-    j = header.index(label)
-    features = np.delete(cells, j, axis=1)
     try:
-        X = features.astype(np.float64)
+        y = labels.astype(np.float64)
     except ValueError:
-        raise DataError(f"{path}: {_first_non_numeric(features, np.delete(header, j))}") from None
-    try:
-        y = cells[:, j].astype(np.float64)
-    except ValueError:
-        y = cells[:, j]  # text labels: class names
+        y = labels  # text labels: class names
     return _finish(path, X, y, f"{path.name}, label column {label!r}")
 
 
-def _first_non_numeric(cells: np.ndarray, columns) -> str:
-    """Where the first cell that is not a number sits (only on the error path)."""
-    for col in range(cells.shape[1]):
-        for row, cell in enumerate(cells[:, col]):
-            try:
-                float(cell)
-            except ValueError:
-                return (f"non-numeric value {str(cell)!r} at line {row + 2}, column "
-                        f"{str(columns[col])!r} (features must be numbers)")
-    return "non-numeric values"  # unreachable when astype(float) failed
+def _csv_problem(path: Path, header: list[str], j: int) -> str:
+    """What is wrong with a CSV NumPy could not parse (only on the error path)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        for line, row in enumerate(csv.reader(fh), 1):
+            if line == 1 or not row:
+                continue
+            if len(row) != len(header):
+                return (f"rows do not all have {len(header)} values (line {line} has "
+                        f"{len(row)})")
+            for col, cell in enumerate(row):
+                try:
+                    float(cell)
+                except ValueError:
+                    if col != j:
+                        return (f"non-numeric value {cell.strip()!r} at line {line}, column "
+                                f"{header[col]!r} (features must be numbers)")
+    return "it could not be parsed as comma-separated numbers"
 
 
 def load_file(path, *, label: str | None = None, y=None, part: str = "train") -> Dataset:
