@@ -34,6 +34,21 @@ def check_in_range(name: str, value, *, low=None, high=None, closed: str = "both
     return value
 
 
+def check_keep_prob(name: str, value) -> float:
+    """``value`` if it is a keep probability in [float32 tiny, 1]: smaller ones become 0 in
+    float32, and A * D / keep_prob would divide by zero.
+
+    >>> check_keep_prob("keep_prob", 0.8)
+    0.8
+    """
+    value = check_in_range(name, value, low=0.0, high=1.0, closed="right")
+    tiny = float(np.finfo(np.float32).tiny)
+    if value < tiny:
+        raise InvalidValueError(f"{name} must be in (0.0, 1.0] and at least {tiny:.3g} "
+                                f"(smaller ones become 0 in float32), got {value!r}")
+    return value
+
+
 def check_int(name: str, value, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as int if it is an integer within [low, high]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

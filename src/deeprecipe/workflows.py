@@ -39,17 +39,18 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
     prepare_run_dir(run_dir, force=force, resume=resume)
     if not resume:  # a stale checkpoint of an overwritten run must never be resumed
         shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)
-    if not (resume and (run_dir / rundir.CONFIG).exists()):
-        # written before training, so an interrupted run can be resumed from its directory
+    fresh = not (resume and (run_dir / rundir.CONFIG).exists())
+    if fresh:  # written before training, so an interrupted run can be resumed from its directory
         write_text_atomic(run_dir / rundir.CONFIG, dump_config(config))
-    tuning = None
-    if config.tuning.n_trials > 0:
-        study = tune(config, run_dir=run_dir / rundir.STUDY, data=data, verbose=verbose,
-                     resume=resume)
-        tuning = study.to_dict()
-        config = study.best_config
-    net, trainer = fit(config, data, checkpoint_dir=run_dir / rundir.CHECKPOINTS, resume=resume,
-                       verbose=verbose)
+    try:
+        config, tuning, net, trainer = _tune_and_fit(config, data, run_dir, resume, verbose)
+    except KeyboardInterrupt as exc:
+        raise KeyboardInterrupt(f"{exc or 'interrupted'}; continue with `deeprecipe resume "
+                                f"{run_dir}`") from None
+    except DeepRecipeError:
+        if fresh and not _resumable(run_dir):  # a late validation error: nothing to resume,
+            (run_dir / rundir.CONFIG).unlink(missing_ok=True)  # so nothing blocks a rerun
+        raise
     result = save_run(run_dir, config, data, net, trainer, start=start)
     result.tuning = tuning
     if tuning is not None:
@@ -59,9 +60,29 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
     return result
 
 
-def resume(run_dir: str | Path, *, chunks: int = 1, verbose: bool = False
+def _tune_and_fit(config: Config, data, run_dir: Path, resume: bool, verbose: bool):
+    """(the trained config, the study as a dict or None, network, trainer)."""
+    tuning = None
+    if config.tuning.n_trials > 0:
+        study = tune(config, run_dir=run_dir / rundir.STUDY, data=data, verbose=verbose,
+                     resume=resume)
+        tuning = study.to_dict()
+        config = study.best_config
+    net, trainer = fit(config, data, checkpoint_dir=run_dir / rundir.CHECKPOINTS, resume=resume,
+                       verbose=verbose)
+    return config, tuning, net, trainer
+
+
+def _resumable(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds work a resume would continue (a checkpoint or a study)."""
+    return any((run_dir / name).exists() and any((run_dir / name).iterdir())
+               for name in (rundir.CHECKPOINTS, rundir.STUDY))
+
+
+def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = False
            ) -> RunResult | RecipeResult | BabysitResult:
-    """Continue what ``run_dir`` holds: a recipe, a babysat model (``chunks`` more) or a run."""
+    """Continue what ``run_dir`` holds: a recipe, a babysat model (``chunks`` more; None:
+    what an interrupted session had left, else 1) or a run."""
     run_dir = Path(run_dir)
     if (run_dir / rundir.RECIPE_ARGS).exists():
         return resume_recipe(run_dir, verbose=verbose)

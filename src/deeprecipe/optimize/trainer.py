@@ -223,8 +223,7 @@ class Trainer:
     def _interrupted(self) -> None:
         if self.checkpoint_dir is not None:
             path = checkpoints.save_checkpoint(self.checkpoint_dir, *self.state_dict())
-            raise KeyboardInterrupt(f"interrupted; state saved to {path}. Run the same command "
-                                    "with resume (deeprecipe resume RUN_DIR) to continue")
+            raise KeyboardInterrupt(f"interrupted; state saved to {path}")
         raise KeyboardInterrupt("interrupted (no checkpoint_dir, nothing saved)")
 
     def event(self, kind: str, message: str, **extra) -> None:

@@ -98,7 +98,8 @@ def _check_augmentation(self) -> None:
             raise ConfigError(f"augmentation has an unknown key {key!r}; allowed: "
                               f"{', '.join(_AUGMENTATION_KEYS)}")
     try:
-        Augmenter((4, 4), **self.augmentation_options())  # validates the values now
+        # validates the values now; the crop against the real images when the data is read
+        Augmenter((4096, 4096), **self.augmentation_options())
     except DeepRecipeError as exc:
         raise ConfigError(f"augmentation.{exc}") from None
 
