@@ -123,27 +123,34 @@ def check_npy(path: str | os.PathLike, error: type = CheckpointError
 
 
 def check_npz(path: str | os.PathLike, shapes: dict[str, tuple] | None = None,
-              error: type = CheckpointError) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+              error: type = CheckpointError, max_bytes: int | None = None
+              ) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """The headers of an .npz, checked before loading: plain (non-object) dtypes, the shapes
-    in ``shapes`` where given, and the total size within the memory limit."""
+    in ``shapes`` where given, and the total size within the memory limit (and within
+    ``max_bytes``: what the file can hold when its contents are known, e.g. a checkpoint)."""
     headers = npz_headers(path)
     total = 0
     for name, (shape, dtype) in headers.items():
         if dtype.hasobject:
-            raise error(f"{path}: array {name!r} holds Python objects (never unpickled)")
+            raise error(f"{path}: not a readable .npz file: array {name!r} holds Python "
+                        "objects (never unpickled)")
         if shapes is not None and name in shapes and tuple(shapes[name]) != shape:
             raise error(f"{path}: array {name!r} has shape {shape}, expected "
-                        f"{tuple(shapes[name])}")
+                        f"{tuple(shapes[name])}: it is from a different network")
         total += check_size(f"{path}: array {name!r}", shape, dtype.itemsize, error=error)
     check_size(f"{path}: all arrays", (total,), 1, error=error)
+    if max_bytes is not None and total > max_bytes:
+        raise error(f"{path}: its arrays hold {total} bytes, more than the {max_bytes} such a "
+                    "file can need; it is corrupt or not what it claims to be")
     return headers
 
 
-def load_npz(path: str | os.PathLike, shapes: dict[str, tuple] | None = None
-             ) -> dict[str, np.ndarray]:
+def load_npz(path: str | os.PathLike, shapes: dict[str, tuple] | None = None, *,
+             max_bytes: int | None = None) -> dict[str, np.ndarray]:
     """All arrays of an .npz file, never unpickling, each header checked first (``shapes``:
-    the expected shape of some arrays); CheckpointError if unreadable or too large."""
-    check_npz(path, shapes)
+    the expected shape of some arrays; ``max_bytes``: their most bytes in all);
+    CheckpointError if unreadable or too large."""
+    check_npz(path, shapes, max_bytes=max_bytes)
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}

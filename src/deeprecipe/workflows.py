@@ -44,9 +44,9 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
         write_text_atomic(run_dir / rundir.CONFIG, dump_config(config))
     try:
         config, tuning, net, trainer = _tune_and_fit(config, data, run_dir, resume, verbose)
-    except KeyboardInterrupt as exc:
-        raise KeyboardInterrupt(f"{exc or 'interrupted'}; continue with `deeprecipe resume "
-                                f"{run_dir}`") from None
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted; its state is saved in {run_dir}; continue with "
+                                f"`deeprecipe resume {run_dir}`") from None
     except DeepRecipeError:
         if fresh and not _resumable(run_dir):  # a late validation error: nothing to resume,
             (run_dir / rundir.CONFIG).unlink(missing_ok=True)  # so nothing blocks a rerun

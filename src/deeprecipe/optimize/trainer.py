@@ -223,7 +223,8 @@ class Trainer:
     def _interrupted(self) -> None:
         if self.checkpoint_dir is not None:
             path = checkpoints.save_checkpoint(self.checkpoint_dir, *self.state_dict())
-            raise KeyboardInterrupt(f"interrupted; state saved to {path}")
+            raise KeyboardInterrupt(f"interrupted; state saved to {path} (train again with "
+                                    "resume=True to continue)")
         raise KeyboardInterrupt("interrupted (no checkpoint_dir, nothing saved)")
 
     def event(self, kind: str, message: str, **extra) -> None:
@@ -300,6 +301,11 @@ class Trainer:
 
     def _load_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
         net = self.net
+        for key in ("epoch", "step_in_epoch"):
+            value = meta[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise CheckpointError(f"the checkpoint's {key} must be an integer >= 0, got "
+                                      f"{value!r}")
         net.load_hyperparameters(meta["network"])  # CheckpointError for another structure
         for key, mine in (("m", self.m), ("batch_size", self.batch_size),
                           ("loss", self.loss.name)):
@@ -342,7 +348,7 @@ class Trainer:
             path = checkpoints.latest_checkpoint(self.checkpoint_dir)
             if path is None:
                 return False
-        self.load_state_dict(*checkpoints.load_checkpoint(path))
+        self.load_state_dict(*checkpoints.load_checkpoint(path, self.net, self.m))
         return True
 
 

@@ -211,9 +211,9 @@ def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
             _save_state(run_dir, state)
             if trainer.stop_training:
                 break
-    except KeyboardInterrupt as exc:
-        raise KeyboardInterrupt(f"{exc or 'interrupted'}; continue with `deeprecipe resume "
-                                f"{run_dir}`") from None
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted; its state is saved in {run_dir}; continue with "
+                                f"`deeprecipe resume {run_dir}`") from None
     finally:
         state["running"] = None
         _save_state(run_dir, state)
