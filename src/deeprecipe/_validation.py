@@ -163,8 +163,8 @@ def check_name(what: str, value) -> str:
            or any(c in value for c in "/\\:") or any(ord(c) < 32 or ord(c) == 127
                                                      for c in value))
     if bad:
-        raise InvalidValueError(f"{what} must be one folder name (letters, digits, '-', '_', "
-                                f"'.'; no '/', '..', control characters; at most 100 "
+        raise InvalidValueError(f"{what} must be one folder name (not empty, not '.' or '..', "
+                                "no '/', '\\', ':' or control characters, at most 100 "
                                 f"characters), got {value!r}; use --out to choose another "
                                 "place")
     return value

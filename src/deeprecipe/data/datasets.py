@@ -212,7 +212,14 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
 
 
 def _load_npz(path: Path, part: str) -> Dataset:
-    check_npz(path, error=DataError)  # headers only: a zip bomb is refused before inflating
+    # headers only: a zip bomb (too large, or X and y of other lengths) is refused before
+    # anything is inflated
+    headers = check_npz(path, error=DataError)
+    for x_key, (shape, _) in headers.items():
+        y_key = "y" + x_key[1:]
+        if x_key.startswith("X") and y_key in headers and headers[y_key][0][:1] != shape[:1]:
+            raise DataError(f"{path}: {x_key} has {shape[0] if shape else 0} samples but "
+                            f"{y_key} has {(headers[y_key][0] or (0,))[0]}")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -383,6 +390,8 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
         length mismatch, NaN/inf, a single class, non-numeric values.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; expected a .npz, .npy or .csv file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()

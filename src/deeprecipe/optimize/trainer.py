@@ -294,6 +294,8 @@ class Trainer:
             raise CheckpointError(f"not a deeprecipe checkpoint ({type(meta).__name__})")
         try:
             self._load_state(meta, arrays)
+        except CheckpointError:
+            raise
         except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             raise CheckpointError(f"the checkpoint is incomplete or corrupt "
                                   f"({type(exc).__name__}: {exc}); resume from an earlier "
