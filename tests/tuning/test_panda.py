@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 
 import numpy as np
@@ -13,6 +15,8 @@ from deeprecipe.optimize.callbacks import Callback
 from deeprecipe.persistence import load
 from deeprecipe.runs.config import config_from_dict
 from deeprecipe.tuning import babysit, nudge, resume, rollback, status
+from deeprecipe.tuning import panda
+from deeprecipe.workflows import run
 
 CONFIG = config_from_dict({"data": {"dataset": "digits", "n_samples": 300},
                            "model": {"hidden_layer_sizes": [8]},
@@ -96,8 +100,6 @@ def test_bad_requests_are_clear_errors(tmp_path):
 
 # -- #16 ------------------------------------------------------------------------------------
 def test_babysit_never_overwrites_a_finished_run_without_force(tmp_path):
-    from deeprecipe.workflows import run
-
     run(CONFIG, tmp_path, report=False)
     before = (tmp_path / "model.npz").read_bytes()
     with pytest.raises(DeepRecipeError, match=f"pass --force .* `deeprecipe resume {tmp_path}`"):
@@ -117,8 +119,7 @@ class _CrashInFinalSave(Exception):
 
 
 def test_a_crash_during_the_final_save_resumes_without_an_extra_chunk(tmp_path, monkeypatch):
-    reference = babysit(CONFIG, tmp_path / "ref", chunks=2, epochs_per_chunk=2)
-    import deeprecipe.tuning.panda as panda
+    babysit(CONFIG, tmp_path / "ref", chunks=2, epochs_per_chunk=2)
 
     def crash(*args, **kwargs):
         raise _CrashInFinalSave
@@ -138,9 +139,6 @@ def test_a_crash_during_the_final_save_resumes_without_an_extra_chunk(tmp_path, 
 
 
 def test_a_reused_pid_does_not_block_resume_or_rollback(tmp_path):
-    import json
-    import os
-
     babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=1)
     state = json.loads((tmp_path / "panda.json").read_text())
     # a crashed babysit whose pid now belongs to another (live) process: this one
@@ -153,8 +151,6 @@ def test_a_reused_pid_does_not_block_resume_or_rollback(tmp_path):
 
 
 def test_a_pending_nudge_follows_a_rollback_and_is_logged_in_panda_json(tmp_path):
-    import json
-
     babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=1)
     nudge(tmp_path, learning_rate=0.003)
     done = rollback(tmp_path, chunk=1)
