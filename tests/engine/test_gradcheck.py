@@ -251,3 +251,13 @@ def test_an_inf_gradient_is_not_finite():
     report = check_gradients(lambda: float(np.sum(params["w"] ** 2)), params,
                              {"w": np.array([np.inf, 4.0])})
     assert report.verdict == "not finite" and report["w"] != report["w"]  # NaN
+
+
+def test_an_inf_weight_is_not_finite_even_when_its_gradients_are():
+    """tanh saturates at W = inf: backprop and the differences both read 0 there."""
+    net = dr.Sequential([L.Dense(3), L.Tanh(), L.Dense(1), L.Sigmoid()], input_dim=2,
+                        dtype=np.float64, random_state=0)
+    net.params["0.W"][0, 0] = np.inf
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    report = dr.gradient_check(net, X, np.arange(8) % 2, loss="binary_crossentropy")
+    assert report.verdict == "not finite" and report["0.W"] != report["0.W"]

@@ -126,6 +126,8 @@ def check_gradients(cost: Callable[[], float], params: Params, grads: Params, *,
             p[i] = old
             approx[j] = (j_plus - j_minus) / (2 * epsilon)
         exact = grads[name].reshape(-1)[flat_idx]
+        if not np.isfinite(p).all():  # theta itself is NaN/inf: nothing here can be verified
+            approx = np.full_like(approx, np.nan)
         errors[name] = _relative(approx, exact)
         checked[name], total[name] = len(flat_idx), p.size
         all_approx.append(approx)
