@@ -1,4 +1,9 @@
-"""Atomic file writes (temporary name, then rename) and pickle-free array files."""
+"""Atomic file writes (temporary name, then rename) and pickle-free array files.
+
+Reading is hostile-input safe: an .npz member's header (shape, dtype) is checked against the
+expected shapes and the memory limit before anything is inflated, JSON is size- and
+depth-limited, and every failure is a one-line CheckpointError naming the file.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,28 @@ import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from deeprecipe._validation import check_size
 from deeprecipe.errors import CheckpointError
+
+MAX_JSON_BYTES = 64 << 20  # a run file's JSON (history included) stays far below this
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an OSError: what failed and on which path (read-only, disk full...)."""
+    where = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{where}: {reason}" if where else reason
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -19,11 +41,17 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a file gets what umask allows
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # a full disk: say which file could not be written
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -51,21 +79,104 @@ def save_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> N
     write_bytes_atomic(path, buf.getvalue())
 
 
-def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """All arrays of an .npz file, never unpickling; CheckpointError if unreadable."""
+def npz_headers(path: str | os.PathLike) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """{name: (shape, dtype)} of an .npz read from each member's .npy header only (nothing is
+    inflated); CheckpointError for a file that is not such an archive."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            headers = {}
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise CheckpointError(f"{path}: member {info.filename!r} is not an array")
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(f)
+                headers[info.filename[:-4]] = (tuple(int(s) for s in shape), dtype)
+            return headers
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a directory, expected an .npz file") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise CheckpointError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def check_npy(path: str | os.PathLike, error: type = CheckpointError
+              ) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of an .npy file from its header, checked before loading: a plain dtype,
+    a size within the memory limit and a file long enough to hold it."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(f)
+            offset = f.tell()
+    except (ValueError, EOFError, OSError) as exc:
+        raise error(f"{path}: not a readable .npy file ({exc or 'empty'})") from None
+    shape = tuple(int(s) for s in shape)
+    if dtype.hasobject:
+        raise error(f"{path}: the array holds Python objects (never unpickled)")
+    n = check_size(str(path), shape, dtype.itemsize, error=error)
+    if path.stat().st_size < offset + n:
+        raise error(f"{path}: the header claims shape {shape} ({n} bytes) but the file holds "
+                    f"{path.stat().st_size - offset}; the file is truncated or corrupt")
+    return shape, dtype
+
+
+def check_npz(path: str | os.PathLike, shapes: dict[str, tuple] | None = None,
+              error: type = CheckpointError, max_bytes: int | None = None
+              ) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The headers of an .npz, checked before loading: plain (non-object) dtypes, the shapes
+    in ``shapes`` where given, and the total size within the memory limit (and within
+    ``max_bytes``: what the file can hold when its contents are known, e.g. a checkpoint)."""
+    headers = npz_headers(path)
+    total = 0
+    for name, (shape, dtype) in headers.items():
+        if dtype.hasobject:
+            raise error(f"{path}: not a readable .npz file: array {name!r} holds Python "
+                        "objects (never unpickled)")
+        if shapes is not None and name in shapes and tuple(shapes[name]) != shape:
+            raise error(f"{path}: array {name!r} has shape {shape}, expected "
+                        f"{tuple(shapes[name])}: it is from a different network")
+        total += check_size(f"{path}: array {name!r}", shape, dtype.itemsize, error=error)
+    check_size(f"{path}: all arrays", (total,), 1, error=error)
+    if max_bytes is not None and total > max_bytes:
+        raise error(f"{path}: its arrays hold {total} bytes, more than the {max_bytes} such a "
+                    "file can need; it is corrupt or not what it claims to be")
+    return headers
+
+
+def load_npz(path: str | os.PathLike, shapes: dict[str, tuple] | None = None, *,
+             max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """All arrays of an .npz file, never unpickling, each header checked first (``shapes``:
+    the expected shape of some arrays; ``max_bytes``: their most bytes in all);
+    CheckpointError if unreadable or too large."""
+    check_npz(path, shapes, max_bytes=max_bytes)
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: file not found") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (any corruption the headers did not show)
         raise CheckpointError(f"{path}: not a readable .npz file ({exc})") from None
 
 
 def load_json(path: str | os.PathLike) -> dict:
+    """A JSON file of a run directory; CheckpointError if missing, too large, too deeply
+    nested or not JSON."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise CheckpointError(f"{path}: {path.stat().st_size} bytes is too large for a "
+                                  f"run file (at most {MAX_JSON_BYTES})")
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a directory, expected a JSON file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: JSON nested too deeply") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -30,6 +31,21 @@ def check_in_range(name: str, value, *, low=None, high=None, closed: str = "both
         else:
             expected = f"in {'[' if left else '('}{low}, {high}{']' if right else ')'}"
         raise InvalidValueError(f"{name} must be {expected}, got {value!r}")
+    return value
+
+
+def check_keep_prob(name: str, value) -> float:
+    """``value`` if it is a keep probability in [float32 tiny, 1]: smaller ones become 0 in
+    float32, and A * D / keep_prob would divide by zero.
+
+    >>> check_keep_prob("keep_prob", 0.8)
+    0.8
+    """
+    value = check_in_range(name, value, low=0.0, high=1.0, closed="right")
+    tiny = float(np.finfo(np.float32).tiny)
+    if value < tiny:
+        raise InvalidValueError(f"{name} must be in (0.0, 1.0] and at least {tiny:.3g} "
+                                f"(smaller ones become 0 in float32), got {value!r}")
     return value
 
 
@@ -96,3 +112,59 @@ def check_features(X, *, name: str = "X", dtype=np.float32, n_features: int | No
         raise DataError(f"{name} contains NaN or inf values in {bad} sample(s); clean or "
                         "impute them first")
     return arr
+
+
+def memory_limit() -> int:
+    """The most bytes one array (or one network) may take: $DEEPRECIPE_MAX_BYTES, else half of
+    the physical memory (8 GiB where that cannot be read)."""
+    env = os.environ.get("DEEPRECIPE_MAX_BYTES", "").strip()
+    if env.isdigit():
+        return int(env)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
+def check_size(what: str, shape, itemsize: int = 4, *, error: type = InvalidValueError) -> int:
+    """Bytes of an array of ``shape`` x ``itemsize``, checked against memory_limit() before it
+    is allocated; ``error`` (default InvalidValueError) names ``what`` and both sizes.
+
+    >>> check_size("W", (1000, 10))
+    40000
+    """
+    n = itemsize
+    for s in shape:
+        if s < 0:
+            raise error(f"{what} has a negative size in its shape {tuple(shape)}")
+        n *= int(s)
+    limit = memory_limit()
+    if n > limit:
+        raise error(f"{what} of shape {tuple(int(s) for s in shape)} would need {_gib(n)}, "
+                    f"more than the {_gib(limit)} allowed (half the memory; "
+                    "DEEPRECIPE_MAX_BYTES sets it); use less data or a smaller network")
+    return n
+
+
+def check_name(what: str, value) -> str:
+    """``value`` if it is one safe path component: not empty, not ``.``/``..``, no path
+    separator, no control character, at most 100 characters.
+
+    >>> check_name("name", "run-1")
+    'run-1'
+    """
+    if not isinstance(value, str):
+        raise InvalidTypeError(f"{what} must be a string, got {value!r}")
+    bad = (not value.strip() or value in (".", "..") or len(value) > 100
+           or any(c in value for c in "/\\:") or any(ord(c) < 32 or ord(c) == 127
+                                                     for c in value))
+    if bad:
+        raise InvalidValueError(f"{what} must be one folder name (not empty, not '.' or '..', "
+                                "no '/', '\\', ':' or control characters, at most 100 "
+                                f"characters), got {value!r}; use --out to choose another "
+                                "place")
+    return value

@@ -154,7 +154,11 @@ def save(model, path: str | os.PathLike, *, preprocessing=None,
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load_info(path: str | os.PathLike) -> dict:
@@ -213,11 +217,15 @@ def load(path: str | os.PathLike):
     """
     doc = load_info(path)
     npz_path, json_path = model_paths(path)
-    arrays = load_npz(npz_path)
+    net = _network_from_doc(doc, json_path)  # its sizes are checked before it is allocated
+    expected = {**{f"param/{k}": p.shape for k, p in net.params.items()},
+                **{f"state/{k}": s.shape for k, s in net.state.items()}}
     digest = doc.get("npz_sha256")
-    if digest is not None and _sha256(npz_path) != digest:
+    if digest is not None and npz_path.is_file() and _sha256(npz_path) != digest:
         raise CheckpointError(f"{npz_path} was not written together with {json_path} (its "
                               "SHA-256 differs); save the model again")
+    # the saved arrays are the network's plus an optimizer's moments: a few times its size
+    arrays = load_npz(npz_path, expected, max_bytes=4 * net.n_params * 8 + (1 << 20))
     if sorted(arrays) != sorted(doc["arrays"]):
         raise CheckpointError(f"{npz_path}: arrays {sorted(arrays)} do not match those listed "
                               f"in {json_path.name}: {sorted(doc['arrays'])}")
@@ -232,12 +240,6 @@ def load(path: str | os.PathLike):
                                   f"got {a.dtype}" + ("" if a.dtype.kind != "f" else
                                                       " with NaN/inf values"))
         groups[group][name] = a
-    try:
-        net = Sequential.from_config({**doc["network"], "dtype": doc["dtype"]})
-    except DeepRecipeError as exc:
-        raise CheckpointError(f"{json_path}: bad network configuration: {exc}") from None
-    if not net.built:
-        raise CheckpointError(f"{json_path}: the network configuration has no input_dim")
     net.set_arrays(groups["param"], groups["state"])  # CheckpointError on a mismatch
     if doc["kind"] == "Sequential":
         return net
@@ -247,3 +249,16 @@ def load(path: str | os.PathLike):
         raise
     except (DeepRecipeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{json_path}: bad {doc['kind']} entry: {exc}") from None
+
+
+def _network_from_doc(doc: dict, json_path: Path) -> Sequential:
+    try:
+        net = Sequential.from_config({**doc["network"], "dtype": doc["dtype"]})
+    except DeepRecipeError as exc:
+        raise CheckpointError(f"{json_path}: bad network configuration: {exc}") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{json_path}: bad network configuration "
+                              f"({type(exc).__name__}: {exc})") from None
+    if not net.built:
+        raise CheckpointError(f"{json_path}: the network configuration has no input_dim")
+    return net

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from deeprecipe._io import write_json_atomic, write_text_atomic
+from deeprecipe._validation import check_in_range, check_int
 from deeprecipe.basic_recipe.loop import RecipeResult, resume_recipe
 from deeprecipe.engine.gradcheck import gradient_check
 from deeprecipe.errors import ConfigError, DeepRecipeError
@@ -72,19 +73,19 @@ def _run_in(config: Config, run_dir: Path, data, start: float, deadline: Deadlin
             verbose: bool, resume: bool, report: bool) -> RunResult:
     if not resume:  # a stale checkpoint of an overwritten run must never be resumed
         shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)
-    if not (resume and (run_dir / rundir.CONFIG).exists()):
-        # written before training, so an interrupted run can be resumed from its directory
+    fresh = not (resume and (run_dir / rundir.CONFIG).exists())
+    if fresh:  # written before training, so an interrupted run can be resumed from its directory
         write_text_atomic(run_dir / rundir.CONFIG, dump_config(config))
-    tuning = None
-    if config.tuning.n_trials > 0:
-        study = search(config, run_dir=run_dir / rundir.STUDY, data=data, verbose=verbose,
-                       resume=resume, deadline=deadline)
-        tuning = study.to_dict()
-        if study.extra["ran"]:  # the best may have changed: retrain it from scratch
-            shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)
-        config = study.best_config
-    net, trainer = fit(config, data, checkpoint_dir=run_dir / rundir.CHECKPOINTS, resume=resume,
-                       verbose=verbose)
+    try:
+        config, tuning, net, trainer = _tune_and_fit(config, data, run_dir, deadline, resume,
+                                                     verbose)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted; its state is saved in {run_dir}; continue with "
+                                f"`deeprecipe resume {run_dir}`") from None
+    except DeepRecipeError:
+        if fresh and not _resumable(run_dir):  # a late validation error: nothing to resume,
+            (run_dir / rundir.CONFIG).unlink(missing_ok=True)  # so nothing blocks a rerun
+        raise
     result = save_run(run_dir, config, data, net, trainer, start=start)
     result.tuning = tuning
     if tuning is not None:
@@ -117,9 +118,32 @@ def tune(config: Config, run_dir: str | Path, *, n_trials: int | None = None,
                budget=budget)
 
 
-def resume(run_dir: str | Path, *, chunks: int = 1, verbose: bool = False
+def _tune_and_fit(config: Config, data, run_dir: Path, deadline: Deadline, resume: bool,
+                  verbose: bool):
+    """(the trained config, the study as a dict or None, network, trainer)."""
+    tuning = None
+    if config.tuning.n_trials > 0:
+        study = search(config, run_dir=run_dir / rundir.STUDY, data=data, verbose=verbose,
+                       resume=resume, deadline=deadline)
+        tuning = study.to_dict()
+        if study.extra["ran"]:  # the best may have changed: retrain it from scratch
+            shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)
+        config = study.best_config
+    net, trainer = fit(config, data, checkpoint_dir=run_dir / rundir.CHECKPOINTS, resume=resume,
+                       verbose=verbose)
+    return config, tuning, net, trainer
+
+
+def _resumable(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds work a resume would continue (a checkpoint or a study)."""
+    return any((run_dir / name).exists() and any((run_dir / name).iterdir())
+               for name in (rundir.CHECKPOINTS, rundir.STUDY))
+
+
+def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = False
            ) -> RunResult | RecipeResult | BabysitResult:
-    """Continue what ``run_dir`` holds: a recipe, a babysat model (``chunks`` more) or a run."""
+    """Continue what ``run_dir`` holds: a recipe, a babysat model (``chunks`` more; None:
+    what an interrupted session had left, else 1) or a run."""
     run_dir = Path(run_dir)
     if (run_dir / rundir.RECIPE_ARGS).exists():
         return resume_recipe(run_dir, verbose=verbose)
@@ -151,6 +175,8 @@ def demo_config() -> Config:
 def gradcheck_for(*, dataset: str = "moons", config_path: str | Path | None = None,
                   l2: float = 0.7, samples: int = 8, max_components: int | None = 2000):
     """Gradient check of the network a config (or the default) builds on a few examples."""
+    samples = check_int("samples", samples, low=1)
+    l2 = check_in_range("l2", l2, low=0.0)
     if config_path is not None:
         config = load_config(config_path)
         l2, l1 = config.regularization.l2, config.regularization.l1

@@ -217,3 +217,47 @@ def test_unbuilt_network_is_refused():
     with pytest.raises(NotFittedError, match="not built"):
         dr.gradient_check(dr.Sequential([L.Dense(1), L.Sigmoid()]), np.ones((2, 2)),
                           [0, 1], loss="binary_crossentropy")
+
+
+# -- #16: a verification tool never passes on NaN ----------------------------------------------
+@pytest.mark.parametrize("error", [float("nan"), float("inf"), -float("inf")])
+def test_nan_or_inf_is_its_own_verdict(error):
+    assert verdict(error) == "not finite"
+
+
+def test_a_network_of_nan_weights_is_not_finite():
+    net = _net()
+    net.params["0.W"][...] = np.nan
+    X, y = _data()
+    report = dr.gradient_check(net, X, y, loss=CCE)
+    assert report.verdict == "not finite" and np.isnan(report.overall)
+    assert report.to_dict()["verdict"] == "not finite"
+    assert "great" not in str(report).splitlines()[-1]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"l2": float("nan")}, "l2 must be >= 0.0, got nan"),
+    ({"l2": -1.0}, "l2 must be >= 0.0, got -1.0"),
+    ({"l1": float("inf")}, "l1 must be >= 0.0, got inf"),
+])
+def test_bad_penalties_are_refused(kwargs, match):
+    X, y = _data()
+    with pytest.raises(InvalidValueError, match=match):
+        dr.gradient_check(_net(), X, y, loss=CCE, **kwargs)
+
+
+def test_an_inf_gradient_is_not_finite():
+    params = {"w": np.array([1.0, 2.0])}
+    report = check_gradients(lambda: float(np.sum(params["w"] ** 2)), params,
+                             {"w": np.array([np.inf, 4.0])})
+    assert report.verdict == "not finite" and report["w"] != report["w"]  # NaN
+
+
+def test_an_inf_weight_is_not_finite_even_when_its_gradients_are():
+    """tanh saturates at W = inf: backprop and the differences both read 0 there."""
+    net = dr.Sequential([L.Dense(3), L.Tanh(), L.Dense(1), L.Sigmoid()], input_dim=2,
+                        dtype=np.float64, random_state=0)
+    net.params["0.W"][0, 0] = np.inf
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    report = dr.gradient_check(net, X, np.arange(8) % 2, loss="binary_crossentropy")
+    assert report.verdict == "not finite" and report["0.W"] != report["0.W"]

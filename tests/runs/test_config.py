@@ -100,3 +100,28 @@ def test_augmentation_options_are_validated_and_merged_over_the_defaults():
         config_from_dict({"regularization": {"augmentation": {"spin": 1}}})
     with pytest.raises(ConfigError, match=r"regularization.augmentation.rotate must be in"):
         config_from_dict({"regularization": {"augmentation": {"rotate": 500.0}}})
+
+
+# -- #16 ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["../../x", "/abs/path", "", "a/b", "a\0b"])
+def test_a_run_name_is_one_folder(name):
+    with pytest.raises(ConfigError, match="name must be one folder name"):
+        config_from_dict({"name": name})
+
+
+@pytest.mark.parametrize("data, match", [
+    ({"seed": -1}, r"seed must be in \[0, 9223372036854775807\], got -1"),
+    ({"seed": 2**63}, "seed = 9223372036854775808 is too large"),
+    ({"model": {"hidden_layer_sizes": [2**64]}}, r"hidden_layer_sizes\[0\] = .* is too large"),
+    ({"data": {"dataset": "x\0y"}}, "without NUL characters"),
+])
+def test_numbers_and_strings_beyond_their_limits(data, match):
+    with pytest.raises(ConfigError, match=match):
+        config_from_dict(data)
+
+
+def test_integer_split_sizes_stay_counts_and_fractions_stay_fractions():
+    counts = config_from_dict({"split": {"dev": 40, "test": 40}}).split
+    assert (counts.dev, counts.test) == (40, 40) and isinstance(counts.dev, int)
+    fractions = config_from_dict({"split": {"dev": 0.1, "test": 0.2}}).split
+    assert (fractions.dev, fractions.test) == (0.1, 0.2) and isinstance(fractions.dev, float)

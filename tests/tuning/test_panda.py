@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 
 import numpy as np
@@ -13,6 +15,8 @@ from deeprecipe.optimize.callbacks import Callback
 from deeprecipe.persistence import load
 from deeprecipe.runs.config import config_from_dict
 from deeprecipe.tuning import babysit, nudge, resume, rollback, status
+from deeprecipe.tuning import panda
+from deeprecipe.workflows import run
 
 CONFIG = config_from_dict({"data": {"dataset": "digits", "n_samples": 300},
                            "model": {"hidden_layer_sizes": [8]},
@@ -92,3 +96,69 @@ def test_bad_requests_are_clear_errors(tmp_path):
         rollback(tmp_path, chunk=4)
     with pytest.raises(DeepRecipeError, match="already holds a panda session"):
         babysit(CONFIG, tmp_path)
+
+
+# -- #16 ------------------------------------------------------------------------------------
+def test_babysit_never_overwrites_a_finished_run_without_force(tmp_path):
+    run(CONFIG, tmp_path, report=False)
+    before = (tmp_path / "model.npz").read_bytes()
+    with pytest.raises(DeepRecipeError, match=f"pass --force .* `deeprecipe resume {tmp_path}`"):
+        babysit(CONFIG, tmp_path, chunks=1, epochs_per_chunk=1)
+    assert (tmp_path / "model.npz").read_bytes() == before and not (tmp_path / "panda.json"
+                                                                    ).exists()
+    forced = babysit(CONFIG, tmp_path, chunks=1, epochs_per_chunk=1, force=True)
+    assert len(forced.history) == 1 and (tmp_path / "panda.json").exists()
+    with pytest.raises(DeepRecipeError, match=f"`deeprecipe resume {tmp_path}`"):
+        babysit(CONFIG, tmp_path, chunks=1)
+    again = babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=1, force=True)
+    assert sorted(again.chunks) == ["1", "2"] and status(tmp_path)["active"] == "main"
+
+
+class _CrashInFinalSave(Exception):
+    pass
+
+
+def test_a_crash_during_the_final_save_resumes_without_an_extra_chunk(tmp_path, monkeypatch):
+    babysit(CONFIG, tmp_path / "ref", chunks=2, epochs_per_chunk=2)
+
+    def crash(*args, **kwargs):
+        raise _CrashInFinalSave
+    monkeypatch.setattr(panda, "_save_run", crash)
+    with pytest.raises(_CrashInFinalSave):
+        babysit(CONFIG, tmp_path / "cut", chunks=2, epochs_per_chunk=2)
+    monkeypatch.undo()
+    assert not (tmp_path / "cut" / "model.npz").exists()
+    done = resume(tmp_path / "cut")  # finishes the session: no chunk is trained
+    assert sorted(done.chunks) == ["1", "2"] and len(done.history) == 4
+    for name in ("model.npz",):
+        ref = np.load(tmp_path / "ref" / name)
+        cut = np.load(tmp_path / "cut" / name)
+        for key in ref.files:
+            np.testing.assert_array_equal(ref[key], cut[key])
+    assert len(resume(tmp_path / "cut").history) == 6  # later: one more chunk, as before
+
+
+def test_a_reused_pid_does_not_block_resume_or_rollback(tmp_path):
+    babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=1)
+    state = json.loads((tmp_path / "panda.json").read_text())
+    # a crashed babysit whose pid now belongs to another (live) process: this one
+    state["running"] = {"pid": os.getpid(), "thread": "1-2", "branch": "main",
+                        "since": "2020-01-01T00:00:00", "started": "1"}
+    (tmp_path / "panda.json").write_text(json.dumps(state))
+    assert status(tmp_path)["running"] is None
+    assert rollback(tmp_path, chunk=1)["chunk"] == 1
+    assert len(resume(tmp_path, chunks=1).history) == 2
+
+
+def test_a_pending_nudge_follows_a_rollback_and_is_logged_in_panda_json(tmp_path):
+    babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=1)
+    nudge(tmp_path, learning_rate=0.003)
+    done = rollback(tmp_path, chunk=1)
+    assert "1 pending nudge(s) of 'main' will apply to" in done["message"]
+    final = resume(tmp_path, chunks=1)
+    assert final.history.epochs[-1]["learning_rate"] == pytest.approx(0.003)
+    events = json.loads((tmp_path / "panda.json").read_text())["events"]
+    kinds = [e["kind"] for e in events]
+    assert "nudge_carried" in kinds and "nudge" in kinds
+    (applied,) = [e for e in events if e["kind"] == "nudge"]
+    assert applied["branch"] == final.branch and applied["changes"]["learning_rate"][1] == 0.003

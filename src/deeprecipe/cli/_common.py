@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from deeprecipe._io import os_error_message
 from deeprecipe.errors import DeepRecipeError
 from deeprecipe.runs import rundir
 
@@ -52,9 +53,19 @@ def _command(fn):
                 raise
             err.print(f"error: {exc}", markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt as exc:
-            err.print(f"interrupted: {exc}" if str(exc) else "interrupted", markup=False,
-                      soft_wrap=True)
+        except OSError as exc:  # read-only file system, full disk, a directory for a file...
+            if _STATE["debug"]:
+                raise
+            err.print(f"error: {os_error_message(exc)}", markup=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except MemoryError as exc:
+            if _STATE["debug"]:
+                raise
+            err.print(f"error: not enough memory ({exc or 'an allocation failed'}); use "
+                      "smaller data or a smaller network", markup=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt as exc:  # the message already says "interrupted; ..."
+            err.print(str(exc) or "interrupted", markup=False, soft_wrap=True)
             raise typer.Exit(130) from None
 
     return wrapper

@@ -232,7 +232,7 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
               l2: float = 0.7, samples: int = 8, max_components: int = 2000) -> None:
     """Verify backpropagation numerically (two-sided differences, float64).
 
-    Exits 1 if any parameter's relative error reads as a bug (>= 1e-3).
+    Exits 1 if the relative error reads as a bug (>= 1e-3) or is not finite (NaN/inf).
 
     Example: deeprecipe gradcheck --dataset moons --l2 0.7
     """
@@ -241,7 +241,7 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
     report = gradcheck_for(dataset=dataset, config_path=config_path, l2=l2, samples=samples,
                            max_components=max_components)
     out.print(str(report), markup=False, soft_wrap=True)
-    if report.verdict == "bug":
+    if report.verdict in ("bug", "not finite"):
         raise typer.Exit(1)
 
 

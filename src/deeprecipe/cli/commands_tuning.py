@@ -92,9 +92,11 @@ def _print_study(study: dict, quiet: bool) -> None:
 @_command
 def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
             chunks: Annotated[int, typer.Option(help="Chunks ('days') to train.")] = 3,
-            epochs_per_chunk: Annotated[int | None, typer.Option()] = None,
-            out_dir: Annotated[Path | None, typer.Option("--out")] = None,
-            quiet: Quiet = False) -> None:
+            epochs_per_chunk: Annotated[int | None, typer.Option(
+                help="Epochs per chunk (default: training.epochs // chunks).")] = None,
+            out_dir: Annotated[Path | None, typer.Option(
+                "--out", help="Run directory (default: runs/<name>).")] = None,
+            quiet: Quiet = False, force: Force = False) -> None:
     """Babysit one model ("panda"): train in chunks with a checkpoint after each.
 
     While it runs, `deeprecipe nudge RUN_DIR --scale-learning-rate 0.5` changes α at the next
@@ -106,7 +108,7 @@ def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 
     config = _load(config_path)
     result = run_babysit(config, _run_dir(config, out_dir), chunks=chunks,
-                         epochs_per_chunk=epochs_per_chunk, verbose=not quiet)
+                         epochs_per_chunk=epochs_per_chunk, verbose=not quiet, force=force)
     out.print(str(result), markup=False, soft_wrap=True)
 
 
@@ -155,7 +157,9 @@ def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directo
 @_command
 def resume(run_dir: Annotated[Path, typer.Argument(
                help="A run, recipe or babysat run directory.")],
-           chunks: Annotated[int, typer.Option(help="More chunks (babysat runs).")] = 1,
+           chunks: Annotated[int | None, typer.Option(
+               help="More chunks (babysat runs; default: what an interrupted babysit had "
+                    "left, else 1).")] = None,
            quiet: Quiet = False) -> None:
     """Continue an interrupted run or recipe (or a babysat model for more chunks).
 

@@ -72,7 +72,7 @@ class Augmenter:
         if isinstance(flip, bool):
             flip = 0.5 if flip else 0.0
         self.flip = float(check_in_range("flip", flip, low=0.0, high=1.0))
-        self.crop = check_int("crop", crop, low=0)
+        self.crop = check_int("crop", crop, low=0, high=min(self.image_shape[:2]) - 1)
         self.translate = float(check_in_range("translate", translate, low=0.0, high=1.0,
                                               closed="left"))
         self.rotate = float(check_in_range("rotate", rotate, low=0.0, high=180.0))

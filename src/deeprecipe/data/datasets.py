@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from deeprecipe._io import check_npy, check_npz
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
-from deeprecipe._validation import check_int
+from deeprecipe._validation import check_int, check_size
 from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
 from deeprecipe.errors import DataError
 
@@ -146,6 +147,8 @@ def load_dataset(name: str, *, random_state: RandomState = 0,
                         f"{', '.join(sorted(DATASETS))}")
     if n_samples is not None:
         n_samples = check_int("n_samples", n_samples, low=2)
+        # generated in float64 with up to 64 features: refused before a huge allocation
+        check_size(f"{name} with n_samples={n_samples}", (n_samples, 64), 8, error=DataError)
     rng = np.random.default_rng(as_seed_sequence(random_state))
     return DATASETS[name](rng, n_samples)
 
@@ -158,8 +161,11 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
     """
     if X.dtype == object or y.dtype == object:
         raise DataError(f"{path}: arrays must be numeric, not Python objects")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or X.dtype.kind == "c":
+        raise DataError(f"{path}: X must be real numbers, got dtype {X.dtype}")
+    if y.dtype.kind == "c":
+        raise DataError(f"{path}: y must be real numbers or text class names, got dtype "
+                        f"{y.dtype}")
     named = y.dtype.kind in "US"
     if not (named or np.issubdtype(y.dtype, np.number) or y.dtype == bool):
         raise DataError(f"{path}: y must be numeric or text class names, got dtype {y.dtype}")
@@ -175,6 +181,9 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
         raise DataError(f"{path}: X has {len(X)} samples but y has {len(y)}")
     if len(X) == 0:
         raise DataError(f"{path}: no samples")
+    if X[0].size == 0:
+        raise DataError(f"{path}: X has no feature columns (shape {X.shape}); expected at "
+                        "least one")
     image_shape = tuple(int(s) for s in X.shape[1:]) if X.ndim > 2 else None
     X = X.reshape(len(X), -1).astype(np.float32)
     bad_x = ~np.isfinite(X).all(axis=1)
@@ -192,6 +201,9 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
         if not np.all(yf == np.round(yf)):
             return Dataset(X=X, y=yf, task="regression", n_classes=None,
                            image_shape=image_shape, name=path.stem, description=description)
+        if np.abs(yf).max() >= 2**53:  # beyond float64's exact integers: not a class label
+            raise DataError(f"{path}: y holds a class label of magnitude {np.abs(yf).max():.3g}; "
+                            "expected integer labels below 2**53 (or text class names)")
         y = y.astype(np.int64)
     classes = np.unique(y)
     if len(classes) < 2:
@@ -202,6 +214,14 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
 
 
 def _load_npz(path: Path, part: str) -> Dataset:
+    # headers only: a zip bomb (too large, or X and y of other lengths) is refused before
+    # anything is inflated
+    headers = check_npz(path, error=DataError)
+    for x_key, (shape, _) in headers.items():
+        y_key = "y" + x_key[1:]
+        if x_key.startswith("X") and y_key in headers and headers[y_key][0][:1] != shape[:1]:
+            raise DataError(f"{path}: {x_key} has {shape[0] if shape else 0} samples but "
+                            f"{y_key} has {(headers[y_key][0] or (0,))[0]}")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -254,6 +274,8 @@ def _load_npy(path: Path, y_path: Path | None) -> Dataset:
         y_path = path.with_name("y" + path.name[1:])
     if not y_path.exists():
         raise DataError(f"{path}: labels file {y_path} not found; pass y='path/to/y.npy'")
+    check_npy(path, DataError)  # headers only: a huge claimed shape is refused before loading
+    check_npy(y_path, DataError)
     try:
         X = np.load(path, allow_pickle=False)
         y = np.load(y_path, allow_pickle=False)
@@ -265,18 +287,30 @@ def _load_npy(path: Path, y_path: Path | None) -> Dataset:
 def _load_csv(path: Path, label: str | None) -> Dataset:
     """Header row, numeric features, a label column that is numeric or text (class names).
 
-    Parsed by NumPy's C reader (no Python loop over rows); blank lines are skipped.
+    Parsed by NumPy's C reader (``data.csvfile``: no Python loop over rows; its size checked
+    first); blank lines are skipped.
     """
     header = first_row(path)
     if not header:
         raise DataError(f"{path}: the file is empty (expected a header row)")
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise DataError(f"{path}: the header names column(s) {', '.join(map(repr, twice))} more "
+                        "than once; expected unique column names")
     if label is None or label not in header:
         what = "no label column given (pass label=...)" if label is None else \
             f"label column {label!r} not found"
         raise DataError(f"{path}: {what}; columns are: {', '.join(header)}")
-    cells = read_cells(path, skip_rows=1, n_columns=len(header))
     j = header.index(label)
     names = header[:j] + header[j + 1:]
+    if not names:
+        raise DataError(f"{path}: no feature columns besides the label {label!r}; expected at "
+                        "least one")
+    with open(path, "rb") as fh:  # rows, counted in C, to check the size before parsing
+        rows = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    check_size(f"{path}: {rows} rows x {len(header)} columns", (rows, len(header)), 8,
+               error=DataError)
+    cells = read_cells(path, skip_rows=1, n_columns=len(header))
     X = to_numbers(path, np.delete(cells, j, axis=1), names, first_line=2)
     try:
         y = cells[:, j].astype(np.float64)
@@ -320,6 +354,8 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
         length mismatch, NaN/inf, a single class, non-numeric values.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; expected a .npz, .npy or .csv file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from deeprecipe._typing import RandomState
-from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe._validation import check_choice, check_int, check_keep_prob
 from deeprecipe.engine.initializers import INITIALIZERS
 from deeprecipe.engine.layers import (
     BatchNorm,
@@ -115,7 +115,7 @@ def build_mlp(input_dim: int, hidden_layer_sizes, n_outputs: int, *, activation:
     n_outputs = check_int("n_outputs", n_outputs, low=1)
     check_choice("activation", activation, tuple(ACTIVATIONS))
     check_choice("init", init, tuple(INITIALIZERS))
-    check_in_range("keep_prob", keep_prob, low=0.0, high=1.0, closed="right")
+    check_keep_prob("keep_prob", keep_prob)
     if not isinstance(batch_norm, (bool, np.bool_)):
         raise InvalidTypeError(f"batch_norm must be True or False, got {batch_norm!r}")
     check_choice("output", output, tuple(OUTPUTS))

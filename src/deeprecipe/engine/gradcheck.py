@@ -15,17 +15,22 @@ from deeprecipe.engine.losses import Loss
 from deeprecipe.engine.network import Sequential
 from deeprecipe.errors import InvalidTypeError, InvalidValueError
 
-__all__ = ["gradient_check", "check_gradients", "GradientCheckReport", "verdict"]
+__all__ = ["gradient_check", "check_gradients", "GradientCheckReport", "verdict", "FAILED"]
 
 GREAT, BUG = 1e-7, 1e-3
+NOT_FINITE = "not finite"  # NaN or inf in J, in backprop's gradient or in the differences
+FAILED = ("bug", NOT_FINITE)  # the verdicts a check fails on
 
 
 def verdict(error: float) -> str:
-    """The notes' reading: < 1e-7 great; ~1e-5 check it; >= 1e-3 almost surely a bug.
+    """The notes' reading: < 1e-7 great; ~1e-5 check it; >= 1e-3 almost surely a bug; NaN or
+    inf is its own verdict, "not finite" (never great).
 
-    >>> verdict(3e-9), verdict(2e-6), verdict(1e-2)
-    ('great', 'check', 'bug')
+    >>> verdict(3e-9), verdict(2e-6), verdict(1e-2), verdict(float("nan"))
+    ('great', 'check', 'bug', 'not finite')
     """
+    if not np.isfinite(error):
+        return NOT_FINITE
     if error < GREAT:
         return "great"
     if error < BUG:
@@ -89,6 +94,9 @@ class GradientCheckReport(Mapping):
 
 
 def _relative(approx: np.ndarray, exact: np.ndarray) -> float:
+    """||approx - exact|| / (||approx|| + ||exact||); NaN if either holds NaN or inf."""
+    if not (np.isfinite(approx).all() and np.isfinite(exact).all()):
+        return float("nan")
     denom = np.linalg.norm(approx) + np.linalg.norm(exact)
     return float(np.linalg.norm(approx - exact) / denom) if denom > 0 else 0.0
 
@@ -118,6 +126,8 @@ def check_gradients(cost: Callable[[], float], params: Params, grads: Params, *,
             p[i] = old
             approx[j] = (j_plus - j_minus) / (2 * epsilon)
         exact = grads[name].reshape(-1)[flat_idx]
+        if not np.isfinite(p).all():  # theta itself is NaN/inf: nothing here can be verified
+            approx = np.full_like(approx, np.nan)
         errors[name] = _relative(approx, exact)
         checked[name], total[name] = len(flat_idx), p.size
         all_approx.append(approx)
@@ -152,7 +162,7 @@ def gradient_check(net: Sequential, X, y, *, loss: str | Loss, l2: float = 0.0,
     Returns
     -------
     GradientCheckReport: a dict {parameter: relative error} plus ``overall`` and ``verdict``
-    (< 1e-7 great, < 1e-3 check, else a bug).
+    (< 1e-7 great, < 1e-3 check, else a bug; NaN/inf anywhere: "not finite").
 
     Examples
     --------
@@ -166,6 +176,8 @@ def gradient_check(net: Sequential, X, y, *, loss: str | Loss, l2: float = 0.0,
     ('great', True)
     """
     epsilon = check_in_range("epsilon", epsilon, low=0.0, high=1.0, closed="right")
+    l2 = check_in_range("l2", l2, low=0.0)
+    l1 = check_in_range("l1", l1, low=0.0)
     dropped = [layer for layer in net.layers
                if isinstance(layer, Dropout) and layer.keep_prob < 1.0]
     if dropped and not freeze_dropout:

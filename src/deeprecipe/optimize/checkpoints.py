@@ -65,11 +65,22 @@ def latest_checkpoint(directory: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """(metadata, arrays) of a checkpoint given by its .json or .npz path."""
+def load_checkpoint(path: str | Path, net: Sequential | None = None, m: int = 0
+                    ) -> tuple[dict, dict[str, np.ndarray]]:
+    """(metadata, arrays) of a checkpoint given by its .json or .npz path.
+
+    With the ``net`` it belongs to (and its ``m`` training examples), the arrays' shapes and
+    total size are checked from their headers before anything is inflated.
+    """
     path = Path(path)
     meta = load_json(path.with_suffix(".json"))
-    arrays = load_npz(path.with_suffix(".npz"))
+    shapes, max_bytes = None, None
+    if net is not None:  # params, state, optimizer moments, callbacks' best weights, perm
+        shapes = {**{f"param/{k}": p.shape for k, p in net.params.items()},
+                  **{f"state/{k}": s.shape for k, s in net.state.items()}}
+        max_bytes = 8 * (8 * (net.n_params + sum(s.size for s in net.state.values())) + m) \
+            + (1 << 20)
+    arrays = load_npz(path.with_suffix(".npz"), shapes, max_bytes=max_bytes)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a deeprecipe checkpoint")
     return meta, arrays

@@ -223,8 +223,8 @@ class Trainer:
     def _interrupted(self) -> None:
         if self.checkpoint_dir is not None:
             path = checkpoints.save_checkpoint(self.checkpoint_dir, *self.state_dict())
-            raise KeyboardInterrupt(f"interrupted; state saved to {path}. Run the same command "
-                                    "with resume (deeprecipe resume RUN_DIR) to continue")
+            raise KeyboardInterrupt(f"interrupted; state saved to {path} (train again with "
+                                    "resume=True to continue)")
         raise KeyboardInterrupt("interrupted (no checkpoint_dir, nothing saved)")
 
     def event(self, kind: str, message: str, **extra) -> None:
@@ -293,6 +293,8 @@ class Trainer:
             raise CheckpointError(f"not a deeprecipe checkpoint ({type(meta).__name__})")
         try:
             self._load_state(meta, arrays)
+        except CheckpointError:
+            raise
         except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             raise CheckpointError(f"the checkpoint is incomplete or corrupt "
                                   f"({type(exc).__name__}: {exc}); resume from an earlier "
@@ -300,6 +302,10 @@ class Trainer:
 
     def _load_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
         net = self.net
+        for key in ("epoch", "step_in_epoch"):
+            if type(meta[key]) is not int or meta[key] < 0:
+                raise CheckpointError(f"the checkpoint's {key} must be an integer >= 0, got "
+                                      f"{meta[key]!r}")
         net.load_hyperparameters(meta["network"])  # CheckpointError for another structure
         for key, mine in (("m", self.m), ("batch_size", self.batch_size),
                           ("loss", self.loss.name)):
@@ -341,7 +347,7 @@ class Trainer:
             path = checkpoints.latest_checkpoint(self.checkpoint_dir)
             if path is None:
                 return False
-        self.load_state_dict(*checkpoints.load_checkpoint(path))
+        self.load_state_dict(*checkpoints.load_checkpoint(path, self.net, self.m))
         return True
 
 

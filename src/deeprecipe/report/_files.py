@@ -43,7 +43,7 @@ def _read_json(path: Path, files: RunFiles, *, list_key: str | None = None) -> d
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         files.problems.append(f"{path.name}: could not be read ({exc})")
         return None
     if isinstance(data, list) and list_key is not None:
@@ -61,7 +61,7 @@ def _read_history(path: Path, files: RunFiles) -> History | None:
         return None
     try:
         history = History.from_jsonl(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError) as exc:
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError) as exc:
         files.problems.append(f"{path.name}: could not be read ({exc})")
         return None
     files.found.append(path.name)
@@ -97,7 +97,7 @@ def _read_branches(files: RunFiles) -> None:
             last = chunks[max(chunks, key=lambda k: int(k))]
             path = (files.run_dir / last["checkpoint"]).with_suffix(".json")
             history = History.from_dict(json.loads(path.read_text(encoding="utf-8"))["history"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             files.problems.append(f"panda branch {name}: no readable checkpoint history ({exc})")
             continue
         files.branches[str(name)] = {"parent": b.get("parent"), "history": history,

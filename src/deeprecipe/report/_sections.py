@@ -33,7 +33,7 @@ VERDICTS = {"ok": ("neither high bias nor high variance", "good"),
             "high_bias": ("high bias (underfitting)", "bad"),
             "high_variance": ("high variance (overfitting)", "bad"),
             "high_bias_and_variance": ("high bias and high variance", "bad")}
-_GRAD = {"great": "good", "check": "warn", "bug": "bad"}
+_GRAD = {"great": "good", "check": "warn", "bug": "bad", "not finite": "bad"}
 
 
 def _dict(value) -> dict:
@@ -309,9 +309,16 @@ def gradcheck_section(files: RunFiles) -> Built:
     rows.append([Raw("<b>overall</b>"), "", sci(g.get("overall")),
                  badge(ov, _GRAD.get(ov, "info"))])
     eps = f" with ε = {g['epsilon']:g}" if num(g.get("epsilon")) is not None else ""
+    amber = [n for n, p in _dict(g.get("parameters")).items()
+             if _dict(p).get("verdict") == "check"]
+    why = (f"<p>{esc(', '.join(amber))} read(s) “check” on its own while the overall error is "
+           "“great”: a small parameter (a bias, BatchNorm's β) has tiny gradients, so float64 "
+           "rounding weighs more in its own relative error; the overall θ decides.</p>"
+           if amber and ov == "great" else "")
     body = (f"<p>Two-sided differences (J(θ+ε) − J(θ−ε)) / 2ε{esc(eps)} against backprop; "
             "relative error ‖dθ_approx − dθ‖ / (‖dθ_approx‖ + ‖dθ‖): &lt; 1e-7 great, "
-            "&lt; 1e-3 check, larger is almost surely a bug.</p>" +
+            "&lt; 1e-3 check, larger is almost surely a bug; NaN or inf is “not finite”.</p>" +
+            why +
             table(["parameter", "components checked", "relative error", "verdict"], rows,
                   row_classes=classes))
     return section("gradcheck", "Gradient check", body), None

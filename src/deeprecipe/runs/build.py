@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deeprecipe import data as dd
+from deeprecipe._validation import check_size
 from deeprecipe.engine.builders import build_mlp
 from deeprecipe.engine.network import Sequential
 from deeprecipe.errors import ConfigError
@@ -22,6 +23,11 @@ __all__ = ["build_network", "optimizer_for", "schedule_for", "make_trainer", "fi
 def build_network(config: Config, data: PreparedData, *, random_state=None) -> Sequential:
     """The fully connected network the config describes, sized to the data."""
     m = config.model
+    # every hidden layer's Z, A and their gradients for all training rows (the evaluation
+    # pass), checked before the first allocation
+    check_size(f"the activations of hidden layers {m.hidden_layer_sizes} on "
+               f"{len(data.X_train)} rows", (4, len(data.X_train), sum(m.hidden_layer_sizes)),
+               4, error=ConfigError)
     return build_mlp(data.X_train.shape[1], tuple(m.hidden_layer_sizes), data.n_outputs,
                      activation=m.activation, init=m.init, keep_prob=m.keep_prob,
                      batch_norm=m.batch_norm, output=data.output,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import tomli_w
 
-from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe._validation import check_choice, check_in_range, check_int, check_name
 from deeprecipe.data import Augmenter
 from deeprecipe.errors import ConfigError, DeepRecipeError
 from deeprecipe.runs.knobs import section_knobs
@@ -39,6 +39,11 @@ class DataConfig:
     human_error: float = 0.0
 
     def __post_init__(self) -> None:
+        for key in ("dataset", "label"):
+            text = getattr(self, key)
+            if text is not None and ("\0" in text or not text.strip()):
+                raise ConfigError(f"{key} must be a data set name or a file path without "
+                                  f"NUL characters, got {text!r}")
         if self.n_samples is not None:
             check_int("n_samples", self.n_samples, low=10)
         check_in_range("human_error", self.human_error, low=0.0, high=1.0)
@@ -100,7 +105,8 @@ def _check_augmentation(self) -> None:
             raise ConfigError(f"augmentation has an unknown key {key!r}; allowed: "
                               f"{', '.join(_AUGMENTATION_KEYS)}")
     try:
-        Augmenter((4, 4), **self.augmentation_options())  # validates the values now
+        # validates the values now; the crop against the real images when the data is read
+        Augmenter((4096, 4096), **self.augmentation_options())
     except DeepRecipeError as exc:
         raise ConfigError(f"augmentation.{exc}") from None
 
@@ -182,6 +188,10 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
 
+    def __post_init__(self) -> None:
+        check_name("name", self.name)  # runs/<name>: one folder, never a path elsewhere
+        check_int("seed", self.seed, low=0, high=2**63 - 1)
+
 
 def _type_name(tp) -> str:
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
@@ -194,7 +204,10 @@ def _type_name(tp) -> str:
 def _coerce(tp, value, key: str):
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(tp):
+        options = typing.get_args(tp)
+        if int in options and isinstance(value, int) and not isinstance(value, bool):
+            return _coerce(int, value, key)  # an integer stays one: [split] dev = 40 is a count
+        for option in options:
             if option is type(None):
                 continue
             try:
@@ -213,6 +226,9 @@ def _coerce(tp, value, key: str):
           str: isinstance(value, str), dict: isinstance(value, dict)}.get(tp)
     if not ok:
         raise ConfigError(f"{key} = {value!r} has the wrong type; expected {_type_name(tp)}")
+    if tp is int and not -2**63 <= value < 2**63:
+        raise ConfigError(f"{key} = {value!r} is too large; expected an integer of magnitude "
+                          "below 2**63")
     return float(value) if tp is float else value
 
 
@@ -257,6 +273,11 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory; expected a TOML config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          "save the config as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     config = config_from_dict(data)
@@ -340,7 +361,7 @@ workers = 1               # parallel processes ("caviar"); scheduler = "tcp://ho
 # epochs = 20             # epochs per trial (default: training.epochs); the best is retrained
 prune = "none"            # none | median | successive_halving | hyperband, on dev error per epoch
 metric = "dev_error"      # dev_error | dev_cost | dev_rmse | dev_mae (the last two: regression)
-                          # ties within the dev set's noise go to lower dev cost, then fewer weights
+                          # ties within the dev set's noise: lower dev cost, then fewer weights
 # (`[split] folds = 5` scores each trial by 5-fold cross-validation: for small data sets)
 
 [tuning.space]            # one line per hyperparameter; empty: the default space

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe._validation import check_choice, check_in_range, check_int, check_keep_prob
 from deeprecipe.engine.builders import ACTIVATIONS
 from deeprecipe.engine.initializers import INITIALIZERS
 from deeprecipe.engine.layers import Dropout
@@ -149,7 +149,7 @@ KNOBS: tuple[Knob, ...] = (
          "weight initialization: zeros, random, he, xavier or glorot"),
     Knob("batch_norm", "model", "batch_norm", bool, False, _boolean,
          "BatchNorm after every hidden Dense layer"),
-    Knob("keep_prob", "model", "keep_prob", float, 1.0, _real(0.0, 1.0, "right"),
+    Knob("keep_prob", "model", "keep_prob", float, 1.0, check_keep_prob,
          "inverted dropout's keep probability after every hidden layer (1: no dropout)",
          live=_set_keep_prob, applies=_needs_dropout),
     Knob("l2", "regularization", "l2", float, 0.0, _real(0.0),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from deeprecipe._io import load_json, write_json_atomic, write_text_atomic
 from deeprecipe.engine.network import Sequential
-from deeprecipe.errors import DeepRecipeError
+from deeprecipe.errors import CheckpointError, DeepRecipeError
 from deeprecipe.optimize.trainer import Trainer
 from deeprecipe.persistence import load, load_info, load_preprocessing, model_paths, save
 from deeprecipe.runs.config import Config, config_from_dict, dump_config, load_config
@@ -105,7 +105,27 @@ def load_run_model(run_dir: str | Path):
     if not hasattr(net, "predict_proba") or not hasattr(net, "check_input"):
         raise DeepRecipeError(f"{run_dir} holds an estimator, not a run's network model")
     pre = load_preprocessing(base)
-    return net, (pre if hasattr(pre, "transform") else None), load_info(base).get("metadata") or {}
+    metadata = load_info(base).get("metadata") or {}
+    _check_metadata(metadata, net, model_paths(base)[1])
+    return net, (pre if hasattr(pre, "transform") else None), metadata
+
+
+def _check_metadata(metadata, net: Sequential, json_path: Path) -> None:
+    """A run's metadata must fit its network: one class name per output (two for one sigmoid
+    output), each a number or a string."""
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{json_path}: metadata must be a JSON object, got {metadata!r}")
+    classes = metadata.get("classes")
+    if classes is None:
+        return
+    n_out = net.output_dim
+    expected = 2 if n_out == 1 else n_out
+    if (not isinstance(classes, list) or len(classes) != expected
+            or not all(isinstance(c, (int, float, str)) and not isinstance(c, bool)
+                       for c in classes)):
+        raise CheckpointError(f"{json_path}: metadata.classes must list {expected} class "
+                              f"names or numbers (the network has {n_out} output(s)), got "
+                              f"{str(classes)[:80]}")
 
 
 def run_config(run_dir: Path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from deeprecipe._io import load_json
@@ -30,10 +31,17 @@ def apply_request(trainer, request: dict) -> dict:
 
 
 class NudgeWatcher(Callback):
-    """Applies the requests in run_dir/nudges/ at each epoch boundary (and at train begin)."""
+    """Applies the requests in run_dir/nudges/ at each epoch boundary (and at train begin).
 
-    def __init__(self, run_dir: str | Path) -> None:
+    A request queued for another branch (``"branch"``, the one active when it was queued) is
+    dropped, not applied to a branch a later roll-back made; ``record(kind, message, **extra)``
+    logs each applied or dropped request in the session's own log (panda.json).
+    """
+
+    def __init__(self, run_dir: str | Path, branch: str | None = None,
+                 record: Callable[..., None] | None = None) -> None:
         self.folder = Path(run_dir) / rundir.NUDGES
+        self.branch, self.record = branch, record
 
     def on_train_begin(self, trainer) -> None:
         self.poll(trainer)
@@ -46,9 +54,18 @@ class NudgeWatcher(Callback):
             return
         for path in sorted(self.folder.glob("*.json")):
             request = load_json(path)
-            changes = apply_request(trainer, request)
-            text = ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in changes.items())
-            trainer.event("nudge", text or "nothing to change", changes=changes,
-                          request=request)
+            target = request.pop("branch", None)
+            if target is not None and self.branch is not None and target != self.branch:
+                kind, text, changes = "nudge_dropped", (
+                    f"nudge {request} was queued for branch {target!r}, not for the active "
+                    f"branch {self.branch!r}: dropped"), {}
+            else:
+                changes = apply_request(trainer, request)
+                kind = "nudge"
+                text = ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in changes.items())
+            trainer.event(kind, text or "nothing to change", changes=changes, request=request)
+            if self.record is not None:
+                self.record(kind, text or "nothing to change", epoch=trainer.epoch,
+                            changes=changes, request=request)
             (self.folder / rundir.APPLIED).mkdir(exist_ok=True)
             os.replace(path, self.folder / rundir.APPLIED / path.name)

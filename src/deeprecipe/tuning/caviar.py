@@ -209,6 +209,9 @@ def connect(address: str, timeout: str = "5s"):
                               "pip install distributed") from None
     try:
         return Client(address, timeout=timeout)
+    except ValueError as exc:  # a malformed address, e.g. "tcp://::::"
+        raise DeepRecipeError(f"scheduler {address!r} is not a valid address ({exc}); expected "
+                              "e.g. tcp://host:8786") from None
     except (OSError, TimeoutError) as exc:
         raise SchedulerUnreachableError(
             f"no Dask scheduler answered at {address} within {timeout} ({type(exc).__name__}); "

@@ -81,17 +81,30 @@ def _event(state: dict, kind: str, message: str, **extra) -> None:
                             "branch": state["active"], "message": message, **extra})
 
 
-def _alive(pid: int) -> bool:
+def _started(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot, /proc), None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:].split()[19]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(running: dict) -> bool:
+    """Whether the recorded babysit process still runs (not another process that reuses its
+    pid: the start times must agree where they are known)."""
+    pid = running["pid"]
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError, OSError):
         return False
-    return True
+    recorded, now = running.get("started"), _started(pid)
+    return recorded is None or now is None or recorded == now
 
 
 def _refuse_if_running(state: dict, what: str) -> None:
     running = state.get("running")
-    if running and _alive(running["pid"]) and running.get("thread") != _thread_key():
+    if running and _alive(running) and running.get("thread") != _thread_key():
         raise DeepRecipeError(f"cannot {what}: a babysit is running (pid {running['pid']}, "
                               f"branch {running['branch']}); nudge it or wait for it to end")
 
@@ -132,10 +145,10 @@ def nudge(run_dir: str | Path, *, scale_learning_rate: float | None = None,
         request["scale_learning_rate"] = check_in_range(
             "scale_learning_rate", scale_learning_rate, low=0.0, closed="neither")
     path = run_dir / rundir.NUDGES / f"{time.time_ns():020d}-{os.getpid()}.json"
-    write_json_atomic(path, request)
+    write_json_atomic(path, {**request, "branch": state["active"]})
     running = state.get("running")
     return {"file": str(path), "request": request,
-            "running": bool(running and _alive(running["pid"]))}
+            "running": bool(running and _alive(running))}
 
 
 # -- training sessions ---------------------------------------------------------------------
@@ -156,7 +169,10 @@ def _open(run_dir: Path, state: dict, callbacks=(), verbose: bool = False):
     net = build_network(cfg, data)
     trainer = make_trainer(cfg, data, net, verbose=verbose,
                            checkpoint_dir=run_dir / branch["dir"] / rundir.CHECKPOINTS,
-                           callbacks=(*callbacks, NudgeWatcher(run_dir)))
+                           callbacks=(*callbacks, NudgeWatcher(
+                               run_dir, state["active"],
+                               lambda kind, message, **extra: _event(state, kind, message,
+                                                                     **extra))))
     _, entry = _last_chunk(branch)
     if entry is not None:
         trainer.resume(run_dir / entry["checkpoint"])  # nudged values come back with it
@@ -176,7 +192,11 @@ def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
     name = state["active"]
     branch = state["branches"][name]
     state["running"] = {"pid": os.getpid(), "thread": _thread_key(), "branch": name,
-                        "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                        "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                        "started": _started(os.getpid())}
+    # the chunk count this session ends at: a resume after a crash (even one during the final
+    # save) trains only what is left of it, never an extra chunk
+    state["target"] = {"branch": name, "chunks": _last_chunk(branch)[0] + n_chunks}
     _save_state(run_dir, state)
     try:
         for _ in range(n_chunks):
@@ -191,29 +211,41 @@ def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
             _save_state(run_dir, state)
             if trainer.stop_training:
                 break
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted; its state is saved in {run_dir}; continue with "
+                                f"`deeprecipe resume {run_dir}`") from None
     finally:
         state["running"] = None
         _save_state(run_dir, state)
     metrics = _save_run(run_dir, cfg, data, net, trainer)
+    state["target"] = None
+    _save_state(run_dir, state)
     return BabysitResult(run_dir, name, net, trainer.history, metrics, dict(branch["chunks"]))
 
 
 def babysit(config: Config, run_dir: str | Path, *, chunks: int = 3,
             epochs_per_chunk: int | None = None, verbose: bool = False,
-            callbacks: tuple[Callback, ...] = ()) -> BabysitResult:
+            callbacks: tuple[Callback, ...] = (), force: bool = False) -> BabysitResult:
     """Train one model in ``chunks`` chunks of ``epochs_per_chunk`` epochs, a checkpoint each.
 
     epochs_per_chunk defaults to max(1, training.epochs // chunks). Early stopping is off (you
     are the one watching). Between chunks, or while it runs, ``nudge`` it; afterwards
-    ``rollback`` or ``resume``. ``callbacks`` are extra training callbacks.
+    ``rollback`` or ``resume``. ``callbacks`` are extra training callbacks. A directory that
+    holds a run or a session is refused (with the command that continues it) unless ``force``.
     """
     run_dir = Path(run_dir)
-    if _state_path(run_dir).exists():
-        raise DeepRecipeError(f"{run_dir} already holds a panda session; continue it with "
-                              "resume(run_dir) or choose another run_dir")
+    if _state_path(run_dir).exists() and not force:
+        raise DeepRecipeError(f"{run_dir} already holds a panda session (a babysat model); "
+                              f"continue it with `deeprecipe resume {run_dir}`, pass --force "
+                              "to start over, or choose another --out")
+    rundir.prepare_run_dir(run_dir, force=force, create=False)  # a finished run: refused
+    if force:  # start over: the old session's branches and queued nudges go with it
+        for name in (rundir.PANDA, rundir.BRANCHES, rundir.NUDGES):
+            path = run_dir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     chunks = check_int("chunks", chunks, low=1)
-    per = epochs_per_chunk or max(1, config.training.epochs // chunks)
-    per = check_int("epochs_per_chunk", per, low=1)
+    per = (max(1, config.training.epochs // chunks) if epochs_per_chunk is None
+           else check_int("epochs_per_chunk", epochs_per_chunk, low=1))
     run_dir.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, "config": config_to_dict(config), "epochs_per_chunk": per,
              "active": "main", "running": None, "events": [],
@@ -223,13 +255,21 @@ def babysit(config: Config, run_dir: str | Path, *, chunks: int = 3,
     return _session(run_dir, state, chunks, callbacks, verbose)
 
 
-def resume(run_dir: str | Path, *, chunks: int = 1, verbose: bool = False,
+def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = False,
            callbacks: tuple[Callback, ...] = ()) -> BabysitResult:
-    """Continue the active branch for ``chunks`` more chunks (pending nudges applied first)."""
+    """Continue the active branch for ``chunks`` more chunks (pending nudges applied first).
+
+    None: finish an interrupted session (only the chunks it had left, possibly none: then the
+    model is saved), else 1 chunk.
+    """
     run_dir = Path(run_dir)
     state = _load_state(run_dir)
     _refuse_if_running(state, "resume")
-    chunks = check_int("chunks", chunks, low=1)
+    target = state.get("target")
+    if chunks is None and target and target["branch"] == state["active"]:
+        chunks = max(0, target["chunks"] - _last_chunk(state["branches"][state["active"]])[0])
+    else:
+        chunks = 1 if chunks is None else check_int("chunks", chunks, low=1)
     _event(state, "resume", f"resumed branch {state['active']} for {chunks} chunk(s)")
     return _session(run_dir, state, chunks, callbacks, verbose)
 
@@ -270,11 +310,30 @@ def rollback(run_dir: str | Path, *, chunk: int) -> dict:
                                "dir": f"branches/{name}", "chunks": chunks}
     state["active"] = name
     _event(state, "rollback", message, from_branch=parent, chunk=chunk)
+    carried = _carry_nudges(run_dir, state, parent, name)
+    if carried:
+        message += f"; {carried} pending nudge(s) of {parent!r} will apply to {name!r}"
     _save_state(run_dir, state)
     cfg, data, net, trainer = _open(run_dir, state)
     _save_run(run_dir, cfg, data, net, trainer)
     return {"branch": name, "parent": parent, "chunk": chunk, "epoch": entry["epoch"],
             "message": message}
+
+
+def _carry_nudges(run_dir: Path, state: dict, parent: str, name: str) -> int:
+    """Address the nudges pending for ``parent`` to its new branch ``name``, each logged in
+    panda.json (never applied silently to another branch); how many."""
+    folder = run_dir / rundir.NUDGES
+    pending = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    carried = 0
+    for path in pending:
+        request = load_json(path)
+        if request.get("branch", parent) == parent:
+            write_json_atomic(path, {**request, "branch": name})
+            _event(state, "nudge_carried", f"the nudge {request} queued on branch {parent!r} "
+                   f"applies to branch {name!r}, made by the roll-back", request=request)
+            carried += 1
+    return carried
 
 
 def status(run_dir: str | Path) -> dict:
@@ -292,7 +351,7 @@ def status(run_dir: str | Path) -> dict:
     folder = run_dir / rundir.NUDGES
     running = state.get("running")
     return {"run_dir": str(run_dir), "active": state["active"],
-            "running": running if running and _alive(running["pid"]) else None,
+            "running": running if running and _alive(running) else None,
             "epochs_per_chunk": state["epochs_per_chunk"], "branches": branches,
             "events": state["events"],
             "pending_nudges": [load_json(p) for p in sorted(folder.glob("*.json"))]

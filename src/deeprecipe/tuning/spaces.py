@@ -272,7 +272,7 @@ def distribution_from_dict(d: dict, name: str = "space") -> Distribution:
         raise ConfigError(f"{name} must be a table with a 'dist' key (one of "
                           f"{', '.join(DISTRIBUTIONS)}), got {d!r}")
     kind = d["dist"]
-    if kind not in DISTRIBUTIONS:
+    if not isinstance(kind, str) or kind not in DISTRIBUTIONS:
         raise ConfigError(f"{name}: unknown dist {kind!r}; allowed: {', '.join(DISTRIBUTIONS)}")
     allowed = {"choice": ("choices",), "int_uniform": ("low", "high", "log")}.get(
         kind, ("low", "high"))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe._validation import check_choice, check_in_range, check_int, check_size
 from deeprecipe.engine.initializers import INITIALIZERS, initialize
 from deeprecipe.engine.layers.base import Layer
 
@@ -50,6 +50,9 @@ class Dense(Layer):
 
     def build(self, n_in: int, rng: np.random.Generator, dtype=np.float32) -> int:
         super().build(n_in, rng, dtype)
+        # W, its gradient and up to two optimizer moments, checked before any is allocated
+        check_size(f"Dense({self.n_out}) on {n_in} inputs (W, dW, optimizer state)",
+                   (4, n_in, self.n_out), np.dtype(dtype).itemsize)
         self.params = {"W": initialize(self.init, (n_in, self.n_out), rng, scale=self.scale,
                                        dtype=dtype)}
         if self.use_bias:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeprecipe._validation import check_in_range
+from deeprecipe._validation import check_keep_prob
 from deeprecipe.engine.layers.base import Layer
 
 __all__ = ["Dropout"]
@@ -26,7 +26,7 @@ class Dropout(Layer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_in_range("keep_prob", self.keep_prob, low=0.0, high=1.0, closed="right")
+        check_keep_prob("keep_prob", self.keep_prob)
         self.frozen = False
 
     def forward(self, A: np.ndarray, *, training: bool = False) -> np.ndarray:

@@ -1,0 +1,47 @@
+"""_validation: the memory limit, safe names and keep probabilities (#16)."""
+
+from __future__ import annotations
+
+import pytest
+
+from deeprecipe._validation import check_keep_prob, check_name, check_size, memory_limit
+from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
+
+
+def test_memory_limit_and_check_size(monkeypatch):
+    monkeypatch.setenv("DEEPRECIPE_MAX_BYTES", "1000")
+    assert memory_limit() == 1000
+    assert check_size("W", (10, 25), 4) == 1000
+    with pytest.raises(DataError, match=r"W of shape \(10, 26\) would need"):
+        check_size("W", (10, 26), 4, error=DataError)
+    with pytest.raises(InvalidValueError, match="negative size"):
+        check_size("W", (-1, 3))
+    monkeypatch.delenv("DEEPRECIPE_MAX_BYTES")
+    assert memory_limit() > 1 << 20
+
+
+@pytest.mark.parametrize("name", ["run", "run-1", "a.b_c", "données", "x" * 100])
+def test_safe_names(name):
+    assert check_name("name", name) == name
+
+
+@pytest.mark.parametrize("name", ["", " ", ".", "..", "../x", "/abs", "a/b", "a\\b", "a\0b",
+                                  "a\nb", "c:", "x" * 101])
+def test_unsafe_names(name):
+    with pytest.raises(InvalidValueError, match="must be one folder name"):
+        check_name("name", name)
+
+
+def test_a_name_must_be_text():
+    with pytest.raises(InvalidTypeError):
+        check_name("name", 3)
+
+
+@pytest.mark.parametrize("value", [1e-300, 1e-39, 0.0, -0.1, 1.5, float("nan")])
+def test_keep_prob_below_float32_tiny_is_refused(value):
+    with pytest.raises(InvalidValueError, match=r"keep_prob must be in \(0.0, 1.0\]"):
+        check_keep_prob("keep_prob", value)
+
+
+def test_keep_prob_at_float32_tiny_is_kept():
+    assert check_keep_prob("keep_prob", 1.2e-38) == 1.2e-38
