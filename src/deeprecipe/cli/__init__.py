@@ -10,7 +10,11 @@ comment) so that ``deeprecipe --help`` stays fast.
 
 from __future__ import annotations
 
-from deeprecipe.cli import commands_model, commands_tuning  # noqa: F401  (registers commands)
+from deeprecipe.cli import (  # noqa: F401  (registers commands)
+    commands_data,
+    commands_model,
+    commands_tuning,
+)
 from deeprecipe.cli._common import app
 
 __all__ = ["app", "main"]

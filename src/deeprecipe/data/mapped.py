@@ -108,7 +108,8 @@ def _join_shards(paths: list[Path], target: Path) -> Path:
         part = np.load(path, mmap_mode="r", allow_pickle=False)
         step = max(1, _COPY_BYTES // max(1, part[:1].nbytes))
         for s in range(0, len(part), step):
-            out[start + s:start + s + step] = part[s:s + step]
+            chunk = part[s:s + step]
+            out[start + s:start + s + len(chunk)] = chunk
         start += len(part)
     out.flush()
     del out
@@ -131,6 +132,9 @@ def convert(source, out_dir) -> list[Path]:
         The files written.
     """
     source, out_dir = Path(source), Path(out_dir)
+    if not source.exists():
+        raise DataError(f"{source}: not found (expected an .npz file or a folder of .npy "
+                        "shards)")
     out_dir.mkdir(parents=True, exist_ok=True)
     if source.is_file() and source.suffix.lower() == ".npz":
         try:
