@@ -12,14 +12,16 @@ import numpy as np
 
 from deeprecipe._io import write_bytes_atomic, write_text_atomic
 from deeprecipe.errors import DataError
+from deeprecipe.optimize.rows import Rows
 from deeprecipe.runs.rundir import load_run_model
 
 __all__ = ["predict_file"]
 
 
 def _load_array(path: Path, key: str | None = None) -> np.ndarray:
-    try:
-        loaded = np.load(path, allow_pickle=False)
+    try:  # an .npy file is memory-mapped: read chunk by chunk below
+        loaded = np.load(path, allow_pickle=False,
+                         mmap_mode="r" if path.suffix.lower() == ".npy" else None)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a readable array file without pickle ({exc})") from None
     if isinstance(loaded, np.ndarray):
@@ -67,6 +69,7 @@ def _read_inputs(path: Path) -> np.ndarray:
 
 
 _OUTPUTS = (".csv", ".txt", ".npy")
+_CHUNK_ROWS = 65_536  # rows predicted at a time
 
 
 def predict_file(run_dir: str | Path, input_path: str | Path, *, proba: bool = False,
@@ -82,15 +85,19 @@ def predict_file(run_dir: str | Path, input_path: str | Path, *, proba: bool = F
     net, standardizer, meta = load_run_model(run_dir)
     X = _read_inputs(Path(input_path))
     X = X.reshape(len(X), -1) if X.ndim > 2 else X
-    X = net.check_input(X)
-    if standardizer is not None:
-        X = standardizer.transform(X)
-    if proba:
-        preds = net.predict_proba(X)
-    else:
-        preds = net.predict(X)
-        if meta.get("classes") is not None:
-            preds = np.asarray(meta["classes"])[preds]
+    net.check_input(X[:1] if X.ndim == 2 else X)  # dtype, shape: a DataError naming them
+    stats = {} if standardizer is None else {"mean": standardizer.mean_,
+                                             "std": standardizer.std_}
+    rows = Rows(X, None, **stats, dtype=net.dtype)
+    preds = None
+    for start in range(0, len(rows), _CHUNK_ROWS):  # a mapped file is never read whole
+        Xc = net.check_input(rows[start:start + _CHUNK_ROWS])
+        part = net.predict_proba(Xc) if proba else net.predict(Xc)
+        if preds is None:
+            preds = np.empty((len(rows), *part.shape[1:]), part.dtype)
+        preds[start:start + len(part)] = part
+    if not proba and meta.get("classes") is not None:
+        preds = np.asarray(meta["classes"])[preds]
     if output is not None:
         output = Path(output)
         if output.suffix.lower() == ".npy":
