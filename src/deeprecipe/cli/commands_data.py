@@ -23,9 +23,9 @@ def convert(source: Annotated[Path, typer.Argument(help="An .npz file or a folde
 
     Example: deeprecipe convert big.npz data/big/
     """
-    from deeprecipe.data.mapped import convert as convert_files  # loaded on use: keeps the CLI fast
+    from deeprecipe.data.mapped import convert as write_npy  # loaded on use: keeps the CLI fast
 
-    for path in convert_files(source, out_dir):
+    for path in write_npy(source, out_dir):
         out.print(f"wrote {path} ({path.stat().st_size / 2**20:,.1f} MiB)", markup=False,
                   soft_wrap=True)
     out.print(f'use it as: dataset = "{out_dir}"', markup=False, soft_wrap=True)
