@@ -78,7 +78,7 @@ class Rows:
         if rows is None:
             out[...] = self.base
         elif self.base.dtype == self.dtype:
-            np.take(self.base, rows, axis=0, out=out)
+            np.take(self.base, rows, axis=0, out=out, mode="clip")  # clip: out unbuffered
         else:  # e.g. uint8 pixels: converted batch by batch
             out[...] = self.base[rows]
         return self._standardize_(out)
@@ -109,8 +109,9 @@ class Rows:
         at = self._at[:k]
         at[:] = positions
         at.sort()
-        rows = at if self.index is None else np.take(self.index, at, out=self._rows[:k])
-        return self._read(rows, x_out[:k]), np.take(Y, at, axis=0, out=y_out[:k])
+        rows = at if self.index is None else np.take(self.index, at, out=self._rows[:k],
+                                                     mode="clip")
+        return self._read(rows, x_out[:k]), np.take(Y, at, axis=0, out=y_out[:k], mode="clip")
 
     def __reduce__(self):
         """A memory map travels as its file name, to be mapped again (never as its data).
