@@ -12,6 +12,7 @@ larger than memory is read page by page and never copied (``deeprecipe convert``
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import warnings
 import zipfile
@@ -24,6 +25,7 @@ import numpy as np
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
 from deeprecipe._validation import check_int
+from deeprecipe.data._csv_numbers import read_numeric_csv
 from deeprecipe.data.mapped import check_finite, mapped_pairs, npz_nbytes
 from deeprecipe.errors import DataError
 
@@ -300,6 +302,12 @@ def _load_csv(path: Path, label: str | None) -> Dataset:
         what = "no label column given (pass label=...)" if label is None else \
             f"label column {label!r} not found"
         raise DataError(f"{path}: {what}; columns are: {', '.join(header)}")
+    fast = read_numeric_csv(path, len(header), header.index(label))
+    if fast is not None:  # float32 features straight from the file: no table of text
+        X, y = fast
+        with contextlib.suppress(ValueError):
+            y = y.astype(np.float64)
+        return _finish(path, X, y, f"{path.name}, label column {label!r}")
     try:
         with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
             warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no data")

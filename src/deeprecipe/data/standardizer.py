@@ -15,7 +15,7 @@ from deeprecipe.errors import DataError, NotFittedError
 
 __all__ = ["Standardizer"]
 
-CHUNK_ELEMENTS = 2**22  # per chunk of the streaming fit: 32 MB of float64 whatever n is
+CHUNK_ELEMENTS = 2**20  # per chunk of the streaming fit: 8 MB of float64 whatever n is
 
 
 def _chunk_moments(C: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
@@ -77,7 +77,7 @@ class Standardizer:
 
         X (m, n) may be a memory map: it is read ``chunk_rows`` rows at a time (each chunk's
         mean and M2 in float64, merged with Chan's update), so memory stays
-        O(chunk_rows x n) (default: 2**22 / n rows). ``rows``: the training rows of X (sorted
+        O(chunk_rows x n) (default: 2**20 / n rows). ``rows``: the training rows of X (sorted
         indices, read in order); None = all of X. One chunk is exactly the two-pass formula.
         """
         X = _as_float(X, "X") if rows is None else X
