@@ -181,6 +181,8 @@ def plot(results: list[dict], path: Path) -> None:
         ax1.plot(m, [r["epoch_s"] for r in rs], marker, label=f"{mode}: epoch s")
         ax1.plot(m, [r["epoch_s"] * 1e6 / r["train"] for r in rs], marker, alpha=0.5,
                  label=f"{mode}: s per 1M examples")
+        ax1.plot(m, [r["cpu_s"] * 1e6 / r["train"] for r in rs], marker, alpha=0.3,
+                 label=f"{mode}: CPU s per 1M examples")
         ax2.plot(m, [r["above_runtime"] / 2**20 for r in rs], marker, label=mode)
     ax1.set(xscale="log", yscale="log", xlabel="m (millions of rows)", ylabel="seconds",
             title="one epoch, 100-256-256-10, batch 512")
@@ -202,7 +204,14 @@ def main() -> None:
                         help="BLAS threads of the child (1: best on a shared, loaded machine)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="move the largest data set's files here instead of deleting them")
+    parser.add_argument("--replot", action="store_true",
+                        help="only the table and the plot of the results in --json")
     args = parser.parse_args()
+    if args.replot:
+        results = json.loads(args.json.read_text())
+        print(table(results))
+        plot(results, HERE / "scale.png")
+        return
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     need = max(sizes) * (N_FEATURES * 4 + 8)
     free = shutil.disk_usage("/tmp").free
