@@ -213,9 +213,11 @@ def encode_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if labels.dtype.kind in "iu" and len(labels):
         lo, hi = int(labels.min()), int(labels.max())
         if hi - lo < 2**20:
-            present = np.bincount(labels - lo, minlength=hi - lo + 1) > 0
-            lut = np.cumsum(present) - 1
-            return np.flatnonzero(present) + lo, lut[labels - lo]
+            shifted = labels if lo == 0 else labels - lo
+            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            if present.all():  # labels are lo..hi: the codes are labels - lo (no copy if lo=0)
+                return np.arange(lo, hi + 1), shifted.astype(np.intp, copy=False)
+            return np.flatnonzero(present) + lo, (np.cumsum(present) - 1)[shifted]
     classes, codes = np.unique(labels, return_inverse=True)
     return classes, codes.reshape(-1)
 
