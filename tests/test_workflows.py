@@ -65,22 +65,24 @@ def test_split_sizes_sum_to_the_data_set():
 def test_standardizer_is_fit_on_the_training_set_only():
     config = config_from_dict(tiny())
     data = prepare_data(config, check_distribution=False)
-    assert np.abs(data.X_train.mean(axis=0)).max() < 1e-5
-    assert data.X_train.std(axis=0) == pytest.approx(1.0, abs=1e-4)
-    assert np.abs(data.X_dev.mean(axis=0)).max() > 1e-4  # dev statistics were not used
+    X_train, X_dev = data.X_train[:], data.X_dev[:]  # Rows: standardized copies
+    assert np.abs(X_train.mean(axis=0)).max() < 1e-5
+    assert X_train.std(axis=0) == pytest.approx(1.0, abs=1e-4)
+    assert np.abs(X_dev.mean(axis=0)).max() > 1e-4  # dev statistics were not used
     # the statistics are those of the raw training rows (the same split prepare_data makes)
     ds = dd.load_dataset("moons", random_state=0, n_samples=200)
     parts = dd.split(ds.X.astype(np.float32), ds.y, random_state=0)
     assert data.standardizer.mean_ == pytest.approx(parts.X_train.mean(axis=0), abs=1e-5)
     assert not np.allclose(data.standardizer.mean_, ds.X.mean(axis=0), atol=1e-5)
-    assert data.X_dev == pytest.approx(data.standardizer.transform(parts.X_dev), abs=1e-6)
+    dev_rows = ds.X.astype(np.float32)[np.sort(parts.dev_index)]  # parts are read in row order
+    assert X_dev == pytest.approx(data.standardizer.transform(dev_rows), abs=1e-6)
 
 
 def test_no_standardization_when_turned_off():
     data = prepare_data(config_from_dict(tiny(split={"standardize": False})),
                         check_distribution=False)
     assert data.standardizer is None
-    assert np.abs(data.X_train.mean(axis=0)).max() > 1e-3
+    assert np.abs(data.X_train[:].mean(axis=0)).max() > 1e-3
 
 
 def test_classes_are_mapped_to_indices(tmp_path):

@@ -20,6 +20,7 @@ import numpy as np
 from deeprecipe._io import write_bytes_atomic, write_text_atomic
 from deeprecipe.data.csvfile import first_row, is_number, read_cells, to_numbers
 from deeprecipe.errors import DataError, InvalidValueError
+from deeprecipe.optimize.rows import Rows
 from deeprecipe.runs.rundir import load_run_model
 
 __all__ = ["OUTPUT_FORMATS", "Predictions", "check_output", "predict_table", "predict_file",
@@ -68,8 +69,9 @@ class Predictions:
 
 
 def _load_array(path: Path) -> np.ndarray:
-    try:
-        loaded = np.load(path, allow_pickle=False)
+    try:  # an .npy file is memory-mapped: predicted chunk by chunk
+        loaded = np.load(path, allow_pickle=False,
+                         mmap_mode="r" if path.suffix.lower() == ".npy" else None)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a readable array file without pickle ({exc})") from None
     if isinstance(loaded, np.ndarray):
@@ -96,6 +98,8 @@ def _check_features(path: Path, X: np.ndarray, n_features: int) -> np.ndarray:
     X = X.reshape(len(X), -1)
     if X.shape[1] != n_features:
         raise DataError(f"{path}: has {X.shape[1]} features, expected {n_features}")
+    if isinstance(X, np.memmap):  # read, converted and checked chunk by chunk when predicting
+        return X
     with np.errstate(over="ignore"):
         X = np.ascontiguousarray(X, dtype=np.float32)
     bad = ~np.isfinite(X).all(axis=1)
@@ -200,22 +204,41 @@ def predict_table(run_dir: str | Path, input_path: str | Path, *, proba: bool = 
                                 f"{meta.get('task')} model")
     X, ids = read_inputs(input_path, net.input_dim, feature_names=meta.get("feature_names"),
                          label=meta.get("label"), id_column=id_column)
-    if standardizer is not None:
-        X = standardizer.transform(X)
     name = meta.get("label") or "prediction"
     if proba:
-        values = net.predict_proba(X)
+        values = _predict_chunks(input_path, net, X, standardizer, proba=True)
         if values.shape[1] == 1 and type(net.layers[-1]).__name__ == "Sigmoid":
             values = np.column_stack([1 - values[:, 0], values[:, 0]])
         names = classes if classes is not None else range(values.shape[1])
         columns = tuple(str(c) for c in names)
     else:
-        values = net.predict(X)
+        values = _predict_chunks(input_path, net, X, standardizer, proba=False)
         if classes is not None:
             values = np.asarray(classes)[values]
         width = 1 if values.ndim == 1 else values.shape[1]
         columns = (name,) if width == 1 else tuple(f"{name}_{j}" for j in range(width))
     return Predictions(columns, values, ids, id_column)
+
+
+def _predict_chunks(path, net, X: np.ndarray, standardizer, *, proba: bool) -> np.ndarray:
+    """net's outputs (or labels) for X, standardized and predicted _CHUNK_ROWS rows at a time
+    (a memory-mapped file is never read whole); DataError for NaN/inf rows."""
+    stats = {} if standardizer is None else {"mean": standardizer.mean_,
+                                             "std": standardizer.std_}
+    rows = Rows(X, None, **stats, dtype=net.dtype)
+    out = None
+    for start in range(0, len(rows), _CHUNK_ROWS):
+        chunk = rows[start:start + _CHUNK_ROWS]
+        bad = ~np.isfinite(chunk).all(axis=1)
+        if bad.any():
+            raise DataError(f"{path}: NaN or inf in {int(bad.sum())} row(s), first at row "
+                            f"{start + int(np.argmax(bad))}; clean or impute them first")
+        chunk = net.check_input(chunk)
+        part = net.predict_proba(chunk) if proba else net.predict(chunk)
+        if out is None:
+            out = np.empty((len(rows), *part.shape[1:]), part.dtype)
+        out[start:start + len(part)] = part
+    return out
 
 
 def write_predictions(predictions: Predictions, path: str | Path) -> None:
@@ -241,6 +264,9 @@ def check_output(output: str | Path | None, id_column: str | None = None) -> Non
     if suffix == ".npy" and id_column is not None:
         raise DataError(f"{output}: --id-column needs a .csv or .txt output (.npy holds the "
                         "predictions only)")
+
+
+_CHUNK_ROWS = 65_536  # rows predicted at a time
 
 
 def predict_file(run_dir: str | Path, input_path: str | Path, *, proba: bool = False,

@@ -22,7 +22,8 @@ from _cli import CLI, TIMEOUT, _env, assert_one_line_error, cli, cli_many
 from deeprecipe.runs.config import load_config
 
 COMMANDS = ("demo", "run", "train", "evaluate", "predict", "diagnose", "gradcheck", "tune",
-            "babysit", "nudge", "rollback", "resume", "recipe", "report", "init", "export")
+            "babysit", "nudge", "rollback", "resume", "recipe", "report", "init", "export",
+            "convert")
 RUN_FILES = ("config.toml", "history.jsonl", "model.npz", "model.json", "diagnosis.json",
              "summary.json", "report.html")
 
@@ -445,3 +446,21 @@ def test_debug_shows_the_traceback(bad_runs):
     assert res.returncode not in (0, 2)
     assert "Traceback" in res.stderr
     assert "ConfigError" in res.stderr and "did you mean 'hidden_layer_sizes'" in res.stderr
+
+
+# -- convert: an .npz becomes mappable .npy files ----------------------------------------------
+def test_convert_writes_npy_files_that_a_config_names_as_a_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)).astype(np.float32)
+    np.savez_compressed(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0).astype(np.int64))
+    res = cli("convert", "d.npz", "mapped", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert 'dataset = "mapped"' in res.stdout
+    assert np.array_equal(np.load(tmp_path / "mapped" / "X.npy", mmap_mode="r"), X)
+    config = write_config(tmp_path / "c.toml", **{'"moons"': '"mapped"', "n_samples = 200": ""})
+    run = cli("run", config, "--out", tmp_path / "run", "--quiet", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["split"]["m"] == 300
+    line = assert_one_line_error(cli("convert", "absent.npz", "out", cwd=tmp_path))
+    assert "absent.npz: not found" in line

@@ -88,3 +88,28 @@ def test_standardized_train_has_mean_0_std_1(X):
     std = Z.std(axis=0)
     np.testing.assert_allclose(std[~constant], 1.0, rtol=1e-6)
     np.testing.assert_allclose(std[constant], 0.0, atol=1e-12)
+
+
+def test_streaming_fit_matches_the_two_pass_formula_chunk_by_chunk():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(10_007, 5)) * [1.0, 1e-3, 10.0, 1.0, 0.0] + [0.0, 1e6, -5.0, 2.0, 7.0]
+    whole = Standardizer().fit(X)
+    np.testing.assert_array_equal(whole.mean_, X.mean(axis=0))  # one chunk: exactly np
+    np.testing.assert_array_equal(whole.std_[:4], X.std(axis=0)[:4])
+    for chunk in (1, 97, 4096):
+        s = Standardizer().fit(X, chunk_rows=chunk)
+        np.testing.assert_allclose(s.mean_, whole.mean_, rtol=1e-12)
+        np.testing.assert_allclose(s.std_, whole.std_, rtol=1e-7)  # 1e6 offset: still stable
+        assert s.std_[4] == 1.0  # constant in every chunk: only centred
+
+
+def test_fit_on_rows_reads_only_those_rows():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(1_000, 3)).astype(np.float32)
+    rows = np.sort(rng.choice(1_000, 300, replace=False))
+    s = Standardizer().fit(X, rows=rows, chunk_rows=64)
+    np.testing.assert_allclose(s.mean_, X[rows].astype(np.float64).mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(s.std_, X[rows].astype(np.float64).std(axis=0), rtol=1e-9)
+    X[rows[5], 1] = np.nan
+    with pytest.raises(DataError, match="NaN or inf"):
+        Standardizer().fit(X, rows=rows)

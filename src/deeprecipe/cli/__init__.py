@@ -12,6 +12,7 @@ comment) so that ``deeprecipe --help`` stays fast.
 from __future__ import annotations
 
 from deeprecipe.cli import (  # noqa: F401  (registers commands)
+    commands_data,
     commands_deploy,
     commands_model,
     commands_tuning,

@@ -8,7 +8,8 @@ from __future__ import annotations
 from deeprecipe.data.augmentation import Augmenter
 from deeprecipe.data.datasets import DATASETS, Dataset, load_dataset, load_file
 from deeprecipe.data.distribution import DistributionCheck, same_distribution
-from deeprecipe.data.splits import Split, SplitSizes, split, split_sizes
+from deeprecipe.data.mapped import convert
+from deeprecipe.data.splits import Split, SplitSizes, split, split_indices, split_sizes
 from deeprecipe.data.standardizer import Standardizer
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "Dataset",
     "load_file",
     "split",
+    "split_indices",
+    "convert",
     "split_sizes",
     "Split",
     "SplitSizes",

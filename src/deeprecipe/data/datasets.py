@@ -4,11 +4,15 @@ Embedded: ``digits`` (scikit-learn's 8x8 handwritten digits), ``moons``, ``circl
 ``blobs`` (scikit-learn generators, seeded, with noise) and ``flower`` (the planar
 two-class "flower" of the deeplearning.ai course, generated with NumPy).
 Files: ``.npz`` (keys X, y or X_train, y_train, ...), ``.npy`` pairs and ``.csv`` with a
-header row and a named label column. X comes back as float32 with samples as rows.
+header row and a named label column. X comes back as float32 with samples as rows, except
+from a ``.npy`` file: that is memory-mapped (``mmap_mode="r"``) and keeps its dtype, so a file
+larger than memory is read page by page and never copied (``deeprecipe convert`` turns an
+``.npz``, which cannot be mapped, into such files).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import zipfile
 from collections.abc import Callable
@@ -21,10 +25,14 @@ from deeprecipe._io import check_npy, check_npz
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
 from deeprecipe._validation import check_int, check_size
+from deeprecipe.data._csv_numbers import read_numeric_csv
 from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
+from deeprecipe.data.mapped import check_finite, mapped_pairs, npz_nbytes
 from deeprecipe.errors import DataError
 
-__all__ = ["Dataset", "DATASETS", "load_dataset", "load_file"]
+__all__ = ["Dataset", "DATASETS", "load_dataset", "load_file", "encode_labels"]
+
+_NPZ_IN_MEMORY = 2 * 2**30  # an .npz inflating to more is refused: convert it to .npy files
 
 
 @dataclass
@@ -185,15 +193,16 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
         raise DataError(f"{path}: X has no feature columns (shape {X.shape}); expected at "
                         "least one")
     image_shape = tuple(int(s) for s in X.shape[1:]) if X.ndim > 2 else None
-    X = X.reshape(len(X), -1).astype(np.float32)
-    bad_x = ~np.isfinite(X).all(axis=1)
-    if bad_x.any():
-        raise DataError(f"{path}: X contains NaN or inf in {int(bad_x.sum())} sample(s), first "
-                        f"at row {int(np.argmax(bad_x))}; clean or impute them first")
+    X = X.reshape(len(X), -1)  # a view of a memory map stays a map, in the file's dtype
+    if not isinstance(X, np.memmap):
+        X = X.astype(np.float32, copy=False)
+    check_finite(path, X)
     if named:
         y = y.astype(str)
         if np.any(y == ""):
             raise DataError(f"{path}: y has {int(np.sum(y == ''))} empty label(s)")
+    elif y.dtype.kind in "iub":  # class labels, read into memory (8 bytes per row)
+        y = np.array(y, dtype=np.int64)
     else:
         yf = y.astype(np.float64)
         if not np.isfinite(yf).all():
@@ -205,12 +214,27 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
             raise DataError(f"{path}: y holds a class label of magnitude {np.abs(yf).max():.3g}; "
                             "expected integer labels below 2**53 (or text class names)")
         y = y.astype(np.int64)
-    classes = np.unique(y)
+    classes = encode_labels(y)[0]
     if len(classes) < 2:
         raise DataError(f"{path}: y has a single class ({classes[0].item()}); classification "
                         "needs at least two")
     return Dataset(X=X, y=y, task="classification", n_classes=int(len(classes)),
                    image_shape=image_shape, name=path.stem, description=description)
+
+
+def encode_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, codes) with labels == classes[codes]: np.unique(labels, return_inverse=True),
+    by a lookup table for integer labels of a small range (no sort of an m-sized copy)."""
+    if labels.dtype.kind in "iu" and len(labels):
+        lo, hi = int(labels.min()), int(labels.max())
+        if hi - lo < 2**20:
+            shifted = labels if lo == 0 else labels - lo
+            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            if present.all():  # labels are lo..hi: the codes are labels - lo (no copy if lo=0)
+                return np.arange(lo, hi + 1), shifted.astype(np.intp, copy=False)
+            return np.flatnonzero(present) + lo, (np.cumsum(present) - 1)[shifted]
+    classes, codes = np.unique(labels, return_inverse=True)
+    return classes, codes.reshape(-1)
 
 
 def _load_npz(path: Path, part: str) -> Dataset:
@@ -223,6 +247,11 @@ def _load_npz(path: Path, part: str) -> Dataset:
             raise DataError(f"{path}: {x_key} has {shape[0] if shape else 0} samples but "
                             f"{y_key} has {(headers[y_key][0] or (0,))[0]}")
     try:
+        inflated = npz_nbytes(path)
+        if inflated > _NPZ_IN_MEMORY:
+            raise DataError(f"{path}: a compressed .npz cannot be memory-mapped and its arrays "
+                            f"take {inflated / 2**30:.1f} GiB in memory; run 'deeprecipe convert "
+                            f"{path} DIR/' once and use DIR (mappable .npy files) instead")
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
@@ -277,11 +306,13 @@ def _load_npy(path: Path, y_path: Path | None) -> Dataset:
     check_npy(path, DataError)  # headers only: a huge claimed shape is refused before loading
     check_npy(y_path, DataError)
     try:
-        X = np.load(path, allow_pickle=False)
-        y = np.load(y_path, allow_pickle=False)
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+        y = np.load(y_path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read .npy without pickle: {exc}") from None
-    return _finish(path, X, y, f"{path.name} with labels {y_path.name}")
+        raise DataError(f"{path}: cannot map .npy without pickle: {exc}") from None
+    if not X.flags.c_contiguous:  # a Fortran-order file: its rows are not contiguous
+        X = np.ascontiguousarray(X)
+    return _finish(path, X, y, f"{path.name} with labels {y_path.name} (memory-mapped)")
 
 
 def _load_csv(path: Path, label: str | None) -> Dataset:
@@ -310,12 +341,18 @@ def _load_csv(path: Path, label: str | None) -> Dataset:
         rows = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
     check_size(f"{path}: {rows} rows x {len(header)} columns", (rows, len(header)), 8,
                error=DataError)
-    cells = read_cells(path, skip_rows=1, n_columns=len(header))
-    X = to_numbers(path, np.delete(cells, j, axis=1), names, first_line=2)
-    try:
-        y = cells[:, j].astype(np.float64)
-    except ValueError:
-        y = cells[:, j]  # text labels: class names
+    fast = read_numeric_csv(path, len(header), j)
+    if fast is not None:  # float32 features straight from the file: no table of text
+        X, y = fast
+        with contextlib.suppress(ValueError):
+            y = y.astype(np.float64)
+    else:
+        cells = read_cells(path, skip_rows=1, n_columns=len(header))
+        X = to_numbers(path, np.delete(cells, j, axis=1), names, first_line=2)
+        try:
+            y = cells[:, j].astype(np.float64)
+        except ValueError:
+            y = cells[:, j]  # text labels: class names
     ds = _finish(path, X, y, f"{path.name}, label column {label!r}")
     return dataclasses.replace(ds, feature_names=tuple(names), label_name=label)
 
@@ -333,7 +370,8 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
         the leading ``X`` for ``y``: ``X_train.npy`` -> ``y_train.npy``);
         ``.csv`` with a header row, numeric features and the label column named by
         ``label``: numbers, or text class names ("cat", "dog"; predictions come back as
-        those names).
+        those names); a folder with ``X.npy``, ``y.npy`` (or ``X_train.npy`` ...
+        ``y_test.npy``), as ``deeprecipe convert`` writes. ``.npy`` files are memory-mapped.
     label : str, optional
         Label column of a CSV file (required for CSV).
     y : str or Path, optional
@@ -354,8 +392,10 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
         length mismatch, NaN/inf, a single class, non-numeric values.
     """
     path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory; expected a .npz, .npy or .csv file")
+    if path.is_dir():  # X.npy, y.npy (+ X_test.npy, y_test.npy) as convert writes them
+        (X_path, y_path), test = mapped_pairs(path)
+        ds = _load_npy(X_path, y_path)
+        return ds if test is None else _with_test_part(path, ds, _load_npy(*test))
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()

@@ -16,9 +16,10 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
+from deeprecipe.data.datasets import encode_labels
 from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
 
-__all__ = ["SplitSizes", "Split", "split_sizes", "split"]
+__all__ = ["SplitSizes", "Split", "split_sizes", "split", "split_indices"]
 
 _SMALL_M = 10_000  # up to here: 20% dev, 20% test
 _CAP = 10_000  # dev/test never need more than this many examples each by default
@@ -168,6 +169,8 @@ def _labels(y: np.ndarray) -> np.ndarray | None:
             return None
     elif not (np.issubdtype(y.dtype, np.integer) or y.dtype == bool or y.dtype.kind in "US"):
         return None
+    if y.ndim == 1:  # one label per row: no row-wise unique (a sort of m rows as records)
+        return encode_labels(y)[1]
     return np.unique(flat, axis=0, return_inverse=True)[1].reshape(-1)
 
 
@@ -246,25 +249,46 @@ def split(X, y, *, dev: float | int | None = None, test: float | int | None = No
     if len(X) != len(y):
         raise DataError(f"X and y must have the same number of samples, got {len(X)} and "
                         f"{len(y)}")
-    sizes = split_sizes(len(X), dev=dev, test=test, dev_only=dev_only)
+    parts, sizes, stratified = split_indices(y, dev=dev, test=test, dev_only=dev_only,
+                                             stratify=stratify, random_state=random_state)
+    test_index = None if dev_only else parts[2]
+    return Split(
+        X_train=X[parts[0]], y_train=y[parts[0]], X_dev=X[parts[1]], y_dev=y[parts[1]],
+        X_test=None if dev_only else X[test_index], y_test=None if dev_only else y[test_index],
+        sizes=sizes, dev_only=dev_only, train_index=parts[0], dev_index=parts[1],
+        test_index=test_index, stratified=stratified)
+
+
+def split_indices(y, *, dev: float | int | None = None, test: float | int | None = None,
+                  dev_only: bool = False, stratify: bool = True,
+                  random_state: RandomState = 0) -> tuple[list[np.ndarray], SplitSizes, bool]:
+    """([train, dev(, test)] index arrays, sizes, stratified): ``split`` without copying X.
+
+    The same shuffle as :func:`split` (X[parts[0]] is its X_train); for data too large to
+    copy, such as a memory-mapped file, whose parts are then read through these indices.
+    """
+    y = np.asarray(y)
+    sizes = split_sizes(len(y), dev=dev, test=test, dev_only=dev_only)
     rng = np.random.default_rng(as_seed_sequence(random_state))
     part_sizes = np.array(sizes[:2] if dev_only else sizes, dtype=np.int64)
     codes = _labels(y) if stratify else None
+    stratified = codes is not None
     if codes is None:
-        order = rng.permutation(len(X))
+        order = rng.permutation(len(y))
         parts = np.split(order, np.cumsum(part_sizes)[:-1])
     else:
         counts = np.bincount(codes)
         table = _round_table(counts, part_sizes)
         pieces = [[] for _ in part_sizes]
         for c in range(len(counts)):
-            members = rng.permutation(np.flatnonzero(codes == c))
+            members = np.flatnonzero(codes == c)
+            rng.shuffle(members)  # = rng.permutation(members), without its copy
             for j, chunk in enumerate(np.split(members, np.cumsum(table[c])[:-1])):
                 pieces[j].append(chunk)
-        parts = [rng.permutation(np.concatenate(p)) for p in pieces]
-    test_index = None if dev_only else parts[2]
-    return Split(
-        X_train=X[parts[0]], y_train=y[parts[0]], X_dev=X[parts[1]], y_dev=y[parts[1]],
-        X_test=None if dev_only else X[test_index], y_test=None if dev_only else y[test_index],
-        sizes=sizes, dev_only=dev_only, train_index=parts[0], dev_index=parts[1],
-        test_index=test_index, stratified=codes is not None)
+        del codes
+        parts = []
+        for j in range(len(pieces)):  # one part's pieces freed as it is joined
+            parts.append(np.concatenate(pieces[j]))
+            pieces[j] = None
+            rng.shuffle(parts[-1])
+    return parts, sizes, stratified

@@ -1,7 +1,9 @@
 """Normalizing inputs: x := (x - mu) / sigma with mu, sigma from the training set only.
 
 The lecture's tip: use the *same* mu and sigma (fitted on train) for the dev and test sets
-and for every prediction, never statistics of those sets themselves.
+and for every prediction, never statistics of those sets themselves. The fit is one streaming
+pass over chunks of rows (Chan's parallel update of mean and variance), so a memory-mapped
+training set is never loaded whole.
 """
 
 from __future__ import annotations
@@ -12,6 +14,25 @@ from deeprecipe._validation import check_features
 from deeprecipe.errors import DataError, NotFittedError
 
 __all__ = ["Standardizer"]
+
+CHUNK_ELEMENTS = 2**20  # per chunk of the streaming fit: 8 MB of float64 whatever n is
+
+
+def _chunk_moments(C: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(n, mean, M2) of a chunk C (n, d) in float64: M2 = sum((C - mean)**2, axis=0)."""
+    C64 = C.astype(np.float64, copy=False)
+    mean = C64.mean(axis=0)
+    dev = C64 - mean
+    return len(C), mean, np.multiply(dev, dev, out=dev).sum(axis=0)
+
+
+def _chan(a: tuple, b: tuple) -> tuple[int, np.ndarray, np.ndarray]:
+    """Merge (n, mean, M2) of two parts (Chan et al.): delta = mean_b - mean_a,
+    mean = mean_a + delta * n_b / n, M2 = M2_a + M2_b + delta**2 * n_a * n_b / n."""
+    (na, ma, m2a), (nb, mb, m2b) = a, b
+    n = na + nb
+    delta = mb - ma
+    return n, ma + delta * (nb / n), m2a + m2b + delta * delta * (na * nb / n)
 
 
 def _as_float(X, name: str, n_features: int | None = None) -> np.ndarray:
@@ -50,14 +71,35 @@ class Standardizer:
         self.std_: np.ndarray | None = None
         self.n_features_in_: int | None = None
 
-    def fit(self, X) -> Standardizer:
-        """Learn mu = mean(X, axis=0) and sigma = std(X, axis=0) from the training set X."""
-        X = _as_float(X, "X")
-        X64 = X.astype(np.float64, copy=False)
-        mean = X64.mean(axis=0)
-        std = X64.std(axis=0)
-        constant = np.ptp(X, axis=0) == 0
-        std[constant | (std == 0)] = 1.0
+    def fit(self, X, *, rows: np.ndarray | None = None,
+            chunk_rows: int | None = None) -> Standardizer:
+        """Learn mu = mean(X[rows], axis=0), sigma = std(X[rows], axis=0) in one streaming pass.
+
+        X (m, n) may be a memory map: it is read ``chunk_rows`` rows at a time (each chunk's
+        mean and M2 in float64, merged with Chan's update), so memory stays
+        O(chunk_rows x n) (default: 2**20 / n rows). ``rows``: the training rows of X (sorted
+        indices, read in order); None = all of X. One chunk is exactly the two-pass formula.
+        """
+        X = _as_float(X, "X") if rows is None else X
+        if rows is not None and (X.ndim != 2 or len(rows) == 0):
+            raise DataError(f"X must be 2-D with at least one training row, got shape "
+                            f"{X.shape} and {len(rows)} rows")
+        m = len(X) if rows is None else len(rows)
+        chunk_rows = chunk_rows or max(1, CHUNK_ELEMENTS // max(1, X.shape[1]))
+        acc, lo, hi = None, None, None
+        for start in range(0, m, chunk_rows):
+            C = X[start:start + chunk_rows] if rows is None else X[rows[start:start + chunk_rows]]
+            part = _chunk_moments(C)
+            acc = part if acc is None else _chan(acc, part)
+            c_lo, c_hi = C.min(axis=0), C.max(axis=0)
+            lo = c_lo if lo is None else np.minimum(lo, c_lo)
+            hi = c_hi if hi is None else np.maximum(hi, c_hi)
+        n, mean, M2 = acc
+        std = np.sqrt(M2 / n)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            raise DataError("X contains NaN or inf values in its training rows; clean or "
+                            "impute them first")
+        std[(lo == hi) | (std == 0)] = 1.0  # a constant feature is only centred
         self.mean_, self.std_, self.n_features_in_ = mean, std, X.shape[1]
         return self
 

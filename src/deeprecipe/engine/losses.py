@@ -155,13 +155,13 @@ class Loss:
             if y.ndim == 2 and y.shape[1] == n_out:
                 return _as_finite(y, dtype)
             y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-            if y.ndim != 1 or not np.all(np.mod(y, 1) == 0):
+            if y.ndim != 1 or not (y.dtype.kind in "iub" or np.all(np.mod(y, 1) == 0)):
                 raise DataError("categorical_crossentropy needs integer class labels of shape "
                                 f"(m,) or one-hot (m, {n_out}); got shape {y.shape}")
             if y.min() < 0 or y.max() >= n_out:
                 raise DataError(f"labels must be in [0, {n_out - 1}] for a {n_out}-unit softmax "
                                 f"output, got values from {y.min()} to {y.max()}")
-            return y.astype(np.intp)
+            return y.astype(np.intp, copy=False)  # read only: no copy of m labels
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         if y.ndim != 2 or y.shape[1] != n_out:
             raise DataError(f"{self.name} needs targets of shape (m, {n_out}) or (m,), "

@@ -35,6 +35,7 @@ from deeprecipe.optimize.batches import resolve_batch_size
 from deeprecipe.optimize.callbacks import Callback, Checkpoint, ProgressBar
 from deeprecipe.optimize.history import History
 from deeprecipe.optimize.optimizers import Adam, Optimizer
+from deeprecipe.optimize.rows import Rows, prepare_rows
 from deeprecipe.optimize.schedules import Constant, schedule_from_config
 
 __all__ = ["train", "Trainer"]
@@ -58,13 +59,13 @@ class Trainer:
         if not isinstance(net, Sequential):
             raise InvalidTypeError("net must be a deeprecipe Sequential, got "
                                    f"{type(net).__name__}")
-        X_arr = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        shape = np.shape(X) if isinstance(X, Rows) else np.asarray(X).shape
         if not net.built:
-            if X_arr.ndim != 2:
-                raise DataError(f"X must be 2-D (samples as rows), got shape {X_arr.shape}")
-            net.build(X_arr.shape[1])
+            if len(shape) != 2:
+                raise DataError(f"X must be 2-D (samples as rows), got shape {shape}")
+            net.build(shape[1])
         self.net = net
-        self.X, self.Y, self.loss = net.prepare(X, y, loss)
+        self.X, self.Y, self.loss = prepare_rows(net, X, y, loss)  # Rows: read batch by batch
         self.m = len(self.X)
         self.l2 = check_in_range("l2", l2, low=0.0)
         self.l1 = check_in_range("l1", l1, low=0.0)
@@ -74,7 +75,7 @@ class Trainer:
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise InvalidValueError("validation_data must be a pair (X_dev, y_dev)")
-            X_dev, Y_dev, _ = net.prepare(*validation_data, self.loss)
+            X_dev, Y_dev, _ = prepare_rows(net, *validation_data, self.loss)
             self.dev = (X_dev, Y_dev)
         self.optimizer = optimizer if optimizer is not None else Adam(learning_rate=1e-3)
         if not isinstance(self.optimizer, Optimizer):
@@ -150,8 +151,7 @@ class Trainer:
         start_time = time.perf_counter()
         if self.step_in_epoch == 0:
             self._apply_schedule(epoch_num)
-            full = self.batch_size >= self.m
-            if self.perm is None and not full:  # a step-0 Ctrl-C checkpoint keeps its perm
+            if self.perm is None and self.batch_size < self.m:  # a step-0 checkpoint keeps it
                 self.perm = self.shuffle_rng.permutation(self.m)
             self.epoch_sums = [0.0, 0.0]
         for cb in self.callbacks:
@@ -161,10 +161,12 @@ class Trainer:
             if interrupt.raised:
                 self._interrupted()
             s = self.step_in_epoch
-            if self.perm is None:
+            idx = None if self.perm is None else self.perm[s * bs:(s + 1) * bs]
+            if isinstance(self.X, Rows):  # rows sorted inside the batch, standardized in place
+                Xb, Yb = self.X.take_batch(idx, self.Y, self._xbuf, self._ybuf)
+            elif idx is None:
                 Xb, Yb = self.X, self.Y
             else:
-                idx = self.perm[s * bs:(s + 1) * bs]
                 Xb = np.take(self.X, idx, axis=0, out=self._xbuf[:len(idx)])
                 Yb = np.take(self.Y, idx, axis=0, out=self._ybuf[:len(idx)])
             if self.augmenter is not None:
@@ -363,7 +365,8 @@ def train(net: Sequential, X, y, *, loss: str | Loss = "categorical_crossentropy
     Parameters
     ----------
     net : Sequential (built on first use if it has no input_dim).
-    X, y : training data, X of shape (m, n_features); y labels for ``loss``.
+    X, y : training data, X of shape (m, n_features) (an array, a memory map or ``Rows``:
+        read batch by batch); y labels for ``loss``.
     loss : "binary_crossentropy", "categorical_crossentropy" or "mean_squared_error".
     optimizer : GradientDescent, Momentum, RMSprop or Adam (default Adam(1e-3)).
     l2, l1 : penalties (l2/2m) sum ||W||^2 and (l1/m) sum |W|, m the mini-batch size.

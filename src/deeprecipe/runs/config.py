@@ -282,8 +282,9 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     config = config_from_dict(data)
     dataset = Path(config.data.dataset)
-    if dataset.suffix and not dataset.is_absolute() and (path.parent / dataset).exists():
-        # a data file is named relative to the config file, wherever the command runs
+    if ((dataset.suffix or (path.parent / dataset).is_dir()) and not dataset.is_absolute()
+            and (path.parent / dataset).exists()):
+        # a data file (or a folder of .npy files) is named relative to the config file
         config.data.dataset = str((path.parent / dataset).resolve())
     return config
 

@@ -18,6 +18,7 @@ from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
 from deeprecipe._validation import check_in_range
 from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
+from deeprecipe.optimize.rows import Rows
 
 __all__ = ["Diagnosis", "diagnose", "LearningCurve", "learning_curve", "error_rate",
            "BIAS_STEPS", "VARIANCE_STEPS"]
@@ -192,7 +193,9 @@ def learning_curve(make_and_fit: Callable, X_train, y_train, X_dev, y_dev, *,
     if not callable(make_and_fit):
         raise InvalidTypeError(f"make_and_fit must be callable, got "
                                f"{type(make_and_fit).__name__}")
-    X_train, y_train = np.asarray(X_train), np.asarray(y_train)
+    if not isinstance(X_train, Rows):  # Rows (a mapped file) give copies of X_train[idx] only
+        X_train = np.asarray(X_train)
+    y_train = np.asarray(y_train)
     if len(X_train) != len(y_train) or len(X_dev) != len(y_dev):
         raise DataError("X and y must have the same number of samples (train and dev)")
     m = len(X_train)

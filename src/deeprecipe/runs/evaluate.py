@@ -8,6 +8,7 @@ import numpy as np
 
 from deeprecipe.engine.network import Sequential
 from deeprecipe.engine.network import cost_and_error
+from deeprecipe.optimize.rows import prepare_rows
 from deeprecipe.runs.prepare import PreparedData, prepare_data
 from deeprecipe.runs.rundir import load_run_model, run_config
 
@@ -41,7 +42,7 @@ def evaluate(net: Sequential, data: PreparedData) -> dict[str, float | None]:
         if X is None:
             out[f"{part}_cost"] = out[f"{part}_error"] = None
             continue
-        Xp, Yp, loss = net.prepare(X, y, data.loss)
+        Xp, Yp, loss = prepare_rows(net, X, y, data.loss)  # Rows: read chunk by chunk
         cost, error = cost_and_error(net, Xp, Yp, loss)
         out[f"{part}_cost"] = cost
         out[f"{part}_error"] = min(1.0, error / scale) if data.task == "regression" else error

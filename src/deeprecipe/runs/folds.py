@@ -38,7 +38,7 @@ def kfold_data(config: Config, k: int | None = None) -> list[PreparedData]:
         raise ConfigError(f"split.folds must be an int >= 2, got {k!r}")
     raw_split = dataclasses.replace(config.split, standardize=False)
     base = prepare_data(dataclasses.replace(config, split=raw_split), check_distribution=False)
-    X = np.concatenate([base.X_train, base.X_dev])
+    X = np.concatenate([base.X_train[:], base.X_dev[:]])  # small data: in memory
     y = np.concatenate([base.y_train, base.y_dev])
     if base.task == "classification":
         smallest = int(np.bincount(y).min())

@@ -9,21 +9,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from deeprecipe import data as dd
+from deeprecipe.data.datasets import encode_labels
+from deeprecipe.optimize.rows import Rows
 from deeprecipe.runs.config import Config
 
 __all__ = ["PreparedData", "prepare_data"]
 
+_CHECK_SAMPLES = 2000  # rows of dev and of test the same-distribution check looks at
+
 
 @dataclass
 class PreparedData:
-    """Split, standardized, flattened float32 data plus what the network needs to know."""
+    """Split, standardized, flattened float32 data plus what the network needs to know.
+
+    X_train, X_dev, X_test are ``Rows``: views of the loaded (possibly memory-mapped) X
+    through sorted index arrays, standardized as they are read; ``X_dev[:]`` is a copy.
+    """
 
     name: str
-    X_train: np.ndarray
+    X_train: Rows
     y_train: np.ndarray
-    X_dev: np.ndarray
+    X_dev: Rows
     y_dev: np.ndarray
-    X_test: np.ndarray | None
+    X_test: Rows | None
     y_test: np.ndarray | None
     task: str
     classes: np.ndarray | None
@@ -65,52 +73,86 @@ def _load(config: Config) -> dd.Dataset:
 
 
 def prepare_data(config: Config, *, check_distribution: bool = True) -> PreparedData:
-    """Load, split (sizes fit to m), check dev vs test, standardize with train statistics."""
+    """Load, split (sizes fit to m), check dev vs test, standardize with train statistics.
+
+    Nothing is copied: X stays as loaded (a memory map for a .npy file), train/dev/test are
+    sorted index arrays into it, the Standardizer is fit in one streaming pass over the
+    training rows, and each part is a ``Rows`` that standardizes the rows it reads, batch by
+    batch in training and chunk by chunk in evaluation.
+    """
     ds = _load(config)
-    X = ds.X.reshape(len(ds.X), -1).astype(np.float32)
+    X = ds.X.reshape(len(ds.X), -1)
     y, y_test, classes = ds.y, ds.y_test, None
     if ds.task == "classification":  # classes over both parts: a label may be in one only
         labels = ds.y if ds.y_test is None else np.concatenate([ds.y, ds.y_test])
-        classes, codes = np.unique(labels, return_inverse=True)
+        classes, codes = encode_labels(labels)
         y, y_test = codes[:len(ds.y)], codes[len(ds.y):]
-    split = functools.partial(dd.split, X, y, dev=config.split.dev, test=config.split.test,
+    split = functools.partial(dd.split_indices, y, dev=config.split.dev, test=config.split.test,
                               stratify=config.split.stratify and ds.task == "classification",
                               random_state=config.seed)
+    X_test = None if ds.X_test is None else ds.X_test.reshape(len(ds.X_test), -1)
     if ds.X_test is None:
-        parts = split(dev_only=config.split.dev_only)
-        summary = parts.summary()
+        index, sizes, stratified = split(dev_only=config.split.dev_only)
+        summary = dd.Split(*[None] * 6, sizes, config.split.dev_only, *[None] * 3,
+                           stratified).summary()
     elif config.split.dev_only:  # the file's test set serves as the dev set
-        parts, summary = _given_dev(X, y, ds.X_test.astype(np.float32), y_test)
+        index, summary = [np.arange(len(X)), None], _given_dev(len(X), len(X_test))
     else:  # train/dev from the file's training part, its own test set as the test set
-        parts = dataclasses.replace(split(dev_only=True), X_test=ds.X_test.astype(np.float32),
-                                    y_test=y_test)
-        summary = _summary_with_given_test(parts.summary(), len(ds.X_test))
+        index, sizes, stratified = split(dev_only=True)
+        summary = _summary_with_given_test(
+            dd.Split(*[None] * 6, sizes, True, *[None] * 3, stratified).summary(), len(X_test))
+    for part in index:
+        if part is not None:
+            part.sort()  # rows read in file order
+    standardizer = dd.Standardizer().fit(X, rows=index[0]) if config.split.standardize \
+        else None
+    parts = _rows(X, y, X_test, y_test, index, standardizer)
     distribution = None
-    if check_distribution and parts.X_test is not None:
-        distribution = dd.same_distribution(parts.X_dev, parts.X_test, cv=3,
-                                            random_state=config.seed).to_dict()
-    standardizer = None
-    X_train, X_dev, X_test = parts.X_train, parts.X_dev, parts.X_test
-    if config.split.standardize:
-        standardizer = dd.Standardizer().fit(X_train)
-        X_train, X_dev = standardizer.transform(X_train), standardizer.transform(X_dev)
-        X_test = None if X_test is None else standardizer.transform(X_test)
-    return PreparedData(ds.name, X_train, parts.y_train, X_dev, parts.y_dev, X_test,
-                        parts.y_test, ds.task, classes, ds.image_shape, standardizer,
+    if check_distribution and parts[4] is not None:
+        distribution = _distribution(parts[2], parts[4], config.seed)
+    return PreparedData(ds.name, *parts, ds.task, classes, ds.image_shape, standardizer,
                         summary, distribution, ds.feature_names, ds.label_name)
 
 
-def _given_dev(X, y, X_dev, y_dev) -> tuple[dd.Split, dict]:
+def _rows(X, y, X_file_test, y_file_test, index, standardizer) -> list:
+    """[X_train, y_train, X_dev, y_dev, X_test, y_test]: Rows of X through each index (the
+    file's own test set in the dev or test place when it brought one)."""
+    stats = ({} if standardizer is None else
+             {"mean": standardizer.mean_, "std": standardizer.std_})
+    out = []
+    for part in index:
+        out += [None, None] if part is None else [Rows(X, part, **stats), y[part]]
+    if X_file_test is not None:  # dev-only: as the dev set; else: as the test set
+        out[2 if index[1] is None else 4:] = [Rows(X_file_test, None, **stats), y_file_test]
+    return out + [None] * (6 - len(out))
+
+
+def _distribution(X_dev: Rows, X_test: Rows, seed: int) -> dict:
+    """Same-distribution check of dev vs test on at most _CHECK_SAMPLES random rows of each."""
+    rng = np.random.default_rng(seed)
+    sample = [np.sort(rng.choice(len(A), min(len(A), _CHECK_SAMPLES), replace=False))
+              for A in (X_dev, X_test)]
+    check = dd.same_distribution(X_dev[sample[0]], X_test[sample[1]], cv=3,
+                                 max_samples=_CHECK_SAMPLES, random_state=seed).to_dict()
+    n_dev, n_test = len(sample[0]), len(sample[1])
+    check["sample"] = (f"checked on all {n_dev:,} dev and {n_test:,} test rows"
+                       if (n_dev, n_test) == (len(X_dev), len(X_test)) else
+                       f"checked on a random subsample of {n_dev:,} of {len(X_dev):,} dev and "
+                       f"{n_test:,} of {len(X_test):,} test rows")
+    check["message"] = f"{check['message']} ({check['sample']})"
+    return check
+
+
+def _given_dev(m: int, m_dev: int) -> dict:
     """Dev-only with a file's own test set as the dev set: train on all of its training part
     (the lecture's football setup: 211 points to train on, 200 to compare models)."""
-    sizes = dd.SplitSizes(len(X), len(X_dev), 0)
-    parts = dd.Split(X, y, X_dev, y_dev, None, None, sizes, True, np.arange(len(X)),
-                     np.arange(len(X_dev)), None, False)
+    sizes = dd.SplitSizes(m, m_dev, 0)
+    parts = dd.Split(*[None] * 6, sizes, True, *[None] * 3, False)
     summary = {**parts.summary(),
                "mode": "dev-only: train on the file's training part, the file's test set as "
                        "the dev set (no test set: the dev error is used for model choice and "
                        "is not an unbiased estimate)"}
-    return parts, summary
+    return summary
 
 
 def _summary_with_given_test(summary: dict, n_test: int) -> dict:

@@ -71,9 +71,9 @@ def fingerprint(config: Config, data) -> dict:
     h = hashlib.sha256()
     for part in data if isinstance(data, list) else [data]:
         for name in ("X_train", "y_train", "X_dev", "y_dev", "X_test", "y_test"):
-            a = getattr(part, name)
-            if a is not None:
-                h.update(np.ascontiguousarray(a).tobytes())
+            a = getattr(part, name)  # an array, or Rows of a mapped file: read in chunks
+            for start in range(0, 0 if a is None else len(a), 1 << 16):
+                h.update(np.ascontiguousarray(a[start:start + (1 << 16)]).tobytes())
     return {"config": {**config_to_dict(config), "tuning": tuning}, "data": h.hexdigest()}
 
 

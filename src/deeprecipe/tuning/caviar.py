@@ -79,7 +79,7 @@ def _regression_errors(net, data) -> dict:
     if data.task != "regression":
         return {}
     y = np.asarray(data.y_dev, dtype=np.float64)
-    diff = np.asarray(net.forward(data.X_dev), dtype=np.float64).reshape(y.shape) - y
+    diff = np.asarray(net.forward(data.X_dev[:]), dtype=np.float64).reshape(y.shape) - y
     return {"dev_rmse": float(np.sqrt(np.mean(diff ** 2))),
             "dev_mae": float(np.mean(np.abs(diff)))}
 

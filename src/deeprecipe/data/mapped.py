@@ -1,0 +1,161 @@
+"""Files that can be memory-mapped: ``.npy`` arrays, and turning other layouts into them.
+
+A compressed ``.npz`` cannot be mapped (its arrays must be inflated into memory) and a folder
+of ``.npy`` shards is many maps, not one. ``convert(source, out_dir)`` streams either into one
+plain ``.npy`` per array (``X.npy``, ``y.npy``, or ``X_train.npy`` ... ``y_test.npy``) with
+memory bounded by a copy buffer, never by the data; ``load_file(out_dir)`` then maps them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from deeprecipe.errors import DataError
+
+__all__ = ["convert", "npz_nbytes", "mapped_pairs", "check_finite"]
+
+_CHECK_ELEMENTS = 2**24  # per chunk of the NaN/inf scan: 64 MB of float32
+_PAIRS = (("X", "y"), ("X_train", "y_train"))
+_SHARD = re.compile(r"^(X|y)(_(train|test))?[_-]?(\d+)\.npy$")
+_COPY_BYTES = 16 * 2**20  # copy buffer of convert: 16 MB
+
+
+def check_finite(path: Path, X: np.ndarray) -> None:
+    """DataError naming the first row with NaN or inf; X is scanned in chunks of rows (a sum
+    per chunk, rows looked at only in a chunk that is not finite)."""
+    step = max(1, _CHECK_ELEMENTS // max(1, X.shape[1]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, len(X), step):
+            C = X[start:start + step]
+            if np.isfinite(C.sum()):
+                continue
+            bad = ~np.isfinite(C).all(axis=1)
+            if bad.any():
+                raise DataError(f"{path}: X contains NaN or inf, first at row "
+                                f"{start + int(np.argmax(bad))}; clean or impute them first")
+
+
+def npz_nbytes(path: Path) -> int:
+    """Bytes the arrays of an .npz take once inflated (read from the zip directory only)."""
+    with zipfile.ZipFile(path) as zf:
+        return sum(info.file_size for info in zf.infolist())
+
+
+def _npy_header(fh, where: str) -> tuple[tuple, np.dtype, bool]:
+    """(shape, dtype, fortran_order) of the .npy stream ``fh`` positioned at its start."""
+    try:
+        fmt = np.lib.format
+        read = (fmt.read_array_header_1_0 if fmt.read_magic(fh) == (1, 0)
+                else fmt.read_array_header_2_0)
+        shape, fortran, dtype = read(fh)
+    except ValueError as exc:
+        raise DataError(f"{where}: not a .npy array ({exc})") from None
+    if dtype.hasobject:
+        raise DataError(f"{where}: holds Python objects (would need pickle); save plain "
+                        "numeric arrays")
+    return shape, dtype, fortran
+
+
+def _convert_npz(source: Path, out_dir: Path) -> list[Path]:
+    """Each array of the archive copied out as a .npy stream (inflated chunk by chunk)."""
+    written = []
+    with zipfile.ZipFile(source) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as fh:
+                _npy_header(fh, f"{source}:{info.filename}")
+            target = out_dir / Path(info.filename).name
+            with zf.open(info) as fh, open(target, "wb") as out:
+                shutil.copyfileobj(fh, out, _COPY_BYTES)
+            written.append(target)
+    if not written:
+        raise DataError(f"{source}: the archive holds no arrays")
+    return written
+
+
+def _shard_groups(folder: Path) -> dict[str, list[Path]]:
+    """{"X": [X_000.npy, ...], "y": [...], ...}: shards grouped by array, in numeric order."""
+    groups: dict[str, list[tuple[int, Path]]] = {}
+    for path in folder.iterdir():
+        match = _SHARD.match(path.name)
+        if match:
+            name = match.group(1) + (match.group(2) or "")
+            groups.setdefault(name, []).append((int(match.group(4)), path))
+    return {name: [p for _, p in sorted(items)] for name, items in groups.items()}
+
+
+def _join_shards(paths: list[Path], target: Path) -> Path:
+    """Rows of the shards, in order, into one .npy (shards mapped one at a time)."""
+    heads = []
+    for path in paths:
+        with open(path, "rb") as fh:
+            heads.append(_npy_header(fh, str(path)))
+    shape0, dtype = heads[0][0], heads[0][1]
+    for path, (shape, dt, _) in zip(paths, heads, strict=True):
+        if shape[1:] != shape0[1:] or dt != dtype:
+            raise DataError(f"{path}: shape {shape} {dt} does not match {paths[0].name} "
+                            f"({shape0} {dtype}): shards must differ in rows only")
+    rows = sum(h[0][0] for h in heads)
+    out = np.lib.format.open_memmap(target, mode="w+", dtype=dtype, shape=(rows, *shape0[1:]))
+    start = 0
+    for path in paths:
+        part = np.load(path, mmap_mode="r", allow_pickle=False)
+        step = max(1, _COPY_BYTES // max(1, part[:1].nbytes))
+        for s in range(0, len(part), step):
+            chunk = part[s:s + step]
+            out[start + s:start + s + len(chunk)] = chunk
+        start += len(part)
+    out.flush()
+    del out
+    return target
+
+
+def convert(source, out_dir) -> list[Path]:
+    """Write mappable .npy files into ``out_dir`` from an .npz or a folder of .npy shards.
+
+    Parameters
+    ----------
+    source : path of an ``.npz`` (every array becomes ``<key>.npy``) or of a folder of shards
+        named ``X_000.npy``, ``X_001.npy``, ... and ``y_000.npy``, ... (also ``X_train_0.npy``,
+        ``X_test_0.npy``): each group is joined, in numeric order, into ``X.npy``, ``y.npy``...
+    out_dir : folder to write into (created).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    source, out_dir = Path(source), Path(out_dir)
+    if not source.exists():
+        raise DataError(f"{source}: not found (expected an .npz file or a folder of .npy "
+                        "shards)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if source.is_file() and source.suffix.lower() == ".npz":
+        try:
+            return _convert_npz(source, out_dir)
+        except zipfile.BadZipFile as exc:
+            raise DataError(f"{source}: not a readable .npz archive ({exc})") from None
+    if source.is_dir():
+        groups = _shard_groups(source)
+        if not groups:
+            raise DataError(f"{source}: no .npy shards named like X_000.npy, y_000.npy")
+        return [_join_shards(paths, out_dir / f"{name}.npy") for name, paths in groups.items()]
+    raise DataError(f"{source}: expected an .npz file or a folder of .npy shards")
+
+
+def mapped_pairs(folder: Path) -> tuple[tuple[Path, Path], tuple[Path, Path] | None]:
+    """((X, y), (X_test, y_test) or None): the .npy files of a folder ``convert`` wrote."""
+    for xs, ys in _PAIRS:
+        if (folder / f"{xs}.npy").is_file() and (folder / f"{ys}.npy").is_file():
+            test = (folder / "X_test.npy", folder / "y_test.npy")
+            has_test = xs == "X_train" and all(p.is_file() for p in test)
+            return (folder / f"{xs}.npy", folder / f"{ys}.npy"), (test if has_test else None)
+    shards = "; its .npy shards must be joined first" if _shard_groups(folder) else ""
+    raise DataError(f"{folder}: expected X.npy and y.npy (or X_train.npy, y_train.npy) in the "
+                    f"folder{shards}: deeprecipe convert {folder} OUT_DIR/ writes them")

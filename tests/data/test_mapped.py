@@ -1,0 +1,76 @@
+"""Tests for deeprecipe.data.mapped and the memory-mapped loading of .npy files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeprecipe.data import convert, load_file
+from deeprecipe.data.mapped import check_finite, npz_nbytes
+from deeprecipe.errors import DataError
+
+
+@pytest.fixture
+def arrays():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(250, 4)).astype(np.float32)
+    return X, (X[:, 0] > 0).astype(np.int64)
+
+
+def test_an_npy_pair_is_memory_mapped_not_copied(tmp_path, arrays):
+    X, y = arrays
+    np.save(tmp_path / "X_big.npy", X)
+    np.save(tmp_path / "y_big.npy", y)
+    ds = load_file(tmp_path / "X_big.npy")
+    assert isinstance(ds.X, np.memmap) and str(ds.X.filename) == str(tmp_path / "X_big.npy")
+    assert np.array_equal(ds.X, X) and np.array_equal(ds.y, y)
+    assert "memory-mapped" in ds.description
+
+
+def test_convert_an_npz_with_its_test_part(tmp_path, arrays):
+    X, y = arrays
+    np.savez_compressed(tmp_path / "d.npz", X_train=X[:200], y_train=y[:200], X_test=X[200:],
+                        y_test=y[200:])
+    written = convert(tmp_path / "d.npz", tmp_path / "out")
+    assert sorted(p.name for p in written) == ["X_test.npy", "X_train.npy", "y_test.npy",
+                                               "y_train.npy"]
+    ds = load_file(tmp_path / "out")
+    assert isinstance(ds.X, np.memmap) and np.array_equal(ds.X, X[:200])
+    assert np.array_equal(ds.X_test, X[200:]) and np.array_equal(ds.y_test, y[200:])
+    assert npz_nbytes(tmp_path / "d.npz") > X.nbytes
+
+
+def test_convert_joins_shards_in_numeric_order(tmp_path, arrays):
+    X, y = arrays
+    (tmp_path / "shards").mkdir()
+    for i, start in enumerate(range(0, 250, 100)):  # 10 > 9: numeric, not text, order
+        np.save(tmp_path / "shards" / f"X_{i * 5}.npy", X[start:start + 100])
+        np.save(tmp_path / "shards" / f"y_{i * 5}.npy", y[start:start + 100])
+    with pytest.raises(DataError, match="must be joined first: deeprecipe convert"):
+        load_file(tmp_path / "shards")
+    convert(tmp_path / "shards", tmp_path / "joined")
+    ds = load_file(tmp_path / "joined")
+    assert np.array_equal(ds.X, X) and np.array_equal(ds.y, y)
+
+
+def test_shards_that_differ_in_columns_are_refused(tmp_path, arrays):
+    X, _ = arrays
+    np.save(tmp_path / "X_0.npy", X)
+    np.save(tmp_path / "X_1.npy", X[:, :3])
+    with pytest.raises(DataError, match="shards must differ in rows only"):
+        convert(tmp_path, tmp_path / "out")
+
+
+def test_an_npz_of_objects_is_refused_without_unpickling(tmp_path):
+    np.savez(tmp_path / "o.npz", X=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(DataError, match="Python objects"):
+        convert(tmp_path / "o.npz", tmp_path / "out")
+
+
+def test_check_finite_names_the_first_bad_row_across_chunks(tmp_path):
+    X = np.ones((70_000, 300), np.float32)  # three chunks of the scan
+    check_finite(tmp_path / "ok.npy", X)
+    X[60_001, 7] = np.inf
+    X[65_000, 1] = np.nan
+    with pytest.raises(DataError, match="first at row 60001"):
+        check_finite(tmp_path / "bad.npy", X)
