@@ -78,7 +78,6 @@ class _Search:
         self.live: dict[tuple, object] = {}
         self.ran, self.stopped = 0, None
         self.durations: list[float] = []
-        self.original = config.tuning  # where the study runs, before overrides
 
     @property
     def remote(self) -> bool:
@@ -252,7 +251,6 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
             threading.Thread(target=importances, args=(None, 0), daemon=True).start()  # now
         search = _Search(study, config, base, spec, study_name, runner,
                          deadline or Deadline(None), verbose, out_dir)
-        search.original = original
         for r in range(1, t.rounds + 1):
             if r > 1:
                 spaces.append(_next_space(study, spaces[-1], config.seed, r, t.n_trials,
@@ -261,13 +259,13 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
             search.run_round(spaces[-1], r)
             if search.stopped:
                 break
+    where = {"workers": original.workers, "scheduler": original.scheduler}  # not the study's
+    config = dataclasses.replace(config, tuning=dataclasses.replace(config.tuning, **where))
     return _finish(study, config, spaces, out_dir, spec, study_name, search, start)
 
 
 def _finish(study, config: Config, spaces: list, out_dir: Path, spec: str, study_name: str,
             search: _Search, start: float) -> StudyResult:
-    where = {"workers": search.original.workers, "scheduler": search.original.scheduler}
-    config = dataclasses.replace(config, tuning=dataclasses.replace(config.tuning, **where))
     rows = {}
     for r in range(1, len(spaces) + 1):
         for tr in finished(study, r).values():
