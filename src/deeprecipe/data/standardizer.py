@@ -29,6 +29,10 @@ class Standardizer:
     zero). Float inputs keep their dtype (float32 stays float32); integer inputs become
     float32.
 
+    ``image_shape=(H, W)`` or ``(H, W, C)`` normalizes images globally (one mu, sigma over
+    all pixels) or per channel C, not per pixel: a near-constant border pixel is not blown
+    up. mean_ and std_ still hold one value per feature (the pixel's channel's).
+
     Attributes
     ----------
     mean_ : ndarray of shape (n_features,), float64
@@ -45,7 +49,8 @@ class Standardizer:
     [[2.0, 1.0]]
     """
 
-    def __init__(self) -> None:
+    def __init__(self, image_shape: tuple[int, ...] | None = None) -> None:
+        self.image_shape = None if image_shape is None else tuple(image_shape)
         self.mean_: np.ndarray | None = None
         self.std_: np.ndarray | None = None
         self.n_features_in_: int | None = None
@@ -54,12 +59,25 @@ class Standardizer:
         """Learn mu = mean(X, axis=0) and sigma = std(X, axis=0) from the training set X."""
         X = _as_float(X, "X")
         X64 = X.astype(np.float64, copy=False)
-        mean = X64.mean(axis=0)
-        std = X64.std(axis=0)
-        constant = np.ptp(X, axis=0) == 0
-        std[constant | (std == 0)] = 1.0
+        if self.image_shape is not None:
+            mean, std = self._per_channel(X64)
+        else:
+            mean, std = X64.mean(axis=0), X64.std(axis=0)
+            std[(np.ptp(X, axis=0) == 0) | (std == 0)] = 1.0
         self.mean_, self.std_, self.n_features_in_ = mean, std, X.shape[1]
         return self
+
+    def _per_channel(self, X64: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """mu, sigma of each channel (all pixels of it), repeated for each of its features."""
+        if int(np.prod(self.image_shape)) != X64.shape[1]:
+            raise DataError(f"image_shape {self.image_shape} does not match the "
+                            f"{X64.shape[1]} features of X")
+        channels = self.image_shape[-1] if len(self.image_shape) == 3 else 1
+        pixels = X64.reshape(len(X64), -1, channels)
+        mean, std = pixels.mean(axis=(0, 1)), pixels.std(axis=(0, 1))
+        std[std == 0] = 1.0
+        reps = X64.shape[1] // channels
+        return np.tile(mean, reps), np.tile(std, reps)
 
     def _check(self, X, name: str) -> np.ndarray:
         if self.mean_ is None:

@@ -90,7 +90,8 @@ def prepare_data(config: Config, *, check_distribution: bool = True) -> Prepared
     standardizer = None
     X_train, X_dev, X_test = parts.X_train, parts.X_dev, parts.X_test
     if config.split.standardize:
-        standardizer = dd.Standardizer().fit(X_train)
+        # images: per channel or globally, not per pixel
+        standardizer = dd.Standardizer(image_shape=ds.image_shape).fit(X_train)
         X_train, X_dev = standardizer.transform(X_train), standardizer.transform(X_dev)
         X_test = None if X_test is None else standardizer.transform(X_test)
     return PreparedData(ds.name, X_train, parts.y_train, X_dev, parts.y_dev, X_test,
