@@ -54,16 +54,15 @@ def _trials(runner: Runner, config: Config, candidates: list[dict], epochs: int,
             for r in results]
 
 
-def _pick(trials: list[dict], n_dev: int, tiebreak) -> tuple[int | None, float]:
-    """Index of the best trial: the lowest dev error; among those within its noise,
-    the one ``tiebreak`` ranks first. (None when every trial failed, the noise)."""
+def _ties(trials: list[dict], n_dev: int) -> tuple[list[int], float]:
+    """Indices of the trials whose dev error is within sqrt(p (1 - p) / n_dev) of the lowest
+    (empty when every trial failed), and that threshold."""
     ok = [i for i, t in enumerate(trials) if t["status"] == "complete"]
     if not ok:
-        return None, 0.0
+        return [], 0.0
     best = min(trials[i]["dev_error"] for i in ok)
     threshold = dev_noise(best, n_dev)
-    ties = [i for i in ok if trials[i]["dev_error"] <= best + threshold]
-    return min(ties, key=tiebreak), threshold
+    return [i for i in ok if trials[i]["dev_error"] <= best + threshold], threshold
 
 
 def _cached(path: Path | None, run):
@@ -78,7 +77,8 @@ def _cached(path: Path | None, run):
 def alpha_search(runner: Runner, config: Config, data: PreparedData, *, epochs: int,
                  round_: int, cache: Path | None = None) -> dict:
     """Train the candidate with α x 10^k (ALPHA_FACTORS) for ``epochs``; keep the α with the
-    lowest dev error, ties (within sqrt(p (1 - p) / n_dev)) to the lowest training cost J.
+    lowest dev error; among α within sqrt(p (1 - p) / n_dev) of it, the middle one on the log
+    scale (the centre of the range that works, away from its diverging edge).
 
     Returns {"name": "alpha", "epochs", "trials", "picked": α, "threshold"}.
     """
@@ -88,9 +88,9 @@ def alpha_search(runner: Runner, config: Config, data: PreparedData, *, epochs: 
         lrs = [float(f"{min(lr * f, 1.0):.3g}") for f in ALPHA_FACTORS]
         trials = _trials(runner, config, [{"learning_rate": a, "early_stopping": False}
                                           for a in dict.fromkeys(lrs)], epochs, round_)
-        i, threshold = _pick(trials, len(data.y_dev),
-                             lambda j: (trials[j]["final_cost"] or np.inf, j))
-        picked = lr if i is None else trials[i]["params"]["learning_rate"]
+        ties, threshold = _ties(trials, len(data.y_dev))
+        ties.sort(key=lambda j: trials[j]["params"]["learning_rate"])
+        picked = trials[ties[(len(ties) - 1) // 2]]["params"]["learning_rate"] if ties else lr
         return {"name": "alpha", "epochs": epochs, "trials": trials, "picked": picked,
                 "threshold": threshold}
 
@@ -114,9 +114,9 @@ def regularization_search(runner: Runner, config: Config, data: PreparedData,
 
     def run() -> dict:
         trials = _trials(runner, config, [sub for sub, _ in options], epochs, round_)
-        i, threshold = _pick(trials, len(data.y_dev), lambda j: j)
+        ties, threshold = _ties(trials, len(data.y_dev))  # ties: the first, unchanged if tied
         return {"name": "regularization", "epochs": epochs, "trials": trials,
-                "picked": {} if i is None else options[i][1], "threshold": threshold}
+                "picked": options[min(ties)][1] if ties else {}, "threshold": threshold}
 
     return _cached(cache, run)
 

@@ -155,21 +155,26 @@ def resume(run_dir: Annotated[Path, typer.Argument(
 def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
            rounds: Annotated[int, typer.Option(help="At most this many rounds.")] = 5,
            out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+           budget: Annotated[str | None, typer.Option(
+               help="Wall-clock budget for all rounds and searches, e.g. 90s, 10m, 1h.")]
+           = None,
+           workers: Annotated[int, typer.Option(help="Processes for the short searches.")]
+           = 1,
            resume: Annotated[bool, typer.Option(
                help="Continue an interrupted recipe (same config and --rounds).")] = False,
            quiet: Quiet = False, force: Force = False) -> None:
-    """The automated basic recipe: diagnose, apply the next step, retrain, repeat.
+    """The automated basic recipe: read the curves, tune α, decide on dev error, repeat.
 
-    Example: deeprecipe recipe my.toml --rounds 4
+    Example: deeprecipe recipe my.toml --budget 10m --workers 2
     """
-    from deeprecipe.basic_recipe.loop import (
-        recipe as run_recipe,  # loaded on use: keeps the CLI fast
-    )
+    from deeprecipe.basic_recipe.budget import parse_budget  # loaded on use: keeps the
+    from deeprecipe.basic_recipe.loop import recipe as run_recipe  # CLI fast
 
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
     result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force,
-                        resume=resume)
+                        resume=resume, workers=workers,
+                        time_budget=None if budget is None else parse_budget(budget))
     _print_recipe(result, run_dir, quiet)
 
 

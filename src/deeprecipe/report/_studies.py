@@ -219,6 +219,27 @@ def events_section(files: RunFiles) -> Built:
                    f'<div class="grid">{fig}<div>{"".join(parts)}</div></div>'), None
 
 
+def _round_row(i: int, r: dict) -> list:
+    """One round's evidence (α, errors, the noise threshold, the curve reading) and decision."""
+    ev = r.get("evidence") if isinstance(r.get("evidence"), dict) else {}
+    reading = r.get("reading") if isinstance(r.get("reading"), dict) else {}
+    alpha = ev.get("alpha_search") if isinstance(ev.get("alpha_search"), dict) else {}
+    tried = ", ".join(f"{t['params'].get('learning_rate'):g}: {pct(t.get('dev_error'))}"
+                      for t in alpha.get("trials", []) if isinstance(t, dict)
+                      and isinstance(t.get("params"), dict)
+                      and t["params"].get("learning_rate") is not None)
+    lr = ev.get("learning_rate")
+    kept = {True: "yes", False: "no", None: "baseline"}.get(r.get("helped"), "")
+    return [fmt(r.get("round", i + 1)),
+            (f"{lr:g}" if isinstance(lr, (int, float)) else "-")
+            + (f" (search: {tried})" if tried else ""),
+            pct(r.get("train_error")), pct(r.get("dev_error")),
+            pct(ev.get("noise_threshold")) if ev.get("noise_threshold") else "-", kept,
+            _short(str(reading.get("text", "")), 120),
+            badge(*VERDICTS.get(str(r.get("verdict")), (str(r.get("verdict", "")), "info"))),
+            _short(r.get("decision", ""), 120)]
+
+
 def recipe_section(files: RunFiles) -> Built:
     """The automated recipe: one row and one sentence per round, and the errors per round."""
     rec = files.recipe
@@ -238,11 +259,12 @@ def recipe_section(files: RunFiles) -> Built:
     svg = F.recipe_svg("fig-recipe", rounds, human)
     if svg:
         fig = figure("fig-recipe", svg, "Train and dev error after each round.")
+    warnings = rec.get("warnings") if isinstance(rec.get("warnings"), list) else []
+    parts += [note(f"Warning: {w}") for w in warnings]
     if rounds:
-        parts.append(table(["round", "train error", "dev error", "verdict", "decision"], [
-            [fmt(r.get("round", i + 1)), pct(r.get("train_error")), pct(r.get("dev_error")),
-             badge(*VERDICTS.get(str(r.get("verdict")), (str(r.get("verdict", "")), "info"))),
-             _short(r.get("decision", ""), 120)] for i, r in enumerate(rounds)]))
+        parts.append(table(["round", "α", "train error", "dev error", "± noise", "kept",
+                            "curve", "verdict", "decision"], [_round_row(i, r)
+                                                             for i, r in enumerate(rounds)]))
     if not parts and not fig:
         parts.append(note("recipe.json holds no rounds."))
     return section("recipe", "The recipe, round by round",
