@@ -153,7 +153,8 @@ def resume(run_dir: Annotated[Path, typer.Argument(
 @app.command()
 @_command
 def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
-           rounds: Annotated[int, typer.Option(help="At most this many rounds.")] = 5,
+           rounds: Annotated[int | None, typer.Option(
+               help="At most this many rounds (default 5; 50 with --budget).")] = None,
            out_dir: Annotated[Path | None, typer.Option("--out")] = None,
            budget: Annotated[str | None, typer.Option(
                help="Wall-clock budget for all rounds and searches, e.g. 90s, 10m, 1h.")]
@@ -172,6 +173,7 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
+    rounds = rounds or (5 if budget is None else 50)
     result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force,
                         resume=resume, workers=workers,
                         time_budget=None if budget is None else parse_budget(budget))
