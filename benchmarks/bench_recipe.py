@@ -31,7 +31,8 @@ from deeprecipe.basic_recipe.loop import recipe
 from deeprecipe.runs.config import EXAMPLE_CONFIG, config_from_dict
 from deeprecipe.runs.prepare import prepare_data
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("DEEPRECIPE_DATA",
+                           Path(__file__).resolve().parents[2] / "shared" / "data"))
 DATASETS = {"fashion_mnist": str(DATA / "fashion_mnist.npz"), "mnist": str(DATA / "mnist.npz"),
             "digits": "digits"}
 

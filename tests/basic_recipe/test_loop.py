@@ -12,7 +12,7 @@ import pytest
 from _data import DATA
 
 from deeprecipe.basic_recipe.loop import RecipeResult, recipe, resume_recipe
-from deeprecipe.basic_recipe.readings import READINGS, dev_noise
+from deeprecipe.basic_recipe.readings import READINGS, dev_noise, more_data_gain
 from deeprecipe.errors import DeepRecipeError, DivergenceError
 from deeprecipe.optimize.callbacks import Callback
 from deeprecipe.runs import build
@@ -58,10 +58,16 @@ def test_digits_default_config_first_changes_the_learning_rate(tmp_path):
     (first,) = doc["rounds"]
     search = first["evidence"]["alpha_search"]
     lrs = [t["params"]["learning_rate"] for t in search["trials"]]
-    assert lrs == [0.0001, 0.000316, 0.001, 0.00316, 0.01]  # α x 10^k, k = -1 .. 1 by 1/2
+    assert sorted(lrs) == [0.0001, 0.000316, 0.001, 0.00316, 0.01]  # α x 10^k, k = -1 .. 1
     assert first["evidence"]["learning_rate"] == search["picked"] != 0.001
     assert "hidden" not in first["decision"] and "wider" not in first["decision"]
     assert first["reading"]["kind"] in READINGS
+    assert first["verdict"] == "high_variance"  # so the gain of more data is estimated
+    more, m = doc["more_data"], first["evidence"]["m_train"]
+    assert more["sizes"] == [m // 2, m] and more["dev_errors"][1] == first["dev_error"]
+    assert more["expected_gain_2x"] == pytest.approx(more_data_gain(more["sizes"],
+                                                                    more["dev_errors"]))
+    assert more["text"] in doc["narrative"]
 
 
 def test_changes_are_kept_only_when_dev_error_beats_noise(digits_small):
@@ -110,6 +116,23 @@ def test_a_tiny_dev_set_is_flagged(tmp_path):
     assert f"warning: {warning}" in doc["narrative"] and result.warnings == [warning]
 
 
+def test_cross_validation_judges_small_data_when_asked(tmp_path):
+    config = dataclasses.replace(_config("moons", [8], 20),
+                                 data=DataConfig(dataset="moons", n_samples=150))
+    _, doc = _run(config, tmp_path / "run", max_rounds=2, folds=5)
+    first, *later = doc["rounds"]
+    m = first["evidence"]["n_dev"] + first["evidence"]["m_train"]
+    assert first["evidence"]["n_judged"] == m == 120 and 0 <= first["evidence"]["cv_error"] <= 1
+    for r in later:
+        cv = r["evidence"]["cv_error"]
+        assert r["evidence"]["noise_threshold"] == pytest.approx(
+            dev_noise(first["evidence"]["cv_error"], m))
+        assert r["helped"] is (cv is not None and
+                               cv < first["evidence"]["cv_error"] - dev_noise(
+                                   first["evidence"]["cv_error"], m))
+        assert "cross-validated error" in r["narrative"]
+
+
 def test_the_budget_stops_training_with_the_best_model_so_far(tmp_path):
     config = _config("digits", [64, 32], 100_000)  # only the budget can end this
     result, doc = _run(config, tmp_path / "run", time_budget=4.0)
@@ -152,7 +175,7 @@ def test_best_model_is_saved_as_a_run(digits_small):
     saved = load_config(run_dir / "config.toml")
     assert saved == result.final_config
     report = (run_dir / "report.html").read_text(encoding="utf-8")
-    assert "± noise" in report and "search: 0.001" in report
+    assert "± noise" in report and "(search: 0.01: " in report  # α tried first: the current
 
 
 def test_same_seed_same_rounds(digits_small, tmp_path):

@@ -31,6 +31,7 @@ from rich.console import Console
 from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe._validation import check_in_range, check_int
 from deeprecipe.basic_recipe.budget import Budget
+from deeprecipe.basic_recipe.more_data import more_data_estimate
 from deeprecipe.basic_recipe.rounds import RecipeRound, Rounds
 from deeprecipe.basic_recipe.searches import search_data
 from deeprecipe.basic_recipe.steps import ALPHA_ACTIONS, BIAS_ACTIONS, VARIANCE_ACTIONS
@@ -64,6 +65,7 @@ class RecipeResult:
     tried: list[dict] = field(default_factory=list)
     targets: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    more_data: dict | None = None
 
     def to_dict(self) -> dict:
         """The content of recipe.json."""
@@ -71,7 +73,7 @@ class RecipeResult:
                 "best_round": self.best_round, "final_config": config_to_dict(self.final_config),
                 "human_error": self.final_config.data.human_error, "targets": dict(self.targets),
                 "stop_reason": self.stop_reason, "tried": list(self.tried),
-                "warnings": list(self.warnings),
+                "warnings": list(self.warnings), "more_data": self.more_data,
                 "metrics": self.result.metrics, "seconds": self.result.seconds}
 
 
@@ -116,7 +118,7 @@ def resume_recipe(run_dir: str | Path, *, verbose: bool = False,
     run_dir = Path(run_dir)
     args = _saved_args(run_dir)
     options = {k: args.get(k) for k in ("max_rounds", "time_budget", "bias_target",
-                                         "variance_target")}
+                                         "variance_target", "folds")}
     return recipe(config_from_dict(args["config"]), run_dir, verbose=verbose, resume=True,
                   workers=workers, **options)
 
@@ -124,8 +126,8 @@ def resume_recipe(run_dir: str | Path, *, verbose: bool = False,
 def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
            time_budget: float | None = None, bias_target: float | None = None,
            variance_target: float | None = None, workers: int = 1,
-           data: PreparedData | None = None, verbose: bool = False, force: bool = False,
-           resume: bool = False) -> RecipeResult:
+           folds: int | None = None, data: PreparedData | None = None,
+           verbose: bool = False, force: bool = False, resume: bool = False) -> RecipeResult:
     """Train, read (curve; bias = best train - human, variance = dev - train), fix, repeat.
 
     Parameters
@@ -139,11 +141,15 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
         Most models trained, the baseline included (>= 1).
     time_budget : float, optional
         Seconds of wall clock for everything (rounds and searches); training stops at the
-        first epoch past it, keeping the best model so far.
+        first epoch past it, keeping the best model so far. No round but the last takes more
+        than half of the budget left, so a step always gets its turn.
     bias_target, variance_target : float, optional
         Largest acceptable avoidable bias and variance (fractions); default 0.02.
     workers : int
         Processes for the short searches (α; L2 λ and keep_prob); the same results for any.
+    folds : int, optional
+        Judge changes by k-fold cross-validation over the pooled train and dev sets (small
+        data: noise sqrt(p (1 - p) / m) instead of sqrt(p (1 - p) / n_dev)).
     data : PreparedData, optional
         Already prepared data (default: ``prepare_data(config)``).
     verbose : bool
@@ -156,7 +162,8 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     -------
     RecipeResult
         ``rounds``, ``narrative``, ``best_round`` (the accepted round), ``result`` (its
-        RunResult), ``final_config``, ``stop_reason`` and ``warnings`` (a dev set too small).
+        RunResult), ``final_config``, ``stop_reason``, ``warnings`` (a dev set too small) and
+        ``more_data`` (the expected gain of twice the data, when variance remains).
 
     Raises
     ------
@@ -173,6 +180,8 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     """
     max_rounds = check_int("max_rounds", max_rounds, low=1)
     workers = check_int("workers", workers, low=1)
+    if folds is not None:
+        folds = check_int("folds", folds, low=2)
     if time_budget is not None:
         time_budget = float(check_in_range("time_budget", time_budget, low=0.0,
                                            closed="neither"))
@@ -180,20 +189,21 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     run_dir = Path(run_dir)
     args = {"config": config_to_dict(config), "max_rounds": max_rounds,
             "time_budget": time_budget, "bias_target": bias_target,
-            "variance_target": variance_target}
+            "variance_target": variance_target, "folds": folds}
     if resume:
         _check_resumable(run_dir, args)
     else:
         _check_outputs(run_dir, force)
         shutil.rmtree(run_dir / rundir.ROUNDS, ignore_errors=True)  # never resume a stale round
         write_json_atomic(run_dir / _ARGS, args)
-    spent = _spent(run_dir) if resume else 0.0
+    budget = Budget(time_budget, _spent(run_dir) if resume else 0.0)  # data preparation counts
     data = prepare_data(config) if data is None else data
     small = search_data(data, config.seed)
     with Runner(workers, data=small) as runner:
-        state = Rounds(config, run_dir, data, tol=tol, budget=Budget(time_budget, spent),
+        state = Rounds(config, run_dir, data, tol=tol, budget=budget,
                        runner=runner, small=small,
-                       console=Console(stderr=True) if verbose else None)
+                       console=Console(stderr=True) if verbose else None,
+                       max_rounds=max_rounds, folds=folds)
         _loop(state, max_rounds, resume)
     return _finish(state, targets)
 
@@ -240,6 +250,17 @@ def _tolerances(bias_target: float | None, variance_target: float | None
     return tol, targets
 
 
+def _more_data(state: Rounds) -> dict | None:
+    """The expected gain of twice the data, when variance remains and the budget allows."""
+    acc = state.accepted
+    if acc.diag.verdict not in ("high_variance", "high_bias_and_variance"):
+        return None
+    if state.budget.left < 0.6 * state.rounds[acc.n - 1].seconds:
+        return None
+    return more_data_estimate(acc.config, state.data, acc.metrics["dev_error"],
+                              deadline=state.budget.deadline())
+
+
 def _finish(state: Rounds, targets: dict) -> RecipeResult:
     """Save the accepted model like a run, with recipe.json and the report."""
     acc = state.accepted
@@ -250,11 +271,13 @@ def _finish(state: Rounds, targets: dict) -> RecipeResult:
     run_result = save_run(run_dir, acc.config, state.data, acc.net, acc.trainer,
                           metrics=acc.metrics, diagnosis=diag,
                           start=state.budget.start)
+    more = _more_data(state)
     narrative = [r.narrative for r in state.rounds]
     narrative += [f"warning: {w}" for w in state.warnings]
+    narrative += [more["text"]] if more else []
     narrative.append(f"best: round {acc.n} with dev error {acc.metrics['dev_error']:.1%}")
     result = RecipeResult(state.rounds, narrative, acc.n, run_result, acc.config,
-                          state.stop_reason, state.tried, targets, state.warnings)
+                          state.stop_reason, state.tried, targets, state.warnings, more)
     result.result.extra["recipe"] = {"best_round": acc.n, "rounds": len(state.rounds)}
     write_json_atomic(run_dir / rundir.RECIPE, result.to_dict())
     write_report(run_dir)

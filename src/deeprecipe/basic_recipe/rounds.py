@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
 from deeprecipe.basic_recipe.budget import Budget, Deadline
+from deeprecipe.basic_recipe.folds import cross_validated_error
 from deeprecipe.basic_recipe.readings import CurveReading, beats, dev_set_warning, read_curve
 from deeprecipe.basic_recipe.searches import alpha_search, regularization_search, regularized
 from deeprecipe.basic_recipe.steps import Step, next_step
 from deeprecipe.errors import DivergenceError
 from deeprecipe.optimize import checkpoints
+from deeprecipe.optimize.batches import resolve_batch_size
 from deeprecipe.runs import rundir
 from deeprecipe.runs.build import fit
 from deeprecipe.runs.config import Config
@@ -33,6 +36,8 @@ from deeprecipe.runs.prepare import PreparedData
 __all__ = ["RecipeRound", "Rounds", "Model"]
 
 _CHECKPOINTS_PER_ROUND = 20  # at most, plus the last epoch's (Ctrl-C saves the exact position)
+_SEARCH_STEPS = 500  # mini-batch steps of an α trial: enough to rank learning rates
+_WHAT = {"dev_error": "dev", "cv_error": "cross-validated error"}
 _WORDS = {"ok": "ok", "high_bias": "high bias", "high_variance": "high variance",
           "high_bias_and_variance": "high bias and high variance"}
 
@@ -78,6 +83,16 @@ class Model:
     error: str = ""
 
 
+def _search_epochs(config: Config, small: PreparedData) -> int:
+    """Epochs of an α trial: about 500 mini-batch steps, between 2 and min(20, epochs / 5)."""
+    t = config.training
+    m = len(small.X_train)
+    batch = resolve_batch_size(None if t.batch_size == "full" else t.batch_size, m,
+                               small.X_train.shape[1])
+    steps = -(-m // batch)
+    return max(2, min(-(-_SEARCH_STEPS // steps), t.epochs // 5, 20))
+
+
 def _round_checkpoints(config: Config) -> Config:
     """``config`` checkpointing at most ~20 times per round."""
     t = config.training
@@ -89,10 +104,12 @@ class Rounds:
     """The accepted model, the tried steps, the budget and the runner of short searches."""
 
     def __init__(self, config: Config, run_dir: Path, data: PreparedData, *, tol: dict,
-                 budget: Budget, runner, small: PreparedData, console: Console | None) -> None:
+                 budget: Budget, runner, small: PreparedData, console: Console | None,
+                 max_rounds: int, folds: int | None = None) -> None:
         self.config, self.run_dir, self.data, self.tol = config, run_dir, data, tol
         self.budget, self.runner, self.small, self.console = budget, runner, small, console
-        self.n_dev = len(data.y_dev)
+        self.n_dev = self.n_judge = len(data.y_dev)  # n of the error changes are judged on
+        self.folds = folds
         self.human_given = config.data.human_error > 0
         self.rounds: list[RecipeRound] = []
         self.tried: list[dict] = []
@@ -101,6 +118,7 @@ class Rounds:
         self.accepted: Model | None = None
         self.bias_pays = True
         self.stop_reason = ""
+        self.max_rounds = max_rounds
 
     def _dir(self, n: int) -> Path:
         return self.run_dir / rundir.ROUNDS / f"{n:02d}"
@@ -109,6 +127,11 @@ class Rounds:
         """Short searches only while at least a quarter of the budget is left."""
         return self.budget.total is None or self.budget.left > 0.25 * self.budget.total
 
+    def _search_deadline(self) -> float | None:
+        """A search may take a quarter of the budget left."""
+        return None if self.budget.total is None else \
+            time.perf_counter() + 0.25 * self.budget.left
+
     def prepare(self, n: int, step: Step | None) -> tuple[Step | None, Config, dict]:
         """The searches before round ``n`` trains: the variance step's, then α's.
 
@@ -116,26 +139,28 @@ class Rounds:
         train, the searches' evidence)."""
         evidence: dict = {}
         cfg = self.config if step is None else (step.config or self.accepted.config)
-        epochs = min(max(2, cfg.training.epochs // 5), 20)
+        epochs = _search_epochs(cfg, self.small)
         if step is not None and step.config is None:  # regularize: a small search completes it
             found = regularization_search(
                 self.runner, cfg, self.small, len(self.data.X_train), round_=n,
-                epochs=max(2, cfg.training.epochs // 2),
-                cache=self._dir(n) / rundir.ROUND_REGULARIZATION)
+                epochs=min(3 * epochs, max(2, cfg.training.epochs // 2)),
+                cache=self._dir(n) / rundir.ROUND_REGULARIZATION,
+                deadline=self._search_deadline()) if self._searching() else None
             evidence["regularization_search"] = found
-            done = regularized(cfg, found)
+            done = None if found is None else regularized(cfg, found)
             if done is None:
                 self.tried.append({"round": n, "action": step.kind, "text": step.text,
                                    "helped": False})
                 self.failed.add(step.kind)
-                self.say(f"round {n}: the regularization search found nothing better than "
-                         f"round {self.accepted.n}'s config")
+                self.say(f"round {n}: the regularization search " + (
+                    "found nothing better" if found else "has no time left in the budget"))
                 return None, cfg, evidence
             step = dataclasses.replace(step, config=done[0], changes=done[1], text=done[2])
             cfg = done[0]
         if (step is None or step.problem != "alpha") and self._searching():
             found = alpha_search(self.runner, cfg, self.small, epochs=epochs, round_=n,
-                                 cache=self._dir(n) / rundir.ROUND_ALPHA)
+                                 cache=self._dir(n) / rundir.ROUND_ALPHA,
+                                 deadline=self._search_deadline())
             evidence["alpha_search"] = found
             if found["picked"] != cfg.optimizer.learning_rate:
                 cfg = dataclasses.replace(cfg, optimizer=dataclasses.replace(
@@ -146,6 +171,9 @@ class Rounds:
         """Train round ``n`` (resumed from its checkpoints) and read it."""
         ckpt = self._dir(n) / rundir.CHECKPOINTS
         deadline = self.budget.deadline(reserve=min(30.0, 0.05 * (self.budget.total or 0)))
+        if deadline is not None and n < self.max_rounds:  # half of what is left at most:
+            now = time.perf_counter()                     # a step always gets its turn
+            deadline = min(deadline, now + 0.5 * max(deadline - now, 0.0))
         try:
             net, trainer = fit(_round_checkpoints(cfg), self.data, checkpoint_dir=ckpt,
                                resume=resume,
@@ -167,6 +195,9 @@ class Rounds:
                         human_error=cfg.data.human_error, test_error=metrics["test_error"],
                         **self.tol)
         reading = read_curve([r["cost"] for r in rows], stopped_early=stopped)
+        if self.folds:  # judged by k-fold cross-validation over the pooled train + dev sets
+            metrics["cv_error"], self.n_judge = cross_validated_error(cfg, self.data,
+                                                                      self.folds)
         return Model(n, cfg, net, trainer, metrics, diag, reading)
 
     def judge(self, step: Step | None, model: Model) -> tuple[bool | None, str, float]:
@@ -177,20 +208,21 @@ class Rounds:
             if warning:
                 self.warnings.append(warning)
             return None, "", 0.0
-        before = self.accepted.metrics["dev_error"]
-        after = model.metrics.get("dev_error")
-        kept, threshold = (False, 0.0) if after is None else beats(after, before, self.n_dev)
+        key = "cv_error" if self.folds else "dev_error"
+        before, after = self.accepted.metrics[key], model.metrics.get(key)
+        kept, threshold = (False, 0.0) if after is None else beats(after, before, self.n_judge)
         self.tried.append({"round": model.n, "action": step.kind, "text": step.text,
                            "helped": kept})
         if kept:
             self.accepted = model
-            return True, (f"kept: dev {before:.2%} → {after:.2%} (beyond noise "
+            return True, (f"kept: {_WHAT[key]} {before:.2%} → {after:.2%} (beyond noise "
                           f"±{threshold:.2%}); "), threshold
         self.failed.add(step.kind)
         if step.problem == "bias" and not self.human_given:
             self.bias_pays = False  # no human-level error: bias steps only while they pay
         why = (f"diverged ({model.error})" if after is None else
-               f"did not pay: dev {before:.2%} → {after:.2%}, not beyond noise ±{threshold:.2%}")
+               f"did not pay: {_WHAT[key]} {before:.2%} → {after:.2%}, not beyond noise "
+               f"±{threshold:.2%}")
         return False, (f"{step.kind} step {why}; back to round {self.accepted.n}'s "
                        "config; "), threshold
 
@@ -219,6 +251,8 @@ class Rounds:
         else:
             following = self.step_after()
         evidence = {**evidence, "noise_threshold": threshold, "n_dev": self.n_dev,
+                    "n_judged": self.n_judge, "cv_error": model.metrics.get("cv_error"),
+                    "m_train": len(self.data.X_train),
                     "kept": kept, "learning_rate": model.config.optimizer.learning_rate}
         self._record(model, step, kept, note, following, seconds, evidence)
         return following

@@ -10,6 +10,7 @@ recipe reuses it instead of training its trials again.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,9 @@ from deeprecipe.tuning.caviar import Runner
 
 __all__ = ["search_data", "alpha_search", "regularization_search", "ALPHA_FACTORS"]
 
-#: α candidates: the current α times 10^k, k = -1, -1/2, 0, 1/2, 1 (a log scale).
-ALPHA_FACTORS = (0.1, 10 ** -0.5, 1.0, 10 ** 0.5, 10.0)
+#: α candidates: the current α times 10^k, k = 0, -1/2, 1/2, -1, 1 (a log scale; the nearest
+#: first, in case the budget cuts the search short).
+ALPHA_FACTORS = (1.0, 10 ** -0.5, 10 ** 0.5, 0.1, 10.0)
 _L2_PER_EXAMPLE = (0.001, 0.004, 0.016)  # λ/m on the (λ/2m) Σ‖W‖² scale
 _KEEP_PROBS = (0.9, 0.75, 0.5)
 _MAX_TRAIN, _MAX_DEV = 10_000, 5_000
@@ -44,10 +46,19 @@ def search_data(data: PreparedData, seed: int) -> PreparedData:
 
 
 def _trials(runner: Runner, config: Config, candidates: list[dict], epochs: int,
-            round_: int) -> list[dict]:
+            round_: int, deadline: float | None) -> list[dict]:
+    """Each candidate's short trial, in candidate order; past ``deadline`` (a perf_counter
+    time) no more trials start and the rest are marked "skipped"."""
     jobs = [{"config": config_to_dict(config), "params": params, "round": round_,
              "index": i, "epochs": epochs} for i, params in enumerate(candidates)]
-    results = sorted(runner.run(jobs), key=lambda r: r["index"])
+    done: dict[int, dict] = {}
+    for r in runner.run(jobs):
+        done[r["index"]] = r
+        if deadline is not None and time.perf_counter() > deadline:
+            break  # closing the generator cancels the trials not started
+    skipped = {"status": "skipped", "dev_error": None, "train_error": None, "curve": {},
+               "error": "the search's share of the time budget was spent"}
+    results = [done.get(i, {**skipped, "params": job["params"]}) for i, job in enumerate(jobs)]
     return [{"params": r["params"], "status": r["status"], "dev_error": r["dev_error"],
              "train_error": r["train_error"],
              "final_cost": (r["curve"].get("cost") or [None])[-1], "error": r["error"]}
@@ -75,7 +86,8 @@ def _cached(path: Path | None, run):
 
 
 def alpha_search(runner: Runner, config: Config, data: PreparedData, *, epochs: int,
-                 round_: int, cache: Path | None = None) -> dict:
+                 round_: int, cache: Path | None = None, deadline: float | None = None
+                 ) -> dict:
     """Train the candidate with α x 10^k (ALPHA_FACTORS) for ``epochs``; keep the α with the
     lowest dev error; among α within sqrt(p (1 - p) / n_dev) of it, the middle one on the log
     scale (the centre of the range that works, away from its diverging edge).
@@ -87,7 +99,8 @@ def alpha_search(runner: Runner, config: Config, data: PreparedData, *, epochs: 
     def run() -> dict:
         lrs = [float(f"{min(lr * f, 1.0):.3g}") for f in ALPHA_FACTORS]
         trials = _trials(runner, config, [{"learning_rate": a, "early_stopping": False}
-                                          for a in dict.fromkeys(lrs)], epochs, round_)
+                                          for a in dict.fromkeys(lrs)], epochs, round_,
+                         deadline)
         ties, threshold = _ties(trials, len(data.y_dev))
         ties.sort(key=lambda j: trials[j]["params"]["learning_rate"])
         picked = trials[ties[(len(ties) - 1) // 2]]["params"]["learning_rate"] if ties else lr
@@ -99,7 +112,7 @@ def alpha_search(runner: Runner, config: Config, data: PreparedData, *, epochs: 
 
 def regularization_search(runner: Runner, config: Config, data: PreparedData,
                           m_full: int, *, epochs: int, round_: int,
-                          cache: Path | None = None) -> dict:
+                          cache: Path | None = None, deadline: float | None = None) -> dict:
     """Try L2 λ (λ/m in 0.001, 0.004, 0.016) and keep_prob (0.9, 0.75, 0.5) one at a time
     against the unchanged config; keep the lowest dev error, ties to the unchanged one.
 
@@ -113,7 +126,8 @@ def regularization_search(runner: Runner, config: Config, data: PreparedData,
     options += [({"keep_prob": k}, {"keep_prob": k}) for k in _KEEP_PROBS if k < old_keep]
 
     def run() -> dict:
-        trials = _trials(runner, config, [sub for sub, _ in options], epochs, round_)
+        trials = _trials(runner, config, [sub for sub, _ in options], epochs, round_,
+                         deadline)
         ties, threshold = _ties(trials, len(data.y_dev))  # ties: the first, unchanged if tied
         return {"name": "regularization", "epochs": epochs, "trials": trials,
                 "picked": options[min(ties)][1] if ties else {}, "threshold": threshold}

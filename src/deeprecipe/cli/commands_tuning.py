@@ -161,6 +161,8 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
            = None,
            workers: Annotated[int, typer.Option(help="Processes for the short searches.")]
            = 1,
+           folds: Annotated[int | None, typer.Option(
+               help="Judge changes by k-fold cross-validation (small data).")] = None,
            resume: Annotated[bool, typer.Option(
                help="Continue an interrupted recipe (same config and --rounds).")] = False,
            quiet: Quiet = False, force: Force = False) -> None:
@@ -175,7 +177,7 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
     run_dir = _run_dir(config, out_dir)
     rounds = rounds or (5 if budget is None else 50)
     result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force,
-                        resume=resume, workers=workers,
+                        resume=resume, workers=workers, folds=folds,
                         time_budget=None if budget is None else parse_budget(budget))
     _print_recipe(result, run_dir, quiet)
 

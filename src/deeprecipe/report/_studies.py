@@ -261,6 +261,9 @@ def recipe_section(files: RunFiles) -> Built:
         fig = figure("fig-recipe", svg, "Train and dev error after each round.")
     warnings = rec.get("warnings") if isinstance(rec.get("warnings"), list) else []
     parts += [note(f"Warning: {w}") for w in warnings]
+    more = rec.get("more_data") if isinstance(rec.get("more_data"), dict) else {}
+    if isinstance(more.get("text"), str):
+        parts.append(note(more["text"]))
     if rounds:
         parts.append(table(["round", "α", "train error", "dev error", "± noise", "kept",
                             "curve", "verdict", "decision"], [_round_row(i, r)
