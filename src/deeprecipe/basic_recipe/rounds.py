@@ -250,7 +250,10 @@ class Rounds:
             self.stop_reason = f"time budget of {self.budget.total:g}s reached"
         else:
             following = self.step_after()
-        evidence = {**evidence, "noise_threshold": threshold, "n_dev": self.n_dev,
+        rows = [] if model.trainer is None else model.trainer.history.epochs
+        evidence = {**evidence, "curve": {k: [r.get(k) for r in rows] for k in
+                                          ("cost", "train_error", "dev_error")},
+                    "noise_threshold": threshold, "n_dev": self.n_dev,
                     "n_judged": self.n_judge, "cv_error": model.metrics.get("cv_error"),
                     "m_train": len(self.data.X_train),
                     "kept": kept, "learning_rate": model.config.optimizer.learning_rate}

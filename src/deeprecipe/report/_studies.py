@@ -219,6 +219,31 @@ def events_section(files: RunFiles) -> Built:
                    f'<div class="grid">{fig}<div>{"".join(parts)}</div></div>'), None
 
 
+def _round_curves_svg(rounds: list[dict]) -> str | None:
+    """J (log scale) and dev error per epoch of every round, one line per round."""
+    curves = [(r.get("round", i + 1), (r.get("evidence") or {}).get("curve"))
+              for i, r in enumerate(rounds) if isinstance(r.get("evidence"), dict)]
+    curves = [(n, c) for n, c in curves if isinstance(c, dict) and c.get("cost")]
+    if not curves:
+        return None
+
+    def draw(fig) -> None:
+        cost_ax, dev_ax = fig.subplots(1, 2)
+        for n, c in curves:
+            cost = [num(v) for v in c.get("cost", [])]
+            dev = [100 * v if v is not None else None for v in map(num, c.get("dev_error", []))]
+            cost_ax.plot(range(1, len(cost) + 1), cost, label=f"round {n}")
+            dev_ax.plot(range(1, len(dev) + 1), dev, label=f"round {n}")
+        cost_ax.set_yscale("log")
+        cost_ax.set_xlabel("epoch")
+        cost_ax.set_ylabel("training cost J")
+        dev_ax.set_xlabel("epoch")
+        dev_ax.set_ylabel("dev error (%)")
+        dev_ax.legend(loc="best", frameon=False)
+
+    return F.render("fig-recipe-curves", draw, size=(8.0, 3.2))
+
+
 def _round_row(i: int, r: dict) -> list:
     """One round's evidence (α, errors, the noise threshold, the curve reading) and decision."""
     ev = r.get("evidence") if isinstance(r.get("evidence"), dict) else {}
@@ -259,6 +284,10 @@ def recipe_section(files: RunFiles) -> Built:
     svg = F.recipe_svg("fig-recipe", rounds, human)
     if svg:
         fig = figure("fig-recipe", svg, "Train and dev error after each round.")
+    curves = _round_curves_svg(rounds)
+    if curves:
+        fig += figure("fig-recipe-curves", curves, "Each round's curves, as the recipe read "
+                      "them: the training cost J and the dev error per epoch.")
     warnings = rec.get("warnings") if isinstance(rec.get("warnings"), list) else []
     parts += [note(f"Warning: {w}") for w in warnings]
     more = rec.get("more_data") if isinstance(rec.get("more_data"), dict) else {}

@@ -46,6 +46,14 @@ def schedule_for(config: Config):
     return make_schedule(s.name, lr0=lr0, **kwargs)
 
 
+def _batch_size(batch_size: int | str, m: int) -> int | str | None:
+    """The trainer's batch size: "full" is None (batch gradient descent), and so is a size of
+    at least m (the default 128 on a small data set is its whole training set)."""
+    if batch_size == "full" or (isinstance(batch_size, int) and batch_size >= m):
+        return None
+    return batch_size
+
+
 def scaled_patience(training) -> int:
     """Early stopping's patience scaled to the run: at least a tenth of its epochs.
 
@@ -78,7 +86,7 @@ def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
     return Trainer(net, data.X_train, data.y_train, loss=data.loss,
                    optimizer=optimizer_for(config), l2=config.regularization.l2,
                    l1=config.regularization.l1,
-                   batch_size=None if t.batch_size == "full" else t.batch_size,
+                   batch_size=_batch_size(t.batch_size, len(data.X_train)),
                    schedule=schedule_for(config), validation_data=(data.X_dev, data.y_dev),
                    callbacks=cbs, augmenter=augmenter, random_state=config.seed + 1,
                    checkpoint_dir=checkpoint_dir, verbose=verbose)
