@@ -7,7 +7,7 @@ Which step comes next depends on the curve reading and the diagnosis of the acce
   x2), a deeper one (one more hidden layer), train longer (epochs x2), Adam. Without a
   human-level error, bias is chased only while bias steps pay on dev error;
 - high variance: regularization, L2 λ and keep_prob picked by a small search
-  (``searches.regularization_candidates``), then data augmentation for images.
+  (``searches.regularization_search``), then data augmentation for images.
 """
 
 from __future__ import annotations
