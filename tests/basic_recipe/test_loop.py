@@ -9,15 +9,10 @@ import signal
 from pathlib import Path
 
 import pytest
-from _data import DATA, require
+from _data import DATA
 
-from deeprecipe.basic_recipe.loop import (
-    BIAS_ACTIONS,
-    VARIANCE_ACTIONS,
-    RecipeResult,
-    recipe,
-    resume_recipe,
-)
+from deeprecipe.basic_recipe.loop import RecipeResult, recipe, resume_recipe
+from deeprecipe.basic_recipe.readings import READINGS, dev_noise, more_data_gain
 from deeprecipe.errors import DeepRecipeError, DivergenceError
 from deeprecipe.optimize.callbacks import Callback
 from deeprecipe.runs import build
@@ -26,7 +21,6 @@ from deeprecipe.runs.config import (
     DataConfig,
     ModelConfig,
     OptimizerConfig,
-    SplitConfig,
     TrainingConfig,
     load_config,
 )
@@ -50,67 +44,124 @@ def _run(config: Config, run_dir: Path, **kwargs) -> tuple[RecipeResult, dict]:
 
 
 @pytest.fixture(scope="module")
-def football(tmp_path_factory):
-    """The lecture's football net (20-3-1, no regularization, Adam, trained long): overfits.
-
-    As in the lecture: trained on the file's 211 training points, compared on its 200 test
-    points (dev-only mode: the file's test set is the dev set)."""
-    require("football.npz")
-    config = dataclasses.replace(_config(str(FOOTBALL), [20, 3], 2000),
-                                 split=SplitConfig(dev_only=True))
-    return _run(config, tmp_path_factory.mktemp("football") / "run", max_rounds=2)
-
-
-@pytest.fixture(scope="module")
 def digits_small(tmp_path_factory):
-    """An under-sized network on digits ([2] hidden units, 20 epochs): underfits."""
+    """An under-sized network on digits ([2] hidden units, 20 full-batch epochs): underfits."""
     run_dir = tmp_path_factory.mktemp("digits") / "run"
     return (*_run(_config("digits", [2], 20), run_dir, max_rounds=3), run_dir)
 
 
-def test_football_high_variance_is_regularized(football):
-    _, doc = football
-    first, second = doc["rounds"][:2]
-    assert first["verdict"] == "high_variance"
-    assert first["train_error"] <= 0.05 and first["dev_error"] - first["train_error"] > 0.02
-    assert set(second["changes"]) == {"regularization.l2"}
-    # lambda / m = 0.005 with m = 211, the file's training points
-    assert second["changes"]["regularization.l2"] == {"from": 0.0, "to": pytest.approx(1.1)}
-    assert second["variance"] < first["variance"]
-    assert second["dev_error"] <= first["dev_error"]
+def test_digits_default_config_first_changes_the_learning_rate(tmp_path):
+    """From the default config, α is searched first and the next step is not a bigger net."""
+    config = Config(name="default")
+    assert config.training.batch_size == 128 and config.training.early_stopping
+    _, doc = _run(config, tmp_path / "run", max_rounds=1)
+    (first,) = doc["rounds"]
+    search = first["evidence"]["alpha_search"]
+    lrs = [t["params"]["learning_rate"] for t in search["trials"]]
+    assert sorted(lrs) == [0.0001, 0.000316, 0.001, 0.00316, 0.01]  # α x 10^k, k = -1 .. 1
+    assert first["evidence"]["learning_rate"] == search["picked"] != 0.001
+    assert "hidden" not in first["decision"] and "wider" not in first["decision"]
+    assert first["reading"]["kind"] in READINGS
+    assert first["verdict"] == "high_variance"  # so the gain of more data is estimated
+    more, m = doc["more_data"], first["evidence"]["m_train"]
+    assert more["sizes"] == [m // 2, m] and more["dev_errors"][1] == first["dev_error"]
+    assert more["expected_gain_2x"] == pytest.approx(more_data_gain(more["sizes"],
+                                                                    more["dev_errors"]))
+    assert more["text"] in doc["narrative"]
 
 
-def test_digits_high_bias_grows_the_network(digits_small):
+def test_changes_are_kept_only_when_dev_error_beats_noise(digits_small):
     result, doc, _ = digits_small
+    first, *later = doc["rounds"]
+    n_dev = first["evidence"]["n_dev"]
+    accepted = first
+    for r in later:
+        threshold = dev_noise(accepted["dev_error"], n_dev)
+        assert r["evidence"]["noise_threshold"] == pytest.approx(threshold)
+        kept = r["dev_error"] is not None and r["dev_error"] < accepted["dev_error"] - threshold
+        assert r["helped"] is kept
+        accepted = r if kept else accepted
+    assert doc["best_round"] == accepted["round"] == result.best_round
+    assert result.result.metrics["dev_error"] == accepted["dev_error"]
+    assert [t["helped"] for t in doc["tried"]] == [r["helped"] for r in later]
+
+
+def test_high_bias_steps_follow_the_curve(digits_small):
+    _, doc, _ = digits_small
     first, second = doc["rounds"][:2]
     assert first["verdict"] in ("high_bias", "high_bias_and_variance")
-    change = second["changes"]["model.hidden_layer_sizes"]
-    assert (sum(change["to"]) > sum(change["from"]) or len(change["to"]) > len(change["from"]))
-    assert second["train_error"] < first["train_error"]
-    assert second["avoidable_bias"] < first["avoidable_bias"]
-    assert result.rounds[1].helped is True
+    expected = "trained longer" if first["reading"]["kind"] == "not_converged" else "doubled"
+    assert first["decision"].startswith(expected)
+    assert second["changes"] and second["avoidable_bias"] < first["avoidable_bias"]
 
 
-def test_rounds_and_decisions_are_written(football, digits_small, tmp_path):
-    for result, doc in (football, digits_small[:2]):
-        assert set(doc) >= {"rounds", "narrative", "best_round", "final_config"}
-        keys = {"round", "changes", "train_error", "dev_error", "test_error", "avoidable_bias",
-                "variance", "verdict", "decision", "narrative"}
-        for i, r in enumerate(doc["rounds"], start=1):
-            assert keys <= set(r) and r["round"] == i
-            assert r["narrative"].startswith(f"round {i}: train error ")
-            assert (r["helped"] is None) == (i == 1)
-            assert r["narrative"] in doc["narrative"]
-        assert doc["rounds"][0]["changes"] == {}
-        assert doc == json.loads(json.dumps(result.to_dict()))
-        best = min(doc["rounds"], key=lambda r: r["dev_error"])
-        assert doc["best_round"] == best["round"] == result.best_round
-        assert result.result.metrics["dev_error"] == best["dev_error"]
-    story = football[1]["narrative"][0]
-    assert "high variance" in story and "added L2 λ=1.1" in story
-    story = digits_small[1]["narrative"][0]
-    assert "high bias" in story and "doubled hidden units [2] → [4]" in story
-    assert football[1]["rounds"][-1]["decision"] == "stop: max_rounds=2 reached"
+def test_bias_is_read_from_the_best_training_error(tmp_path):
+    config = dataclasses.replace(_config("digits", [32], 60), training=TrainingConfig(
+        epochs=60, batch_size=64, early_stopping=True, patience=3))
+    _, doc = _run(config, tmp_path / "run", max_rounds=1)
+    (first,) = doc["rounds"]
+    lines = (tmp_path / "run" / "history.jsonl").read_text(encoding="utf-8").splitlines()
+    epochs = [r for r in map(json.loads, lines) if r.get("type", "epoch") == "epoch"
+              and "train_error" in r]
+    assert first["avoidable_bias"] == pytest.approx(min(r["train_error"] for r in epochs))
+    assert first["variance"] == pytest.approx(first["dev_error"] - first["avoidable_bias"])
+
+
+def test_a_tiny_dev_set_is_flagged(tmp_path):
+    config = dataclasses.replace(_config("moons", [8], 20),
+                                 data=DataConfig(dataset="moons", n_samples=150))
+    result, doc = _run(config, tmp_path / "run", max_rounds=1)
+    (warning,) = doc["warnings"]
+    assert "the dev set has 30 examples" in warning and "cross-validation" in warning
+    assert f"warning: {warning}" in doc["narrative"] and result.warnings == [warning]
+
+
+def test_cross_validation_judges_small_data_when_asked(tmp_path):
+    config = dataclasses.replace(_config("moons", [8], 20),
+                                 data=DataConfig(dataset="moons", n_samples=150))
+    _, doc = _run(config, tmp_path / "run", max_rounds=2, folds=5)
+    first, *later = doc["rounds"]
+    m = first["evidence"]["n_dev"] + first["evidence"]["m_train"]
+    assert first["evidence"]["n_judged"] == m == 120 and 0 <= first["evidence"]["cv_error"] <= 1
+    for r in later:
+        cv = r["evidence"]["cv_error"]
+        assert r["evidence"]["noise_threshold"] == pytest.approx(
+            dev_noise(first["evidence"]["cv_error"], m))
+        assert r["helped"] is (cv is not None and
+                               cv < first["evidence"]["cv_error"] - dev_noise(
+                                   first["evidence"]["cv_error"], m))
+        assert "cross-validated error" in r["narrative"]
+
+
+def test_the_budget_stops_training_with_the_best_model_so_far(tmp_path):
+    config = _config("digits", [64, 32], 100_000)  # only the budget can end this
+    result, doc = _run(config, tmp_path / "run", time_budget=4.0)
+    history = (tmp_path / "run" / "history.jsonl").read_text(encoding="utf-8")
+    assert '"kind": "budget"' in history.replace('"kind":"budget"', '"kind": "budget"')
+    assert doc["stop_reason"].startswith("time budget of 4s")
+    assert (tmp_path / "run" / "model.npz").is_file() and result.result.metrics["dev_error"] < 1
+
+
+def test_parallel_searches_equal_serial(digits_small, tmp_path):
+    _, serial, _ = digits_small
+    _, parallel = _run(_config("digits", [2], 20), tmp_path / "par", max_rounds=1, workers=2)
+    assert parallel["rounds"][0]["evidence"]["alpha_search"] == \
+        serial["rounds"][0]["evidence"]["alpha_search"]
+
+
+def test_rounds_and_decisions_are_written(digits_small):
+    result, doc, _ = digits_small
+    assert set(doc) >= {"rounds", "narrative", "best_round", "final_config", "warnings"}
+    keys = {"round", "changes", "train_error", "dev_error", "test_error", "avoidable_bias",
+            "variance", "verdict", "decision", "narrative", "reading", "evidence"}
+    for i, r in enumerate(doc["rounds"], start=1):
+        assert keys <= set(r) and r["round"] == i
+        assert r["narrative"].startswith(f"round {i}: best train error ")
+        assert f"curve: {r['reading']['kind'].replace('_', ' ')}" in r["narrative"]
+        assert (r["helped"] is None) == (i == 1)
+        assert r["narrative"] in doc["narrative"]
+    assert doc["rounds"][0]["changes"] == {}
+    assert doc == json.loads(json.dumps(result.to_dict()))
 
 
 def test_best_model_is_saved_as_a_run(digits_small):
@@ -122,8 +173,9 @@ def test_best_model_is_saved_as_a_run(digits_small):
     diagnosis = json.loads((run_dir / "diagnosis.json").read_text(encoding="utf-8"))
     assert diagnosis["dev_error"] == pytest.approx(best["dev_error"])
     saved = load_config(run_dir / "config.toml")
-    assert saved.model.hidden_layer_sizes == doc["final_config"]["model"]["hidden_layer_sizes"]
     assert saved == result.final_config
+    report = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "± noise" in report and "(search: 0.01: " in report  # α tried first: the current
 
 
 def test_same_seed_same_rounds(digits_small, tmp_path):
@@ -131,19 +183,6 @@ def test_same_seed_same_rounds(digits_small, tmp_path):
     _, again = _run(_config("digits", [2], 20), tmp_path / "again", max_rounds=3)
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in first["rounds"]]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in again["rounds"]] == strip
-
-
-def test_a_step_that_did_not_help_is_not_repeated(tmp_path):
-    require("football.npz")
-    result, doc = _run(_config(str(FOOTBALL), [20, 3], 2000), tmp_path / "run", max_rounds=5)
-    failed = set()
-    for t in doc["tried"]:
-        assert t["action"] in BIAS_ACTIONS + VARIANCE_ACTIONS
-        assert t["action"] not in failed
-        if not t["helped"]:
-            failed.add(t["action"])
-    assert failed, "this run is meant to try a step that does not help"
-    assert len(doc["rounds"]) <= 5 and result.stop_reason
 
 
 def test_existing_run_is_not_overwritten_without_force(tmp_path):
@@ -162,7 +201,8 @@ def test_existing_run_is_not_overwritten_without_force(tmp_path):
 def test_time_budget_and_targets(tmp_path):
     config = _config("digits", [2], 5)
     _, doc = _run(config, tmp_path / "budget", max_rounds=5, time_budget=1e-6)
-    assert len(doc["rounds"]) == 1 and doc["stop_reason"].startswith("time_budget")
+    assert len(doc["rounds"]) == 1 and doc["stop_reason"].startswith("time budget")
+    assert "alpha_search" not in doc["rounds"][0]["evidence"]  # no time left to search
     _, doc = _run(config, tmp_path / "lenient", bias_target=1.0, variance_target=1.0)
     assert doc["rounds"][0]["verdict"] == "ok" and len(doc["rounds"]) == 1
     assert doc["targets"] == {"avoidable_bias": 1.0, "variance": 1.0}
@@ -170,7 +210,7 @@ def test_time_budget_and_targets(tmp_path):
 
 
 def test_a_diverging_round_counts_as_a_step_that_did_not_help(tmp_path, monkeypatch):
-    import deeprecipe.basic_recipe.loop as module
+    import deeprecipe.basic_recipe.rounds as module
 
     calls = []
 
@@ -185,9 +225,11 @@ def test_a_diverging_round_counts_as_a_step_that_did_not_help(tmp_path, monkeypa
     result, doc = _run(_config("digits", [2], 20), tmp_path / "run", max_rounds=3)
     first, second, third = doc["rounds"]
     assert second["verdict"] == "diverged" and second["helped"] is False
-    assert second["narrative"].startswith("round 2: training diverged → wider step diverged")
-    assert third["changes"]["model.hidden_layer_sizes"] == {"from": [2], "to": [2, 2]}
-    assert [t["helped"] for t in doc["tried"]][0] is False
+    failed = doc["tried"][0]
+    assert failed["helped"] is False
+    assert second["narrative"].startswith(f"round 2: training diverged → {failed['action']} "
+                                          "step diverged")
+    assert doc["tried"][1]["action"] != failed["action"] and third["changes"]
     assert result.best_round != 2
 
 

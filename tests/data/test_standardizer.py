@@ -113,3 +113,24 @@ def test_fit_on_rows_reads_only_those_rows():
     X[rows[5], 1] = np.nan
     with pytest.raises(DataError, match="NaN or inf"):
         Standardizer().fit(X, rows=rows)
+
+
+def test_images_are_normalized_per_channel_not_per_pixel():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, size=(50, 4, 4, 3))
+    images[:, 0, 0, :] = 0.0  # a near-constant border pixel
+    images[..., 2] *= 0.1     # a dimmer channel
+    X = images.reshape(50, -1)
+    s = Standardizer(image_shape=(4, 4, 3)).fit(X)
+    pixels = images.reshape(-1, 3)
+    assert s.mean_.reshape(16, 3) == pytest.approx(np.tile(pixels.mean(axis=0), (16, 1)))
+    assert s.std_.reshape(16, 3) == pytest.approx(np.tile(pixels.std(axis=0), (16, 1)))
+    Z = s.transform(X).reshape(50, 16, 3)
+    assert np.abs(Z[:, 0, :]).max() < 2.0  # the border pixel is not blown up
+    assert Z.reshape(-1, 3).mean(axis=0) == pytest.approx(np.zeros(3), abs=1e-6)
+    gray = Standardizer(image_shape=(4, 4)).fit(X[:, :16])  # one channel: one mu, one sigma
+    assert np.unique(gray.mean_).size == 1 and gray.mean_[0] == pytest.approx(X[:, :16].mean())
+    restored = Standardizer.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert restored.transform(X) == pytest.approx(s.transform(X))
+    with pytest.raises(DataError, match="image_shape"):
+        Standardizer(image_shape=(5, 5)).fit(X)

@@ -21,7 +21,7 @@ def test_defaults_fill_every_section():
     cfg = config_from_dict({})
     assert cfg == Config()
     assert cfg.optimizer.name == "adam" and cfg.optimizer.beta2 == 0.999
-    assert cfg.training.batch_size == "auto"
+    assert cfg.training.batch_size == 128
 
 
 def test_example_config_is_valid_and_round_trips(tmp_path):

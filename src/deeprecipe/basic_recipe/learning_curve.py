@@ -54,11 +54,10 @@ def learning_curve_run(run_dir: str | Path, *, sizes=(0.1, 0.25, 0.5, 1.0)):
     config = run_config(run_dir)
     data = prepare_data(config, check_distribution=False)
 
-    def make_and_fit(X, y):
+    def make_and_fit(X, y):  # a batch size beyond a small subset is its whole set (build)
         sub = dataclasses.replace(data, X_train=X, y_train=y)
         net = build_network(config, sub)
-        make_trainer(config, sub, net).fit(config.training.epochs)  # a small subset: its
-        # batch size is clamped to the subset (one full batch at most)
+        make_trainer(config, sub, net).fit(config.training.epochs)
         return net.predict
 
     error = error_rate

@@ -179,23 +179,32 @@ def resume(run_dir: Annotated[Path, typer.Argument(
 @app.command()
 @_command
 def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
-           rounds: Annotated[int, typer.Option(help="At most this many rounds.")] = 5,
+           rounds: Annotated[int | None, typer.Option(
+               help="At most this many rounds (default 5; 50 with --budget).")] = None,
            out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+           budget: Annotated[str | None, typer.Option(
+               help="Wall-clock budget for all rounds and searches, e.g. 90s, 10m, 1h.")]
+           = None,
+           workers: Annotated[int, typer.Option(help="Processes for the short searches.")]
+           = 1,
+           folds: Annotated[int | None, typer.Option(
+               help="Judge changes by k-fold cross-validation (small data).")] = None,
            resume: Annotated[bool, typer.Option(
                help="Continue an interrupted recipe (same config and --rounds).")] = False,
            quiet: Quiet = False, force: Force = False) -> None:
-    """The automated basic recipe: diagnose, apply the next step, retrain, repeat.
+    """The automated basic recipe: read the curves, tune α, decide on dev error, repeat.
 
-    Example: deeprecipe recipe my.toml --rounds 4
+    Example: deeprecipe recipe my.toml --budget 10m --workers 2
     """
-    from deeprecipe.basic_recipe.loop import (
-        recipe as run_recipe,  # loaded on use: keeps the CLI fast
-    )
+    from deeprecipe.basic_recipe.budget import parse_budget  # loaded on use: keeps the
+    from deeprecipe.basic_recipe.loop import recipe as run_recipe  # CLI fast
 
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
+    rounds = rounds or (5 if budget is None else 50)
     result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force,
-                        resume=resume)
+                        resume=resume, workers=workers, folds=folds,
+                        time_budget=None if budget is None else parse_budget(budget))
     _print_recipe(result, run_dir, quiet)
 
 

@@ -50,6 +50,10 @@ class Standardizer:
     zero). Float inputs keep their dtype (float32 stays float32); integer inputs become
     float32.
 
+    ``image_shape=(H, W)`` or ``(H, W, C)`` normalizes images globally (one mu, sigma over
+    all pixels) or per channel C, not per pixel: a near-constant border pixel is not blown
+    up. mean_ and std_ still hold one value per feature (the pixel's channel's).
+
     Attributes
     ----------
     mean_ : ndarray of shape (n_features,), float64
@@ -66,7 +70,8 @@ class Standardizer:
     [[2.0, 1.0]]
     """
 
-    def __init__(self) -> None:
+    def __init__(self, image_shape: tuple[int, ...] | None = None) -> None:
+        self.image_shape = None if image_shape is None else tuple(image_shape)
         self.mean_: np.ndarray | None = None
         self.std_: np.ndarray | None = None
         self.n_features_in_: int | None = None
@@ -95,13 +100,32 @@ class Standardizer:
             lo = c_lo if lo is None else np.minimum(lo, c_lo)
             hi = c_hi if hi is None else np.maximum(hi, c_hi)
         n, mean, M2 = acc
-        std = np.sqrt(M2 / n)
-        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        if not (np.isfinite(mean).all() and np.isfinite(M2).all()):
             raise DataError("X contains NaN or inf values in its training rows; clean or "
                             "impute them first")
-        std[(lo == hi) | (std == 0)] = 1.0  # a constant feature is only centred
+        if self.image_shape is not None:
+            mean, std = self._per_channel(n, mean, M2)
+        else:
+            std = np.sqrt(M2 / n)
+            std[(lo == hi) | (std == 0)] = 1.0  # a constant feature is only centred
         self.mean_, self.std_, self.n_features_in_ = mean, std, X.shape[1]
         return self
+
+    def _per_channel(self, n: int, mean: np.ndarray, M2: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """mu, sigma of each channel, all its pixels pooled from the per-feature moments:
+        mu_c = mean_f(mean_f), var_c = (sum_f M2_f + n sum_f (mean_f - mu_c)^2) / (n |F_c|),
+        repeated for each of its features (features are (H, W, C) flattened, C last)."""
+        if int(np.prod(self.image_shape)) != len(mean):
+            raise DataError(f"image_shape {self.image_shape} does not match the "
+                            f"{len(mean)} features of X")
+        channels = self.image_shape[-1] if len(self.image_shape) == 3 else 1
+        means, M2s = mean.reshape(-1, channels), M2.reshape(-1, channels)
+        mu = means.mean(axis=0)
+        var = (M2s.sum(axis=0) + n * ((means - mu) ** 2).sum(axis=0)) / (n * len(means))
+        std = np.sqrt(var)
+        std[std == 0] = 1.0
+        return np.tile(mu, len(means)), np.tile(std, len(means))
 
     def _check(self, X, name: str) -> np.ndarray:
         if self.mean_ is None:

@@ -203,6 +203,52 @@ def events_section(files: RunFiles) -> Built:
                    f'<div class="grid">{fig}<div>{"".join(parts)}</div></div>'), None
 
 
+def _round_curves_svg(rounds: list[dict]) -> str | None:
+    """J (log scale) and dev error per epoch of every round, one line per round."""
+    curves = [(r.get("round", i + 1), (r.get("evidence") or {}).get("curve"))
+              for i, r in enumerate(rounds) if isinstance(r.get("evidence"), dict)]
+    curves = [(n, c) for n, c in curves if isinstance(c, dict) and c.get("cost")]
+    if not curves:
+        return None
+
+    def draw(fig) -> None:
+        cost_ax, dev_ax = fig.subplots(1, 2)
+        for n, c in curves:
+            cost = [num(v) for v in c.get("cost", [])]
+            dev = [100 * v if v is not None else None for v in map(num, c.get("dev_error", []))]
+            cost_ax.plot(range(1, len(cost) + 1), cost, label=f"round {n}")
+            dev_ax.plot(range(1, len(dev) + 1), dev, label=f"round {n}")
+        cost_ax.set_yscale("log")
+        cost_ax.set_xlabel("epoch")
+        cost_ax.set_ylabel("training cost J")
+        dev_ax.set_xlabel("epoch")
+        dev_ax.set_ylabel("dev error (%)")
+        dev_ax.legend(loc="best", frameon=False)
+
+    return F.render("fig-recipe-curves", draw, size=(8.0, 3.2))
+
+
+def _round_row(i: int, r: dict) -> list:
+    """One round's evidence (α, errors, the noise threshold, the curve reading) and decision."""
+    ev = r.get("evidence") if isinstance(r.get("evidence"), dict) else {}
+    reading = r.get("reading") if isinstance(r.get("reading"), dict) else {}
+    alpha = ev.get("alpha_search") if isinstance(ev.get("alpha_search"), dict) else {}
+    tried = ", ".join(f"{t['params'].get('learning_rate'):g}: {pct(t.get('dev_error'))}"
+                      for t in alpha.get("trials", []) if isinstance(t, dict)
+                      and isinstance(t.get("params"), dict)
+                      and t["params"].get("learning_rate") is not None)
+    lr = ev.get("learning_rate")
+    kept = {True: "yes", False: "no", None: "baseline"}.get(r.get("helped"), "")
+    return [fmt(r.get("round", i + 1)),
+            (f"{lr:g}" if isinstance(lr, (int, float)) else "-")
+            + (f" (search: {tried})" if tried else ""),
+            pct(r.get("train_error")), pct(r.get("dev_error")),
+            pct(ev.get("noise_threshold")) if ev.get("noise_threshold") else "-", kept,
+            _short(str(reading.get("text", "")), 120),
+            badge(*VERDICTS.get(str(r.get("verdict")), (str(r.get("verdict", "")), "info"))),
+            _short(r.get("decision", ""), 120)]
+
+
 def recipe_section(files: RunFiles) -> Built:
     """The automated recipe: one row and one sentence per round, and the errors per round."""
     rec = files.recipe
@@ -222,11 +268,19 @@ def recipe_section(files: RunFiles) -> Built:
     svg = F.recipe_svg("fig-recipe", rounds, human)
     if svg:
         fig = figure("fig-recipe", svg, "Train and dev error after each round.")
+    curves = _round_curves_svg(rounds)
+    if curves:
+        fig += figure("fig-recipe-curves", curves, "Each round's curves, as the recipe read "
+                      "them: the training cost J and the dev error per epoch.")
+    warnings = rec.get("warnings") if isinstance(rec.get("warnings"), list) else []
+    parts += [note(f"Warning: {w}") for w in warnings]
+    more = rec.get("more_data") if isinstance(rec.get("more_data"), dict) else {}
+    if isinstance(more.get("text"), str):
+        parts.append(note(more["text"]))
     if rounds:
-        parts.append(table(["round", "train error", "dev error", "verdict", "decision"], [
-            [fmt(r.get("round", i + 1)), pct(r.get("train_error")), pct(r.get("dev_error")),
-             badge(*VERDICTS.get(str(r.get("verdict")), (str(r.get("verdict", "")), "info"))),
-             _short(r.get("decision", ""), 120)] for i, r in enumerate(rounds)]))
+        parts.append(table(["round", "α", "train error", "dev error", "± noise", "kept",
+                            "curve", "verdict", "decision"], [_round_row(i, r)
+                                                             for i, r in enumerate(rounds)]))
     if not parts and not fig:
         parts.append(note("recipe.json holds no rounds."))
     return section("recipe", "The recipe, round by round",

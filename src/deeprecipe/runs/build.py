@@ -17,7 +17,8 @@ from deeprecipe.optimize.trainer import Trainer
 from deeprecipe.runs.config import Config
 from deeprecipe.runs.prepare import PreparedData
 
-__all__ = ["build_network", "optimizer_for", "schedule_for", "make_trainer", "fit"]
+__all__ = ["build_network", "optimizer_for", "schedule_for", "scaled_patience", "make_trainer",
+           "fit"]
 
 
 def build_network(config: Config, data: PreparedData, *, random_state=None) -> Sequential:
@@ -51,6 +52,16 @@ def schedule_for(config: Config):
     return make_schedule(s.name, lr0=lr0, **kwargs)
 
 
+def scaled_patience(training) -> int:
+    """Early stopping's patience scaled to the run: at least a tenth of its epochs.
+
+    >>> from deeprecipe.runs.config import TrainingConfig
+    >>> scaled_patience(TrainingConfig(epochs=400, patience=10))
+    40
+    """
+    return max(training.patience, training.epochs // 10)
+
+
 def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
                  checkpoint_dir: str | Path | None = None, verbose: bool = False,
                  callbacks: tuple[Callback, ...] = ()) -> Trainer:
@@ -58,7 +69,8 @@ def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
     t = config.training
     cbs = list(callbacks)
     if t.early_stopping:  # before Checkpoint, so the epoch it stops at is checkpointed
-        cbs.append(EarlyStopping(monitor="dev_cost", patience=t.patience))
+        # dev *error*: dev cost rises from over-confidence while the error still falls
+        cbs.append(EarlyStopping(monitor="dev_error", patience=scaled_patience(t)))
     if checkpoint_dir is not None and not any(isinstance(c, Checkpoint) for c in cbs):
         cbs.append(Checkpoint(checkpoint_dir, every=t.checkpoint_every,
                               keep=t.keep_checkpoints or None))
@@ -80,14 +92,17 @@ def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
 
 
 def fit(config: Config, data: PreparedData, *, checkpoint_dir: str | Path | None = None,
-        resume: bool = False, verbose: bool = False) -> tuple[Sequential, Trainer]:
+        resume: bool = False, verbose: bool = False,
+        callbacks: tuple[Callback, ...] = ()) -> tuple[Sequential, Trainer]:
     """Build the network and train it for config.training.epochs.
 
     ``resume`` continues from the latest checkpoint in ``checkpoint_dir`` (if any); a run that
     early stopping had ended is not trained further, it ends as it did (best weights back).
+    ``callbacks`` run before early stopping (e.g. the recipe's time-budget Deadline).
     """
     net = build_network(config, data)
-    trainer = make_trainer(config, data, net, checkpoint_dir=checkpoint_dir, verbose=verbose)
+    trainer = make_trainer(config, data, net, checkpoint_dir=checkpoint_dir, verbose=verbose,
+                           callbacks=callbacks)
     if resume and trainer.resume() and trainer.stop_training:
         trainer.finish()
     else:

@@ -348,9 +348,9 @@ decay_rate = 1.0
 
 [training]
 epochs = 50
-batch_size = "auto"       # an int, "auto" (full batch if m <= 2000, else 64..512) or "full"
-early_stopping = true
-patience = 10
+batch_size = 128          # an int, "auto" (full batch if m <= 2000, else 64..512) or "full"
+early_stopping = true     # on dev error, keeping the best weights
+patience = 10             # at least a tenth of the epochs
 # checkpoint_every = 1     # epochs between checkpoints (Ctrl-C always saves one)
 # keep_checkpoints = 5     # the latest ones kept (0: all)
 

@@ -185,7 +185,7 @@ KNOBS: tuple[Knob, ...] = (
          "epochs per step (staircase)", estimator=False),
     Knob("epochs", "training", "epochs", int, 50, _integer(1), "passes over the training set",
          estimator_default=200),
-    Knob("batch_size", "training", "batch_size", int | str, "auto", _batch_size,
+    Knob("batch_size", "training", "batch_size", int | str, 128, _batch_size,
          "mini-batch size: an int, auto (the notes' rule) or full (batch gradient descent)",
          estimator_default=200),
     Knob("early_stopping", "training", "early_stopping", bool, True, _boolean,

@@ -104,8 +104,9 @@ def prepare_data(config: Config, *, check_distribution: bool = True) -> Prepared
     for part in index:
         if part is not None:
             part.sort()  # rows read in file order
-    standardizer = dd.Standardizer().fit(X, rows=index[0]) if config.split.standardize \
-        else None
+    standardizer = None
+    if config.split.standardize:  # images: per channel or globally, not per pixel
+        standardizer = dd.Standardizer(image_shape=ds.image_shape).fit(X, rows=index[0])
     parts = _rows(X, y, X_test, y_test, index, standardizer)
     distribution = None
     if check_distribution and parts[4] is not None:

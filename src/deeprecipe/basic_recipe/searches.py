@@ -1,0 +1,146 @@
+"""The recipe's short searches on the caviar runner: α for every candidate network, and the
+L2 λ and keep_prob of a variance step.
+
+The trials train on a seeded subset of the data (at most 10,000 training and 5,000 dev rows:
+α and the regularization strength carry over, and the trials stay short) and run in parallel
+when the runner has workers. Each search is saved (``rounds/NN/<search>.json``), so a resumed
+recipe reuses it instead of training its trials again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from deeprecipe._io import load_json, write_json_atomic
+from deeprecipe.basic_recipe.readings import dev_noise
+from deeprecipe.basic_recipe.steps import set_knobs
+from deeprecipe.runs.config import Config, config_to_dict
+from deeprecipe.runs.prepare import PreparedData
+from deeprecipe.tuning.caviar import Runner
+
+__all__ = ["search_data", "alpha_search", "regularization_search", "ALPHA_FACTORS"]
+
+#: α candidates: the current α times 10^k, k = 0, -1/2, 1/2, -1, 1 (a log scale; the nearest
+#: first, in case the budget cuts the search short).
+ALPHA_FACTORS = (1.0, 10 ** -0.5, 10 ** 0.5, 0.1, 10.0)
+_L2_PER_EXAMPLE = (0.001, 0.004, 0.016)  # λ/m on the (λ/2m) Σ‖W‖² scale
+_KEEP_PROBS = (0.9, 0.75, 0.5)
+_MAX_TRAIN, _MAX_DEV = 10_000, 5_000
+
+
+def search_data(data: PreparedData, seed: int) -> PreparedData:
+    """A seeded subset of ``data`` for short trials (all of it when it is small)."""
+    rng = np.random.default_rng(seed)
+
+    def rows(n: int, cap: int) -> np.ndarray:
+        return np.sort(rng.choice(n, cap, replace=False)) if n > cap else np.arange(n)
+
+    tr, dv = rows(len(data.X_train), _MAX_TRAIN), rows(len(data.X_dev), _MAX_DEV)
+    return dataclasses.replace(data, X_train=data.X_train[tr], y_train=data.y_train[tr],
+                               X_dev=data.X_dev[dv], y_dev=data.y_dev[dv], X_test=None,
+                               y_test=None)
+
+
+def _trials(runner: Runner, config: Config, candidates: list[dict], epochs: int,
+            round_: int, deadline: float | None) -> list[dict]:
+    """Each candidate's short trial, in candidate order; past ``deadline`` (a perf_counter
+    time) no more trials start and the rest are marked "skipped"."""
+    jobs = [{"config": config_to_dict(config), "params": params, "round": round_,
+             "index": i, "epochs": epochs} for i, params in enumerate(candidates)]
+    done: dict[int, dict] = {}
+    for r in runner.run(jobs):
+        done[r["index"]] = r
+        if deadline is not None and time.perf_counter() > deadline:
+            break  # closing the generator cancels the trials not started
+    skipped = {"status": "skipped", "dev_error": None, "train_error": None, "curve": {},
+               "error": "the search's share of the time budget was spent"}
+    results = [done.get(i, {**skipped, "params": job["params"]}) for i, job in enumerate(jobs)]
+    return [{"params": r["params"], "status": r["status"], "dev_error": r["dev_error"],
+             "train_error": r["train_error"],
+             "final_cost": (r["curve"].get("cost") or [None])[-1], "error": r["error"]}
+            for r in results]
+
+
+def _ties(trials: list[dict], n_dev: int) -> tuple[list[int], float]:
+    """Indices of the trials whose dev error is within sqrt(p (1 - p) / n_dev) of the lowest
+    (empty when every trial failed), and that threshold."""
+    ok = [i for i, t in enumerate(trials) if t["status"] == "complete"]
+    if not ok:
+        return [], 0.0
+    best = min(trials[i]["dev_error"] for i in ok)
+    threshold = dev_noise(best, n_dev)
+    return [i for i in ok if trials[i]["dev_error"] <= best + threshold], threshold
+
+
+def _cached(path: Path | None, run):
+    if path is not None and path.is_file():
+        return load_json(path)
+    found = run()
+    if path is not None:
+        write_json_atomic(path, found)
+    return found
+
+
+def alpha_search(runner: Runner, config: Config, data: PreparedData, *, epochs: int,
+                 round_: int, cache: Path | None = None, deadline: float | None = None
+                 ) -> dict:
+    """Train the candidate with α x 10^k (ALPHA_FACTORS) for ``epochs``; keep the α with the
+    lowest dev error; among α within sqrt(p (1 - p) / n_dev) of it, the middle one on the log
+    scale (the centre of the range that works, away from its diverging edge).
+
+    Returns {"name": "alpha", "epochs", "trials", "picked": α, "threshold"}.
+    """
+    lr = config.optimizer.learning_rate
+
+    def run() -> dict:
+        lrs = [float(f"{min(lr * f, 1.0):.3g}") for f in ALPHA_FACTORS]
+        trials = _trials(runner, config, [{"learning_rate": a, "early_stopping": False}
+                                          for a in dict.fromkeys(lrs)], epochs, round_,
+                         deadline)
+        ties, threshold = _ties(trials, len(data.y_dev))
+        ties.sort(key=lambda j: trials[j]["params"]["learning_rate"])
+        picked = trials[ties[(len(ties) - 1) // 2]]["params"]["learning_rate"] if ties else lr
+        return {"name": "alpha", "epochs": epochs, "trials": trials, "picked": picked,
+                "threshold": threshold}
+
+    return _cached(cache, run)
+
+
+def regularization_search(runner: Runner, config: Config, data: PreparedData,
+                          m_full: int, *, epochs: int, round_: int,
+                          cache: Path | None = None, deadline: float | None = None) -> dict:
+    """Try L2 λ (λ/m in 0.001, 0.004, 0.016) and keep_prob (0.9, 0.75, 0.5) one at a time
+    against the unchanged config; keep the lowest dev error, ties to the unchanged one.
+
+    Returns {"name": "regularization", "trials", "picked": {knob: value for the full data}}.
+    """
+    m_sub = len(data.X_train)
+    old_l2, old_keep = config.regularization.l2, config.model.keep_prob
+    options: list[tuple[dict, dict]] = [({}, {})]
+    options += [({"l2": r * m_sub}, {"l2": float(f"{r * m_full:.3g}")})
+                for r in _L2_PER_EXAMPLE if r * m_full > 1.5 * old_l2]
+    options += [({"keep_prob": k}, {"keep_prob": k}) for k in _KEEP_PROBS if k < old_keep]
+
+    def run() -> dict:
+        trials = _trials(runner, config, [sub for sub, _ in options], epochs, round_,
+                         deadline)
+        ties, threshold = _ties(trials, len(data.y_dev))  # ties: the first, unchanged if tied
+        return {"name": "regularization", "epochs": epochs, "trials": trials,
+                "picked": options[min(ties)][1] if ties else {}, "threshold": threshold}
+
+    return _cached(cache, run)
+
+
+def regularized(config: Config, found: dict) -> tuple[Config, dict, str] | None:
+    """The config with the search's pick, its changes and a sentence (None: nothing beat
+    the unchanged config)."""
+    if not found["picked"]:
+        return None
+    changes: dict = {}
+    new = set_knobs(config, found["picked"], changes)
+    text = ", ".join(f"{k} {c['from']:g} → {c['to']:g}" for k, c in changes.items())
+    return new, changes, f"regularized by a small search: {text}"

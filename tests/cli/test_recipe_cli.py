@@ -1,0 +1,77 @@
+"""``deeprecipe recipe``: a time budget, and a recipe killed with SIGKILL that resumes to the
+same rounds and decisions as an uninterrupted one (real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "deeprecipe.cli"]
+CONFIG = """name = "r"
+seed = 0
+[data]
+dataset = "digits"
+[model]
+hidden_layer_sizes = [16]
+[optimizer]
+learning_rate = 0.01
+[training]
+epochs = {epochs}
+batch_size = "full"
+early_stopping = false
+"""
+
+
+def _env() -> dict:
+    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
+    env.pop("FORCE_COLOR", None)
+    return env
+
+
+def _cli(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env=_env())
+
+
+def _rounds(run_dir: Path) -> list[dict]:
+    doc = json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in doc["rounds"]]
+
+
+def test_budget_stops_the_recipe_cleanly(tmp_path):
+    (tmp_path / "r.toml").write_text(CONFIG.format(epochs=100_000), encoding="utf-8")
+    res = _cli("recipe", "r.toml", "--budget", "6s", "--out", "b", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "b" / "recipe.json").read_text(encoding="utf-8"))
+    assert doc["stop_reason"] == "time budget of 6s reached"
+    assert (tmp_path / "b" / "model.npz").is_file()
+    bad = _cli("recipe", "r.toml", "--budget", "10x", "--out", "c", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
+    assert "budget must be a duration such as 90s, 10m or 1.5h, got '10x'" in bad.stderr
+
+
+def test_a_recipe_killed_mid_round_resumes_to_the_same_decisions(tmp_path):
+    (tmp_path / "r.toml").write_text(CONFIG.format(epochs=120), encoding="utf-8")
+    args = ("r.toml", "--rounds", "2", "--quiet")
+    proc = subprocess.Popen([*CLI, "recipe", *args, "--out", "killed"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    round_2 = tmp_path / "killed" / "rounds" / "02" / "checkpoints"
+    try:
+        while proc.poll() is None and not any(round_2.glob("epoch-*.json")):
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed" / "recipe.json").exists()  # killed before it ended
+    resumed = _cli("resume", "killed", "--quiet", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    reference = _cli("recipe", *args, "--out", "ref", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    assert _rounds(tmp_path / "killed") == _rounds(tmp_path / "ref")
+    assert len(_rounds(tmp_path / "ref")) == 2
