@@ -6,7 +6,8 @@ Imports only the base modules (errors, _validation, _random); nothing of the eng
 from __future__ import annotations
 
 from deeprecipe.data.augmentation import Augmenter
-from deeprecipe.data.datasets import DATASETS, Dataset, load_dataset, load_file
+from deeprecipe.data.datasets import Dataset, load_file
+from deeprecipe.data.embedded import DATASETS, load_dataset
 from deeprecipe.data.distribution import DistributionCheck, same_distribution
 from deeprecipe.data.mapped import convert
 from deeprecipe.data.splits import Split, SplitSizes, split, split_indices, split_sizes

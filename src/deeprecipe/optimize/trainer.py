@@ -21,13 +21,8 @@ from deeprecipe._typing import RandomState, Schedule
 from deeprecipe._validation import check_in_range, check_int
 from deeprecipe.engine.losses import Loss
 from deeprecipe.engine.network import Sequential, cost_and_error
-from deeprecipe.errors import (
-    CheckpointError,
-    DataError,
-    DivergenceError,
-    InvalidTypeError,
-    InvalidValueError,
-)
+from deeprecipe.errors import CheckpointError, DataError, DivergenceError
+from deeprecipe.errors import InvalidTypeError, InvalidValueError
 from deeprecipe.optimize import checkpoints
 from deeprecipe.optimize._interrupt import InterruptFlag
 from deeprecipe.optimize.averages import ExponentialAverage
