@@ -11,6 +11,7 @@ import io
 import json
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -26,6 +27,14 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _test_write_delay() -> None:
+    """Sleep $DEEPRECIPE_TEST_WRITE_DELAY seconds inside every atomic write (between the data
+    and the rename): the SIGKILL tests use it to land kills inside writes."""
+    delay = os.environ.get("DEEPRECIPE_TEST_WRITE_DELAY")
+    if delay:
+        time.sleep(float(delay))
 
 
 def os_error_message(exc: OSError) -> str:
@@ -45,6 +54,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            _test_write_delay()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
