@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprecipe._io import check_npy, check_npz
+from deeprecipe._io import check_npy, check_npz, check_size
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
-from deeprecipe._validation import check_int, check_size
+from deeprecipe._validation import check_int
 from deeprecipe.errors import DataError
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_file"]
@@ -216,10 +216,10 @@ def _load_npz(path: Path, part: str) -> Dataset:
     # anything is inflated
     headers = check_npz(path, error=DataError)
     for x_key, (shape, _) in headers.items():
-        y_key = "y" + x_key[1:]
-        if x_key.startswith("X") and y_key in headers and headers[y_key][0][:1] != shape[:1]:
-            raise DataError(f"{path}: {x_key} has {shape[0] if shape else 0} samples but "
-                            f"{y_key} has {(headers[y_key][0] or (0,))[0]}")
+        y_shape = headers.get("y" + x_key[1:], (shape,))[0] if x_key[:1] == "X" else shape
+        if y_shape[:1] != shape[:1]:  # (a 0-d array has no samples)
+            raise DataError(f"{path}: {x_key} has {(*shape, 0)[0]} samples but y{x_key[1:]} "
+                            f"has {(*y_shape, 0)[0]}")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -289,14 +289,6 @@ def _load_csv(path: Path, label: str | None) -> Dataset:
     size checked first); blank lines are skipped. Only a failed parse rescans the file to say
     where it went wrong.
     """
-    try:
-        return _read_csv(path, label)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the "
-                        "CSV as UTF-8") from None
-
-
-def _read_csv(path: Path, label: str | None) -> Dataset:
     with open(path, newline="", encoding="utf-8") as fh:
         header = next(csv.reader(fh), None)
     if not header:
@@ -400,5 +392,9 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
     if suffix == ".npy":
         return _load_npy(path, None if y is None else Path(y))
     if suffix == ".csv":
-        return _load_csv(path, label)
+        try:
+            return _load_csv(path, label)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save "
+                            "the CSV as UTF-8") from None
     raise DataError(f"{path}: unsupported file type {suffix!r}; use .npz, .npy or .csv")

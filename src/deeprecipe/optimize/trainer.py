@@ -303,11 +303,6 @@ class Trainer:
 
     def _load_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
         net = self.net
-        for key in ("epoch", "step_in_epoch"):
-            value = meta[key]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise CheckpointError(f"the checkpoint's {key} must be an integer >= 0, got "
-                                      f"{value!r}")
         net.load_hyperparameters(meta["network"])  # CheckpointError for another structure
         for key, mine in (("m", self.m), ("batch_size", self.batch_size),
                           ("loss", self.loss.name)):
