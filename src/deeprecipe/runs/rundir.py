@@ -79,7 +79,10 @@ def save_run_files(run_dir: Path, config: Config, data: PreparedData, net: Seque
         "network": {"summary": net.summary(), "n_params": net.n_params,
                     "config": net.get_config()},
         "gradient_check": gradcheck, "epochs_run": trainer.epoch,
-        "optimizer": trainer.optimizer.get_config()})
+        # the configured α, and (labelled) the one the schedule had decayed it to at the end
+        "optimizer": {**trainer.optimizer.get_config(),
+                      "learning_rate": config.optimizer.learning_rate,
+                      "final_learning_rate": trainer.optimizer.learning_rate}})
 
 
 def load_run_model(run_dir: str | Path):
