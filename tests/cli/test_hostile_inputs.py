@@ -329,3 +329,17 @@ def test_every_option_has_help_and_flags_show_no_type():
         text = invoke(name, "--help").output
         assert "<bool>" not in text and "\\[" not in text, (name, text)
         assert f"Example: deeprecipe {name}" in text
+
+
+# -- item 3: one rule for an existing directory -------------------------------------------------
+def test_every_command_refuses_a_directory_that_holds_work_with_the_next_command(tmp_path):
+    cfg = config(tmp_path / "c.toml", name="same")
+    assert invoke("babysit", cfg, "--chunks", "1", "-q").exit_code == 0
+    model = (tmp_path / "runs" / "same" / "model.npz").read_bytes()
+    for command in (["run", cfg], ["recipe", cfg, "--rounds", "1"], ["babysit", cfg]):
+        line = refused(*command, "-q", match="deeprecipe resume runs/same")
+        assert "--force" in line
+    assert (tmp_path / "runs" / "same" / "model.npz").read_bytes() == model
+    line = refused("demo", "--out", tmp_path / "runs" / "same", "-q",
+                   match="deeprecipe resume")
+    assert (tmp_path / "runs" / "same" / "model.npz").read_bytes() == model

@@ -52,7 +52,8 @@ def prepare_run_dir(run_dir: str | Path, *, force: bool = False, resume: bool = 
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise DeepRecipeError(f"{run_dir} is a file, not a run directory; choose another --out")
-    existing = [name for name in RUN_FILES if (run_dir / name).exists()]
+    # a finished run, and a babysat model or a recipe under way: one rule for every command
+    existing = [name for name in (*RUN_FILES, PANDA, ROUNDS) if (run_dir / name).exists()]
     if existing and not (force or resume):
         raise DeepRecipeError(f"{run_dir} already holds a run ({', '.join(existing)}); pass "
                               "--force to overwrite it, continue it with `deeprecipe resume "
