@@ -29,8 +29,9 @@ _LAZY = {
     "DeepClassifier": "deeprecipe.estimator", "DeepRegressor": "deeprecipe.estimator",
     "Choice": "deeprecipe.tuning", "IntUniform": "deeprecipe.tuning",
     "LogUniform": "deeprecipe.tuning", "OneMinusLogUniform": "deeprecipe.tuning",
-    "Uniform": "deeprecipe.tuning", "babysit": "deeprecipe.tuning", "tune": "deeprecipe.tuning",
+    "Uniform": "deeprecipe.tuning", "babysit": "deeprecipe.tuning", "tune": "deeprecipe.workflows",
     "run": "deeprecipe.workflows", "recipe": "deeprecipe.basic_recipe.loop",
+    "export_onnx": "deeprecipe.export",
 }
 
 
@@ -55,7 +56,7 @@ def __getattr__(name: str):
 __all__ = [
     "__version__", "averages", "babysit", "callbacks", "Choice", "Config", "Cost", "data",
     "DeepClassifier",
-    "DeepRecipeError", "DeepRegressor", "diagnose", "Diagnosis", "DivergenceError",
+    "DeepRecipeError", "DeepRegressor", "diagnose", "Diagnosis", "DivergenceError", "export_onnx",
     "gradient_check", "GradientCheckReport", "History", "initializers", "IntUniform", "layers",
     "load", "load_config", "LogUniform", "losses", "OneMinusLogUniform", "optimizers",
     "recipe", "regularizers", "run", "save", "schedules", "Sequential", "train", "Trainer",

@@ -33,24 +33,23 @@ from deeprecipe._version import __version__
 from deeprecipe.data import Standardizer
 from deeprecipe.engine.network import Sequential
 from deeprecipe.errors import CheckpointError, DeepRecipeError, InvalidTypeError, NotFittedError
-from deeprecipe.optimize.history import History
-from deeprecipe.optimize.optimizers import optimizer_from_config
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save", "load", "load_info", "load_preprocessing",
-           "model_paths"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ESTIMATORS", "jsonable", "register_estimator", "save",
+           "load", "load_info", "load_preprocessing", "model_paths"]
 
 FORMAT = "deeprecipe.model"
 FORMAT_VERSION = 1
 #: The estimator classes a model file may hold, by name; the estimators register themselves
 #: (they sit above this module), so persistence never imports them.
 ESTIMATORS: dict[str, type] = {}
-#: Fitted estimator attributes stored as plain JSON values.
-_FITTED = ("n_features_in_", "n_iter_", "loss_curve_", "validation_scores_",
-           "best_validation_score_", "n_outputs_", "_y_ndim")
 
 
 def register_estimator(cls: type) -> type:
-    """Let ``save``/``load`` handle ``cls`` (a class decorator for the estimators)."""
+    """Let ``save``/``load`` handle ``cls`` (a class decorator for the estimators).
+
+    ``cls`` provides ``_model_doc() -> (JSON dict, {name: array})`` and the classmethod
+    ``_from_model_doc(doc, network, arrays)``: the estimator owns its fitted state; the files
+    hold what it hands over."""
     ESTIMATORS[cls.__name__] = cls
     return cls
 
@@ -89,47 +88,13 @@ def _network_of(model) -> Sequential:
                            f"{type(model).__name__}")
 
 
-def _jsonable(value) -> bool:
+def jsonable(value) -> bool:
+    """Whether ``value`` can be written as JSON (NaN allowed)."""
     try:
         json.dumps(value, allow_nan=True)
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _estimator_doc(model) -> tuple[dict, dict[str, np.ndarray]]:
-    params, unsaved = {}, []
-    for name, value in model.get_params(deep=False).items():
-        value = list(value) if isinstance(value, tuple) else value
-        if _jsonable(value):
-            params[name] = value
-        else:
-            unsaved.append(name)  # e.g. a Generator as random_state
-    fitted = {k: getattr(model, k) for k in _FITTED if hasattr(model, k)}
-    if hasattr(model, "classes_"):
-        classes = np.asarray(model.classes_)
-        fitted["classes_"] = {"values": classes.tolist(), "dtype": classes.dtype.str}
-    if hasattr(model, "feature_names_in_"):
-        fitted["feature_names_in_"] = np.asarray(model.feature_names_in_).tolist()
-    if getattr(model, "history_", None) is not None:
-        fitted["history_"] = model.history_.to_dict()
-    rng = getattr(model, "_rng", None)
-    if rng is None and getattr(model, "_train_seed", None) is not None:
-        rng = np.random.default_rng(model._train_seed)  # the stream partial_fit would start
-    fitted["rng_state"] = None if rng is None else rng.bit_generator.state
-    if not _jsonable(fitted):
-        raise InvalidTypeError("the fitted attributes (e.g. classes_) of this "
-                               f"{type(model).__name__} cannot be stored as JSON")
-    doc = {"params": params, "unsaved_params": unsaved, "fitted": fitted, "optimizer": None}
-    arrays = {}
-    opt = getattr(model, "_optimizer", None)
-    if opt is not None:
-        try:
-            arrays = {f"optimizer/{k}": a for k, a in opt.state_dict().items()}
-            doc["optimizer"] = opt.get_config()
-        except NotFittedError:  # never stepped: a fresh one is made when needed
-            arrays = {}
-    return doc, arrays
 
 
 def save(model, path: str | os.PathLike, *, preprocessing=None,
@@ -163,11 +128,10 @@ def save(model, path: str | os.PathLike, *, preprocessing=None,
     True
     """
     net = _network_of(model)
-    arrays = {**{f"param/{k}": p for k, p in net.params.items()},
-              **{f"state/{k}": s for k, s in net.state.items()}}
+    arrays = net.arrays()
     estimator = None
     if not isinstance(model, Sequential):
-        estimator, opt_arrays = _estimator_doc(model)
+        estimator, opt_arrays = model._model_doc()  # the estimator knows its own state
         arrays.update(opt_arrays)
     if preprocessing is not None and not isinstance(preprocessing, dict):
         if not callable(getattr(preprocessing, "to_dict", None)):
@@ -177,7 +141,7 @@ def save(model, path: str | os.PathLike, *, preprocessing=None,
     meta = {"deeprecipe_version": __version__,
             "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             **(metadata or {})}
-    if not _jsonable(preprocessing) or not _jsonable(meta):
+    if not jsonable(preprocessing) or not jsonable(meta):
         raise InvalidTypeError("preprocessing and metadata must be JSON-serializable")
     npz_path, json_path = model_paths(path)
     save_npz_atomic(npz_path, arrays)
@@ -279,7 +243,12 @@ def load(path: str | os.PathLike):
     net.set_arrays(groups["param"], groups["state"])  # CheckpointError on a mismatch
     if doc["kind"] == "Sequential":
         return net
-    return _restore_estimator(doc, net, groups["optimizer"], json_path)
+    try:
+        return ESTIMATORS[doc["kind"]]._from_model_doc(doc["estimator"], net, groups["optimizer"])
+    except CheckpointError:
+        raise
+    except (DeepRecipeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{json_path}: bad {doc['kind']} entry: {exc}") from None
 
 
 def _network_from_doc(doc: dict, json_path: Path) -> Sequential:
@@ -293,35 +262,3 @@ def _network_from_doc(doc: dict, json_path: Path) -> Sequential:
     if not net.built:
         raise CheckpointError(f"{json_path}: the network configuration has no input_dim")
     return net
-
-
-def _restore_estimator(doc: dict, net: Sequential, opt_arrays: dict, json_path: Path):
-    cls = ESTIMATORS[doc["kind"]]
-    info = doc["estimator"]
-    try:
-        params = {k: tuple(v) if isinstance(v, list) else v for k, v in info["params"].items()}
-        model = cls(**params)
-        fitted = info["fitted"]
-        for key in _FITTED:
-            if key in fitted:
-                setattr(model, key, fitted[key])
-        if "classes_" in fitted:
-            c = fitted["classes_"]
-            model.classes_ = np.asarray(c["values"], dtype=np.dtype(c["dtype"]))
-        if "feature_names_in_" in fitted:
-            model.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
-        if "history_" in fitted:
-            model.history_ = History.from_dict(fitted["history_"])
-        if fitted.get("rng_state") is not None:
-            model._rng = np.random.default_rng()
-            model._rng.bit_generator.state = fitted["rng_state"]
-        if info.get("optimizer") is not None:
-            model._optimizer = optimizer_from_config(info["optimizer"])
-            model._optimizer.init(net.params)
-            model._optimizer.load_state_dict(opt_arrays)
-    except CheckpointError:
-        raise
-    except (DeepRecipeError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{json_path}: bad {doc['kind']} entry: {exc}") from None
-    model.network_ = net
-    return model

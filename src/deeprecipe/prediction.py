@@ -1,23 +1,73 @@
-"""Predict with a run's saved model on the rows of a file (standardized as in training)."""
+"""Predicting with a finished run as a deployment does: columns by name, answers with names.
+
+A CSV is matched by its header against the columns the run was trained on (in any order; the
+training label column is dropped, an ``id_column`` is carried through). Arrays (.npy/.npz) are
+taken as they are: (m, n_features) numbers, or images that flatten to n_features. The result is
+a table: the prediction column named after the training label (else "prediction"), or with
+``proba`` one column per class. Every problem with the input is a one-line DeepRecipeError.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from deeprecipe._io import write_bytes_atomic, write_text_atomic
-from deeprecipe.errors import DataError
+from deeprecipe.data.csvfile import first_row, is_number, read_cells, to_numbers
+from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe.runs.rundir import load_run_model
 
-__all__ = ["predict_file"]
+__all__ = ["OUTPUT_FORMATS", "Predictions", "check_output", "predict_table", "predict_file",
+           "read_inputs", "write_predictions"]
+
+#: Prediction files: .csv and .txt hold the table (header row, comma-separated), .npy the values.
+OUTPUT_FORMATS = (".csv", ".txt", ".npy")
 
 
-def _load_array(path: Path, key: str | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class Predictions:
+    """A table of predictions: ``values`` (m,) or (m, k) under ``columns``, optional ids.
+
+    Attributes
+    ----------
+    columns : tuple of str, one name per column of ``values``
+    values : ndarray of shape (m,) (labels, one target) or (m, k) (probabilities, targets)
+    ids : ndarray of str, shape (m,), or None; the input's ``id_name`` column
+    id_name : str or None
+    """
+
+    columns: tuple[str, ...]
+    values: np.ndarray
+    ids: np.ndarray | None = None
+    id_name: str | None = None
+
+    def to_csv(self) -> str:
+        """The table as CSV text: a header row, then one row per sample (ids first).
+
+        >>> print(Predictions(("species",), np.array(["cat", "dog"]), np.array(["7", "9"]),
+        ...                   "id").to_csv(), end="")
+        id,species
+        7,cat
+        9,dog
+        """
+        values = self.values.reshape(len(self.values), -1)
+        cells = (np.char.mod("%.9g", values) if values.dtype.kind == "f"
+                 else values.astype(str))
+        if self.ids is not None:
+            cells = np.column_stack([self.ids.astype(str), cells])
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(((self.id_name,) if self.ids is not None else ()) + self.columns)
+        writer.writerows(cells.tolist())
+        return buf.getvalue()
+
+
+def _load_array(path: Path) -> np.ndarray:
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
@@ -34,73 +84,175 @@ def _load_array(path: Path, key: str | None = None) -> np.ndarray:
             raise DataError(f"{path}: cannot read array {name!r} without pickle ({exc})") from None
 
 
-def _read_inputs(path: Path) -> np.ndarray:
+def _check_features(path: Path, X: np.ndarray, n_features: int) -> np.ndarray:
+    """X as finite float32 (m, n_features): images are flattened; else DataError."""
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or X.dtype.kind == "c":
+        raise DataError(f"{path}: values must be real numbers, got dtype {X.dtype}")
+    if X.ndim < 2:
+        raise DataError(f"{path}: expected samples as rows, shape (m, {n_features}), got "
+                        f"shape {X.shape}")
+    if X.size == 0:
+        raise DataError(f"{path}: no rows of values")
+    X = X.reshape(len(X), -1)
+    if X.shape[1] != n_features:
+        raise DataError(f"{path}: has {X.shape[1]} features, expected {n_features}")
+    with np.errstate(over="ignore"):
+        X = np.ascontiguousarray(X, dtype=np.float32)
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        raise DataError(f"{path}: NaN or inf in {int(bad.sum())} row(s), first at row "
+                        f"{int(np.argmax(bad))}; clean or impute them first")
+    return X
+
+
+def _csv_columns(path: Path, header: list[str] | None, n_cols: int,
+                 feature_names: list[str] | None, label: str | None,
+                 id_column: str | None) -> tuple[list[int], int | None]:
+    """(indices of the feature columns in training order, index of the id column)."""
+    if header is None:
+        if id_column is not None:
+            raise DataError(f"{path}: --id-column {id_column!r} needs a header row naming the "
+                            "columns")
+        return list(range(n_cols)), None
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise DataError(f"{path}: column {twice[0]!r} appears more than once in the header")
+    if id_column is not None and id_column not in header:
+        raise DataError(f"{path}: --id-column {id_column!r} not found; columns are: "
+                        f"{', '.join(header)}")
+    id_index = None if id_column is None else header.index(id_column)
+    if feature_names is None:  # trained on arrays: the other columns, in their order
+        return [j for j in range(n_cols) if j != id_index], id_index
+    missing = [f for f in feature_names if f not in header]
+    if missing:
+        raise DataError(f"{path}: missing feature column(s) {', '.join(map(repr, missing))}; "
+                        f"the model was trained on: {', '.join(feature_names)}")
+    known = {*feature_names, label, id_column}
+    extra = [h for h in header if h not in known]
+    if extra:
+        raise DataError(f"{path}: unexpected column(s) {', '.join(map(repr, extra))}; the model "
+                        f"was trained on: {', '.join(feature_names)} (pass --id-column NAME to "
+                        "carry a column through)")
+    return [header.index(f) for f in feature_names], id_index
+
+
+def _read_csv(path: Path, n_features: int, feature_names: list[str] | None,
+              label: str | None, id_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    first = first_row(path)
+    if first is None:
+        raise DataError(f"{path}: no rows of values")
+    known = set(feature_names or ()) | {label, id_column}
+    has_header = not all(map(is_number, first)) or (feature_names is not None
+                                                    and set(first) <= known)
+    header = first if has_header else None
+    cells = read_cells(path, skip_rows=int(has_header),
+                       n_columns=None if header is None else len(header))
+    features, id_index = _csv_columns(path, header, cells.shape[1], feature_names, label,
+                                      id_column)
+    X = to_numbers(path, cells[:, features],
+                   None if header is None else [header[j] for j in features],
+                   first_line=1 + int(has_header))
+    ids = None if id_index is None else cells[:, id_index]
+    return _check_features(path, X, n_features), ids
+
+
+def read_inputs(path: str | Path, n_features: int, *, feature_names: list[str] | None = None,
+                label: str | None = None, id_column: str | None = None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(X float32 (m, n_features) in training column order, ids or None) from a file.
+
+    A .csv with a header is matched by name against ``feature_names`` (the training header
+    without ``label``, which is dropped when present); without a header, or for a model trained
+    on arrays, its columns are taken in order. .npy/.npz (key "X" or the first array) must be
+    numeric, finite and (m, n_features) or image-shaped. DataError names the file and problem.
+    """
+    path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path, n_features, feature_names, label, id_column)
     if suffix in (".npy", ".npz"):
-        return _load_array(path)
-    if suffix == ".csv":  # numbers only, an optional header row; NumPy's C reader parses it
-        with path.open(newline="", encoding="utf-8") as fh:
-            first = next((r for r in csv.reader(fh) if any(cell.strip() for cell in r)), None)
-        if first is None:
-            raise DataError(f"{path}: no rows of values")
-        try:
-            [float(cell) for cell in first]
-            header_rows = 0
-        except ValueError:
-            header_rows = 1
-        try:
-            with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
-                warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no "
-                                        "data")
-                X = np.loadtxt(path, dtype=np.float32, delimiter=",", skiprows=header_rows,
-                               ndmin=2, comments=None, encoding="utf-8")
-        except ValueError as exc:
-            problem = ("rows have different numbers of values" if "number of columns" in
-                       str(exc) else "every value must be numeric")
-            raise DataError(f"{path}: {problem} ({str(exc).split(';')[0]})") from None
-        if X.size == 0:
-            raise DataError(f"{path}: no rows of values")
-        return X
+        if id_column is not None:
+            raise DataError(f"{path}: --id-column needs a .csv input with a header row")
+        return _check_features(path, _load_array(path), n_features), None
     raise DataError(f"{path}: unsupported input format {path.suffix!r}; use .npy, .npz or .csv")
 
 
-_OUTPUTS = (".csv", ".txt", ".npy")
+def predict_table(run_dir: str | Path, input_path: str | Path, *, proba: bool = False,
+                  id_column: str | None = None) -> Predictions:
+    """Predictions of a run's model for the rows of ``input_path``, standardized as in training.
+
+    Labels are the training classes (text names too); ``proba`` gives P(class) per class
+    column (a single sigmoid unit p as [1 - p, p]); a regression gives the targets.
+
+    Returns
+    -------
+    Predictions
+        values (m,) labels, (m, n_classes) probabilities or (m, n_outputs) targets, under
+        columns named after the training label column ("prediction" if unknown) or the
+        classes; ids from ``id_column``.
+    """
+    net, standardizer, meta = load_run_model(run_dir)
+    classes = meta.get("classes")
+    if proba and meta.get("task", "classification") != "classification":
+        raise InvalidValueError(f"--proba needs a classification model; {run_dir} holds a "
+                                f"{meta.get('task')} model")
+    X, ids = read_inputs(input_path, net.input_dim, feature_names=meta.get("feature_names"),
+                         label=meta.get("label"), id_column=id_column)
+    if standardizer is not None:
+        X = standardizer.transform(X)
+    name = meta.get("label") or "prediction"
+    if proba:
+        values = net.predict_proba(X)
+        if values.shape[1] == 1 and type(net.layers[-1]).__name__ == "Sigmoid":
+            values = np.column_stack([1 - values[:, 0], values[:, 0]])
+        names = classes if classes is not None else range(values.shape[1])
+        columns = tuple(str(c) for c in names)
+    else:
+        values = net.predict(X)
+        if classes is not None:
+            values = np.asarray(classes)[values]
+        width = 1 if values.ndim == 1 else values.shape[1]
+        columns = (name,) if width == 1 else tuple(f"{name}_{j}" for j in range(width))
+    return Predictions(columns, values, ids, id_column)
+
+
+def write_predictions(predictions: Predictions, path: str | Path) -> None:
+    """.csv/.txt: the table (header, ids); .npy: the values only (text as fixed-width unicode)."""
+    path = Path(path)
+    check_output(path, predictions.id_name)
+    if path.suffix.lower() == ".npy":  # text labels are a fixed-width unicode array: no pickle
+        buf = io.BytesIO()
+        np.save(buf, predictions.values, allow_pickle=False)
+        write_bytes_atomic(path, buf.getvalue())
+    else:
+        write_text_atomic(path, predictions.to_csv())
+
+
+def check_output(output: str | Path | None, id_column: str | None = None) -> None:
+    """DataError for an output file predictions cannot be written to (before predicting)."""
+    if output is None:
+        return
+    suffix = Path(output).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise DataError(f"{output}: unsupported output format {Path(output).suffix!r}; use "
+                        f"{', '.join(OUTPUT_FORMATS)}")
+    if suffix == ".npy" and id_column is not None:
+        raise DataError(f"{output}: --id-column needs a .csv or .txt output (.npy holds the "
+                        "predictions only)")
 
 
 def predict_file(run_dir: str | Path, input_path: str | Path, *, proba: bool = False,
-                 output: str | Path | None = None) -> np.ndarray:
-    """Predictions of a run's model for the rows of ``input_path`` (standardized as in training).
+                 output: str | Path | None = None, id_column: str | None = None) -> np.ndarray:
+    """``predict_table(...).values``, also written to ``output`` (.csv, .txt or .npy) if given.
 
-    Labels are mapped back to the original classes; ``proba`` gives the output activations.
-    ``output`` (.csv, .txt or .npy) also writes them there.
+    Returns
+    -------
+    ndarray of shape (m,) (labels, as the training classes) or (m, k) (probabilities, targets)
     """
-    if output is not None and Path(output).suffix.lower() not in _OUTPUTS:
-        raise DataError(f"{output}: unsupported output format {Path(output).suffix!r}; use "
-                        f"{', '.join(_OUTPUTS)}")
-    net, standardizer, meta = load_run_model(run_dir)
-    X = _read_inputs(Path(input_path))
-    X = X.reshape(len(X), -1) if X.ndim > 2 else X
-    X = net.check_input(X)
-    if standardizer is not None:
-        X = standardizer.transform(X)
-    if proba:
-        preds = net.predict_proba(X)
-    else:
-        preds = net.predict(X)
-        if meta.get("classes") is not None:
-            preds = np.asarray(meta["classes"])[preds]
+    check_output(output, id_column)
+    predictions = predict_table(run_dir, input_path, proba=proba, id_column=id_column)
     if output is not None:
-        output = Path(output)
-        if output.suffix.lower() == ".npy":
-            buf = io.BytesIO()
-            np.save(buf, preds, allow_pickle=False)
-            write_bytes_atomic(output, buf.getvalue())
-        else:
-            buf = io.StringIO()
-            np.savetxt(buf, preds.reshape(len(preds), -1), delimiter=",",
-                       fmt="%s" if preds.dtype.kind in "US" else "%g")
-            write_text_atomic(output, buf.getvalue())
-    return preds
-
+        write_predictions(predictions, output)
+    return predictions.values

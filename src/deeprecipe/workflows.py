@@ -1,6 +1,7 @@
 """Workflows: one run end to end — data, [tune ->] fit, save, report — the demo, and resume.
 
 ``run(config, run_dir)`` is what ``deeprecipe run`` and ``deeprecipe demo`` call;
+``tune(config, run_dir)`` (``deeprecipe tune``, ``dr.tune``) is a run whose search must happen;
 ``resume(run_dir)`` continues whatever a directory holds (a run, a recipe or a babysat model).
 Layer: above tuning/, recipe/, report/ and run/, which it composes; only the faces import it.
 """
@@ -15,35 +16,69 @@ from deeprecipe._io import write_json_atomic, write_text_atomic
 from deeprecipe._validation import check_in_range, check_int
 from deeprecipe.basic_recipe.loop import RecipeResult, resume_recipe
 from deeprecipe.engine.gradcheck import gradient_check
-from deeprecipe.errors import DeepRecipeError
+from deeprecipe.errors import ConfigError, DeepRecipeError
 from deeprecipe.report import write_report
 from deeprecipe.runs import rundir
+from deeprecipe.runs.budget import Deadline
 from deeprecipe.runs.build import build_network, fit
-from deeprecipe.runs.config import Config, config_from_dict, dump_config, load_config
+from deeprecipe.runs.config import (
+    Config,
+    config_from_dict,
+    dump_config,
+    load_config,
+)
 from deeprecipe.runs.finish import RunResult, save_run
+from deeprecipe.runs.locks import check_free, hold_run_dir
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.runs.rundir import prepare_run_dir
-from deeprecipe.tuning import tune
+from deeprecipe.tuning.checks import check_search, with_tuning
+from deeprecipe.tuning.search import tune as search
 from deeprecipe.tuning.panda import BabysitResult
 from deeprecipe.tuning.panda import resume as resume_babysit
 
-__all__ = ["run", "resume", "demo_config", "gradcheck_for"]
+__all__ = ["run", "tune", "resume", "demo_config", "gradcheck_for"]
 
 
 def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: bool = False,
-        force: bool = False, report: bool = True) -> RunResult:
-    """The main job: split, normalize, train, evaluate, diagnose, (tune), save, report."""
+        force: bool = False, report: bool = True, budget: str | float | None = None
+        ) -> RunResult:
+    """The main job: split, normalize, (tune,) train, evaluate, diagnose, save, report.
+
+    Everything that can be checked without data (the config, the search space, ``budget``) is
+    checked before the data is loaded; a start that fails leaves no directory behind.
+    ``budget`` ("10m"): the search stops in time to retrain its best within it.
+    """
     start = time.perf_counter()
+    deadline = Deadline.from_budget(budget)
+    if config.tuning.n_trials > 0:
+        check_search(config)
     run_dir = prepare_run_dir(run_dir, force=force, resume=resume, create=False)
+    created = not run_dir.exists()
+    if not created:
+        check_free(run_dir)
     data = prepare_data(config)
     prepare_run_dir(run_dir, force=force, resume=resume)
+    try:
+        with hold_run_dir(run_dir):
+            return _run_in(config, run_dir, data, start, deadline, verbose=verbose,
+                           resume=resume, report=report)
+    except DeepRecipeError:
+        if created and not (run_dir / rundir.CHECKPOINTS).exists() and \
+                not (run_dir / rundir.STUDY).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was done: do not block a rerun
+        raise
+
+
+def _run_in(config: Config, run_dir: Path, data, start: float, deadline: Deadline, *,
+            verbose: bool, resume: bool, report: bool) -> RunResult:
     if not resume:  # a stale checkpoint of an overwritten run must never be resumed
         shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)
     fresh = not (resume and (run_dir / rundir.CONFIG).exists())
     if fresh:  # written before training, so an interrupted run can be resumed from its directory
         write_text_atomic(run_dir / rundir.CONFIG, dump_config(config))
     try:
-        config, tuning, net, trainer = _tune_and_fit(config, data, run_dir, resume, verbose)
+        config, tuning, net, trainer = _tune_and_fit(config, data, run_dir, deadline, resume,
+                                                     verbose)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted; its state is saved in {run_dir}; continue with "
                                 f"`deeprecipe resume {run_dir}`") from None
@@ -60,13 +95,39 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
     return result
 
 
-def _tune_and_fit(config: Config, data, run_dir: Path, resume: bool, verbose: bool):
+def tune(config: Config, run_dir: str | Path, *, n_trials: int | None = None,
+         rounds: int | None = None, method: str | None = None, workers: int | None = None,
+         scheduler: str | None = None, prune: str | None = None, metric: str | None = None,
+         budget: str | float | None = None, verbose: bool = False, force: bool = False,
+         resume: bool = False, report: bool = True) -> RunResult:
+    """Search, then retrain the best configuration: ``run``'s directory plus the study.
+
+    The arguments override ``config.tuning`` (and are saved in ``config.toml``, so
+    ``deeprecipe resume RUN_DIR`` continues with them). The result's ``tuning`` is the study
+    (``tuning.json``); ``report RUN_DIR`` shows it with the final model's curves.
+
+    Raises
+    ------
+    ConfigError : no trials, a bad space, method, metric or budget (before any data is read).
+    """
+    config = with_tuning(config, n_trials=n_trials, rounds=rounds, method=method,
+                         workers=workers, scheduler=scheduler, prune=prune, metric=metric)
+    if config.tuning.n_trials < 1:
+        raise ConfigError("tune needs trials: set [tuning] n_trials >= 1 or pass --trials N")
+    return run(config, run_dir, verbose=verbose, resume=resume, force=force, report=report,
+               budget=budget)
+
+
+def _tune_and_fit(config: Config, data, run_dir: Path, deadline: Deadline, resume: bool,
+                  verbose: bool):
     """(the trained config, the study as a dict or None, network, trainer)."""
     tuning = None
     if config.tuning.n_trials > 0:
-        study = tune(config, run_dir=run_dir / rundir.STUDY, data=data, verbose=verbose,
-                     resume=resume)
+        study = search(config, run_dir=run_dir / rundir.STUDY, data=data, verbose=verbose,
+                       resume=resume, deadline=deadline)
         tuning = study.to_dict()
+        if study.extra["ran"]:  # the best may have changed: retrain it from scratch
+            shutil.rmtree(run_dir / rundir.CHECKPOINTS, ignore_errors=True)
         config = study.best_config
     net, trainer = fit(config, data, checkpoint_dir=run_dir / rundir.CHECKPOINTS, resume=resume,
                        verbose=verbose)

@@ -8,23 +8,21 @@ it. Independent, quick invocations (``--help``, bad configs) are started concurr
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _cli import CLI, TIMEOUT, _env, assert_one_line_error, cli, cli_many
+
 from deeprecipe.runs.config import load_config
 
-CLI = [sys.executable, "-m", "deeprecipe.cli"]
-TIMEOUT = 180
 COMMANDS = ("demo", "run", "train", "evaluate", "predict", "diagnose", "gradcheck", "tune",
-            "babysit", "nudge", "rollback", "resume", "recipe", "report", "init")
+            "babysit", "nudge", "rollback", "resume", "recipe", "report", "init", "export")
 RUN_FILES = ("config.toml", "history.jsonl", "model.npz", "model.json", "diagnosis.json",
              "summary.json", "report.html")
 
@@ -47,48 +45,12 @@ epochs = 4
 """
 
 
-def _env(columns: int = 200) -> dict:
-    # one BLAS/OpenMP thread per process: several CLI processes run at once, and oversubscribed
-    # OpenMP (the dev/test distribution check) is what makes their time vary, not their work
-    env = dict(os.environ, COLUMNS=str(columns), NO_COLOR="1", TERM="dumb",
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env.pop("FORCE_COLOR", None)
-    return env
 
 
-def cli(*args, cwd: Path, timeout: float = TIMEOUT, columns: int = 200
-        ) -> subprocess.CompletedProcess:
-    """Run ``python -m deeprecipe.cli ARGS`` in ``cwd``; text output, never raises on exit code."""
-    return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=_env(columns))
 
 
-def cli_many(arg_lists, *, cwd: Path, columns: int = 200) -> list[subprocess.CompletedProcess]:
-    """Start every invocation at once (they are independent) and wait for all of them."""
-    procs = [subprocess.Popen([*CLI, *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=_env(columns))
-             for args in arg_lists]
-    results = []
-    try:
-        for args, p in zip(arg_lists, procs, strict=True):
-            out, err = p.communicate(timeout=TIMEOUT)
-            results.append(subprocess.CompletedProcess(args, p.returncode, out, err))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    return results
 
 
-def assert_one_line_error(res: subprocess.CompletedProcess) -> str:
-    """Exit 2, one line on stderr that starts with "error:", no traceback; returns the line."""
-    assert res.returncode == 2, (res.returncode, res.stderr)
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    assert lines[0].startswith("error: "), res.stderr
-    assert "Traceback" not in res.stderr + res.stdout
-    return lines[0]
 
 
 def write_config(path: Path, text: str = TINY, **replace: str) -> Path:
@@ -257,14 +219,16 @@ def test_predict_npy_to_csv_and_csv_input(finished, work):
          ["predict", run_dir, "--input", "x.npy", "--proba"]], cwd=work)
     assert to_file.returncode == 0, to_file.stderr
     assert "wrote 7 predictions to p.csv" in to_file.stdout
-    labels = np.loadtxt(work / "p.csv", delimiter=",")
+    labels = np.loadtxt(work / "p.csv", delimiter=",", skiprows=1)  # header "prediction"
     assert labels.shape == (7,) and set(labels) <= {0.0, 1.0}
     assert from_csv.returncode == 0, from_csv.stderr
-    assert np.loadtxt(from_csv.stdout.splitlines(), delimiter=",") == pytest.approx(labels)
+    assert from_csv.stdout.splitlines()[0] == "prediction"
+    assert np.loadtxt(from_csv.stdout.splitlines()[1:], delimiter=",") == pytest.approx(labels)
     assert proba.returncode == 0, proba.stderr
-    p = np.loadtxt(proba.stdout.splitlines(), delimiter=",")
-    assert ((p > 0) & (p < 1)).all()
-    assert (p > 0.5).astype(float) == pytest.approx(labels)
+    assert proba.stdout.splitlines()[0] == "0,1"  # one column per class
+    p = np.loadtxt(proba.stdout.splitlines()[1:], delimiter=",")
+    assert ((p > 0) & (p < 1)).all() and p.sum(axis=1) == pytest.approx(1.0)
+    assert (p[:, 1] > 0.5).astype(float) == pytest.approx(labels)
 
     line = assert_one_line_error(cli("predict", run_dir, "--input", "absent.npy", cwd=work))
     assert "absent.npy" in line and "not found" in line

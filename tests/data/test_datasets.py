@@ -96,7 +96,8 @@ def _bad_files(tmp_path):
         (lambda: load_file(tmp_path / "missing.npz"), "missing.npz", "not found"),
         (lambda: load_file(csv, label="label"), "labels.csv", "columns are: a, b, target"),
         (lambda: load_file(csv), "labels.csv", "label="),
-        (lambda: load_file(text, label="target"), "text.csv", "non-numeric value 'hello'"),
+        (lambda: load_file(text, label="target"), "text.csv",
+         "every value must be numeric; 'hello'"),
         (lambda: load_file(tmp_path / "mismatch.npz"), "mismatch.npz", "20 samples but y has 19"),
         (lambda: load_file(tmp_path / "nan.npz"), "nan.npz", "NaN or inf"),
         (lambda: load_file(tmp_path / "one_class.npz"), "one_class.npz", "single class"),
@@ -131,10 +132,10 @@ def test_csv_with_text_labels_and_quoted_cells(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "problem"), [
-    ("a,b,target\n1,2,x\n3,4\n", "rows do not all have 3 values"),
-    ("a,b,target\n", "no samples"),
+    ("a,b,target\n1,2,x\n3,4\n", "rows have different numbers of values"),
+    ("a,b,target\n", "no rows of values (only a header row)"),
     ("a,b,target\n1,2,x\n3,4,x\n", "single class (x)"),
-    ("a,b,target\n1,two,x\n3,4,y\n", "non-numeric value 'two' at line 2, column 'b'"),
+    ("a,b,target\n1,two,x\n3,4,y\n", "every value must be numeric; 'two' at line 2, column 'b'"),
 ])
 def test_bad_csv_files(tmp_path, text, problem):
     path = tmp_path / "bad.csv"

@@ -239,7 +239,7 @@ def _search_study() -> dict:
     spaces = [{"learning_rate": {"dist": "log_uniform", "low": 1e-4, "high": 1e-1},
                "beta": {"dist": "one_minus_log_uniform", "low": 0.9, "high": 0.999},
                "hidden_units": {"dist": "int_uniform", "low": 8, "high": 128, "log": True},
-               "optimizer": {"dist": "choice", "options": ["adam", "momentum"]}},
+               "optimizer": {"dist": "choice", "choices": ["adam", "momentum"]}},
               {"learning_rate": {"dist": "log_uniform", "low": 1e-3, "high": 1e-2},
                "beta": {"dist": "one_minus_log_uniform", "low": 0.95, "high": 0.99},
                "hidden_units": {"dist": "int_uniform", "low": 16, "high": 64, "log": True},
@@ -247,7 +247,7 @@ def _search_study() -> dict:
     rng = np.random.default_rng(3)
     trials = []
     for n in range(12):
-        r = n // 6
+        r = n // 6 + 1  # rounds count from 1
         state = "PRUNED" if n == 4 else "FAIL" if n == 9 else "COMPLETE"
         dev = None if state != "COMPLETE" else float(0.05 + 0.1 * rng.random())
         epochs = [1, 2, 3] if state == "PRUNED" else [1, 2, 3, 4, 5]
@@ -278,7 +278,8 @@ def test_tuning_json_of_the_search_module(tmp_path):
     assert sum(i.startswith("fig-tuning-param-") for i in ids) == 4
     assert "fig-tuning-curves" in ids
     assert "1 − β (log)" in html and "hidden_units (log)" in html
-    assert "Search space per round" in html and "one_minus_log_uniform [0.95, 0.99]" in html
+    assert "Search space per round" in html and "1−β ~ 10^U(−2, −1.3)" in html
+    assert "optimizer ∈ {adam, momentum}" in html and "round 0" not in html
 
 
 def make_panda_run(root: Path) -> Path:

@@ -92,7 +92,9 @@ def test_predict_writes_csv_and_npy(finished, tmp_path):
     X, _ = _blobs(np.random.default_rng(3), 3)
     np.save(tmp_path / "x.npy", X)
     labels = predict_file(root / "run", tmp_path / "x.npy", output=tmp_path / "p.csv")
-    np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.csv", delimiter=","), labels)
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == "prediction"  # a header row
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1),
+                                  labels)
     predict_file(root / "run", tmp_path / "x.npy", output=tmp_path / "p.npy")
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy", allow_pickle=False), labels)
 
@@ -158,4 +160,4 @@ def test_csv_with_text_labels_predicts_the_names(tmp_path):
     (tmp_path / "new.csv").write_text("x1,x2,x3\n-4,0,1\n4,0,-1\n0,5,0\n")
     preds = predict_file(tmp_path / "run", tmp_path / "new.csv", output=tmp_path / "out.csv")
     assert preds.tolist() == ["cat", "dog", "fish"]
-    assert (tmp_path / "out.csv").read_text().split() == ["cat", "dog", "fish"]
+    assert (tmp_path / "out.csv").read_text().split() == ["species", "cat", "dog", "fish"]

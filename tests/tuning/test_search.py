@@ -44,12 +44,12 @@ def test_same_seed_gives_the_same_trials_and_best(tmp_path):
 
 def test_coarse_to_fine_rounds_are_visible_and_narrower(tmp_path):
     result = tune(_config(rounds=2), run_dir=tmp_path, space=SPACE, seed=0)
-    assert Counter(t["round"] for t in result.trials) == {0: 6, 1: 6}
+    assert Counter(t["round"] for t in result.trials) == {1: 6, 2: 6}  # rounds count from 1
     coarse, fine = (LogUniform.from_dict(s["learning_rate"]) for s in result.spaces)
     assert coarse.low <= fine.low and fine.high <= coarse.high
     assert fine.bounds[1] - fine.bounds[0] < coarse.bounds[1] - coarse.bounds[0]
     assert all(fine.low <= t["params"]["learning_rate"] <= fine.high
-               for t in result.trials if t["round"] == 1)
+               for t in result.trials if t["round"] == 2)
     summary = result.to_dict()
     assert summary["rounds"] == 2 and len(summary["spaces"]) == 2
     assert all(len(t["curve"]["dev_error"]) == 5 for t in summary["trials"])
@@ -91,7 +91,7 @@ SCRIPT = textwrap.dedent("""
 def _trials(run_dir):
     import optuna
 
-    from deeprecipe.tuning.caviar import open_storage
+    from deeprecipe.tuning._storage import open_storage
 
     path = run_dir / "journal.log"
     if not path.exists():
@@ -128,7 +128,7 @@ def test_resume_after_a_kill_keeps_every_finished_trial_once(tmp_path):
     assert done.returncode == 0, done.stderr.decode()
     complete = [t for t in _trials(run_dir) if t.state.name == "COMPLETE"]
     pairs = Counter((t.user_attrs["round"], t.user_attrs["index"]) for t in complete)
-    assert pairs == Counter({(0, i): 1 for i in range(8)})
+    assert pairs == Counter({(1, i): 1 for i in range(8)})
     after = {(t.user_attrs["round"], t.user_attrs["index"]): t.number for t in complete}
     assert all(after[key] == number for key, number in before.items())  # kept, not rerun
     assert load_config(run_dir / "best_config.toml").tuning.n_trials == 0
@@ -136,7 +136,7 @@ def test_resume_after_a_kill_keeps_every_finished_trial_once(tmp_path):
 
 def test_a_changed_search_does_not_silently_mix_with_the_old_one(tmp_path):
     tune(_config(), run_dir=tmp_path, space=SPACE, seed=0)
-    with pytest.raises(ConfigError, match="other settings"):
+    with pytest.raises(ConfigError, match="another configuration .*seed.* differ.*--force"):
         tune(_config(), run_dir=tmp_path, space=SPACE, seed=1)
     fresh = tune(_config(), run_dir=tmp_path, space=SPACE, seed=1, resume=False)
     assert len(fresh.trials) == 6 and len(list(tmp_path.glob("journal-*.log"))) == 1
@@ -154,7 +154,7 @@ def test_every_trial_gets_a_folder_with_its_config(tmp_path):
                                                   "high": 1e-1}}}})
     study = tune(cfg, run_dir=tmp_path / "study")
     folders = sorted((tmp_path / "study" / "trials").iterdir())
-    assert [f.name for f in folders] == ["round-0-trial-0000", "round-0-trial-0001"]
+    assert [f.name for f in folders] == ["round-1-trial-0000", "round-1-trial-0001"]
     for folder, row in zip(folders, study.trials, strict=True):
         trial_cfg = load_config(folder / "config.toml")
         assert trial_cfg.optimizer.learning_rate == pytest.approx(row["params"]["learning_rate"])

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
-import numpy as np
 
 from deeprecipe._io import write_json_atomic
 from deeprecipe.runs import rundir
 from deeprecipe.runs.build import build_network, make_trainer
 from deeprecipe.runs.diagnosis import error_rate, learning_curve
+from deeprecipe.runs.evaluate import regression_error, target_variance
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.runs.rundir import run_config
 
@@ -54,24 +55,15 @@ def learning_curve_run(run_dir: str | Path, *, sizes=(0.1, 0.25, 0.5, 1.0)):
     data = prepare_data(config, check_distribution=False)
 
     def make_and_fit(X, y):
-        cfg = config
-        bs = config.training.batch_size
-        if isinstance(bs, int) and bs > len(X):  # a small subset: one full batch at most
-            cfg = dataclasses.replace(config, training=dataclasses.replace(
-                config.training, batch_size=len(X)))
         sub = dataclasses.replace(data, X_train=X, y_train=y)
-        net = build_network(cfg, sub)
-        make_trainer(cfg, sub, net).fit(cfg.training.epochs)
+        net = build_network(config, sub)
+        make_trainer(config, sub, net).fit(config.training.epochs)  # a small subset: its
+        # batch size is clamped to the subset (one full batch at most)
         return net.predict
 
     error = error_rate
-    if data.task == "regression":
-        scale = float(np.var(data.y_train, axis=0).mean()) or 1.0
-
-        def error(y_true, y_pred) -> float:  # = pipeline.evaluate's regression error
-            d = (np.asarray(y_pred, np.float64).reshape(len(y_pred), -1)
-                 - np.asarray(y_true, np.float64).reshape(len(y_true), -1))
-            return min(1.0, float(np.einsum("ij,ij->", d, d) / len(d)) / scale)
+    if data.task == "regression":  # evaluate's scale: the full training targets' variance
+        error = functools.partial(regression_error, scale=target_variance(data.y_train))
 
     curve = learning_curve(make_and_fit, data.X_train, data.y_train, data.X_dev, data.y_dev,
                            sizes=sizes, error=error, random_state=config.seed)
@@ -80,4 +72,3 @@ def learning_curve_run(run_dir: str | Path, *, sizes=(0.1, 0.25, 0.5, 1.0)):
         **curve.to_dict(), "human_error": human,
         "reading": _curve_reading(list(curve.train_errors), list(curve.dev_errors), human)})
     return curve
-

@@ -2,7 +2,8 @@
 
 A user error prints one line on stderr and exits with code 2 (``--debug`` shows the traceback);
 Ctrl-C leaves resumable state and exits with code 130. Commands live in ``commands_model``
-(one model) and ``commands_tuning`` (many models, babysitting, the recipe).
+(one model), ``commands_tuning`` (many models, babysitting, the recipe) and ``commands_deploy``
+(export).
 
 The top face: it may import anything, and imports the heavy layers inside each command (with a
 comment) so that ``deeprecipe --help`` stays fast.
@@ -10,7 +11,11 @@ comment) so that ``deeprecipe --help`` stays fast.
 
 from __future__ import annotations
 
-from deeprecipe.cli import commands_model, commands_tuning  # noqa: F401  (registers commands)
+from deeprecipe.cli import (  # noqa: F401  (registers commands)
+    commands_deploy,
+    commands_model,
+    commands_tuning,
+)
 from deeprecipe.cli._common import app
 
 __all__ = ["app", "main"]

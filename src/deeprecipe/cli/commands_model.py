@@ -141,22 +141,33 @@ def evaluate(run_dir: Annotated[Path, typer.Argument(help="A finished run direct
 def predict(run_dir: Annotated[Path, typer.Argument(help="A run directory (or model path).")],
             input_path: Annotated[Path, typer.Option("--input", help=".npy, .npz or .csv")],
             output: Annotated[Path | None, typer.Option(help="Write predictions here "
-                                                           "(.csv or .npy).")] = None,
-            proba: Annotated[bool, typer.Option(help="Probabilities, not labels.")] = False
-            ) -> None:
+                                                           "(.csv, .txt or .npy).")] = None,
+            proba: Annotated[bool, typer.Option(help="Probabilities, one column per class.")]
+            = False,
+            id_column: Annotated[str | None, typer.Option(
+                "--id-column", help="A CSV column to copy to the output (not a feature).")]
+            = None) -> None:
     """Predict with a saved model; inputs are standardized with the saved training statistics.
+
+    A CSV is matched by its header to the training columns (any order; the label column is
+    dropped). The output has a header: the label's name, or with --proba the class names.
 
     Example: deeprecipe predict runs/demo --input new.npy --output preds.csv
     """
-    from deeprecipe.prediction import predict_file  # loaded on use: keeps the CLI fast
+    from deeprecipe.prediction import (  # loaded on use: keeps the CLI fast
+        check_output,
+        predict_table,
+        write_predictions,
+    )
 
-    preds = predict_file(run_dir, input_path, proba=proba, output=output)
+    check_output(output, id_column)
+    preds = predict_table(run_dir, input_path, proba=proba, id_column=id_column)
     if output is None:
-        import numpy as np  # loaded on use: keeps the CLI fast
-
-        np.savetxt(sys.stdout, preds.reshape(len(preds), -1), fmt="%g", delimiter=",")
+        sys.stdout.write(preds.to_csv())
     else:
-        out.print(f"wrote {len(preds)} predictions to {output}", markup=False, soft_wrap=True)
+        write_predictions(preds, output)
+        out.print(f"wrote {len(preds.values)} predictions to {output}", markup=False,
+                  soft_wrap=True)
 
 
 @app.command()

@@ -20,7 +20,6 @@ from deeprecipe.cli._common import (
     out,
     parse_assignments,
 )
-from deeprecipe.runs import rundir
 
 
 @app.command()
@@ -29,42 +28,65 @@ def tune(config_path: Annotated[Path, typer.Argument(
              help="A TOML config with a [tuning] table.")],
          trials: Annotated[int | None, typer.Option(help="Trials per round.")] = None,
          rounds: Annotated[int | None, typer.Option(help="Coarse-to-fine rounds.")] = None,
-         method: Annotated[str | None, typer.Option(help="random (default) or grid.")]
+         method: Annotated[str | None, typer.Option(
+             help="random (default), grid, tpe or cmaes.")] = None,
+         prune: Annotated[str | None, typer.Option(
+             help="median, successive_halving or hyperband (on dev error per epoch).")] = None,
+         metric: Annotated[str | None, typer.Option(
+             help="dev_error (default), dev_cost, dev_rmse or dev_mae.")] = None,
+         budget: Annotated[str | None, typer.Option(
+             help="Wall-clock budget, e.g. 90s, 10m, 1h: stop in time to train the best.")]
          = None,
          workers: Annotated[int | None, typer.Option(help="Parallel processes.")] = None,
          scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, "
                                                           "e.g. tcp://host:8786.")] = None,
          out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
-         quiet: Quiet = False) -> None:
-    """Random search on the right scales ("caviar"); resumes an interrupted study.
+         quiet: Quiet = False, force: Force = False) -> None:
+    """Search on the right scales ("caviar"), then train the best configuration: the run
+    directory of `run` plus the study (report.html shows both). Continue an interrupted one
+    with `deeprecipe resume RUN_DIR`.
 
-    Example: deeprecipe tune my.toml --trials 20 --rounds 2 --workers 2
+    Example: deeprecipe tune my.toml --trials 20 --rounds 2 --workers 2 --budget 10m
     """
-    from deeprecipe.tuning import tune as run_tune  # loaded on use: keeps the CLI fast
+    from deeprecipe.runs.budget import parse_budget  # loaded on use: keeps the CLI fast
+    from deeprecipe.tuning.checks import check_search, with_tuning  # light, no Optuna
 
-    config = _load(config_path)
+    config = with_tuning(_load(config_path), n_trials=trials, rounds=rounds, method=method,
+                         prune=prune, metric=metric, workers=workers, scheduler=scheduler)
+    check_search(config)  # a bad space fails here, before Optuna or any data is loaded
+    parse_budget(budget)
+    from deeprecipe.workflows import tune as run_tune  # heavy: loaded on use
+
     run_dir = _run_dir(config, out_dir)
-    study = run_tune(config, run_dir=run_dir / rundir.STUDY, n_trials=trials, rounds=rounds,
-                     workers=workers, scheduler=scheduler, method=method, verbose=not quiet)
-    rows = study.leaderboard(10)
+    result = run_tune(config, run_dir, budget=budget, verbose=not quiet, force=force)
+    _print_study(result.tuning, quiet)
+    if result.tuning.get("stopped") == "budget":
+        out.print(f"the budget ran out after {len(result.tuning['trials'])} trials; continue "
+                  f"with: deeprecipe resume {run_dir}", markup=False, soft_wrap=True)
+    _print_result(result, quiet)
+
+
+def _print_study(study: dict, quiet: bool) -> None:
+    rows = study["leaderboard"]
+    metric = study.get("metric", "dev_error")
     if quiet:  # one JSON object per line, for scripts
         for row in rows:
             out.print(json.dumps(row, default=str), markup=False, soft_wrap=True)
-    else:
-        from rich.table import Table  # loaded on use: keeps the CLI fast
+        return
+    from rich.table import Table  # loaded on use: keeps the CLI fast
 
-        table = Table(title=f"best {len(rows)} trials (dev error, lower is better)")
-        for col in ("rank", "round", "trial", "dev error", "train error", "hyperparameters"):
-            table.add_column(col)
-        for row in rows:
-            params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                               for k, v in row["params"].items())
-            table.add_row(str(row["rank"]), str(row["round"] + 1), str(row["index"]),
-                          f"{row['dev_error']:.4f}", "-" if row["train_error"] is None
-                          else f"{row['train_error']:.4f}", params)
-        out.print(table)
-    out.print(f"best configuration: {run_dir / 'study' / 'best_config.toml'}", markup=False,
-              soft_wrap=True)
+    table = Table(title=f"best {len(rows)} trials ({metric}, lower is better; = : tied "
+                        "within the dev set's noise)")
+    for col in ("rank", "round", "trial", metric, "dev cost", "weights", "hyperparameters"):
+        table.add_column(col)
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    for row in rows:
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in row["params"].items())
+        table.add_row(f"{row['rank']}{' =' if row.get('tied') else ''}", str(row["round"]),
+                      str(row["index"]), fmt(row["value"]), fmt(row.get("dev_cost")),
+                      str(row.get("n_params") or "-"), params)
+    out.print(table)
 
 
 @app.command()

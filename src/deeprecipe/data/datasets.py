@@ -9,9 +9,7 @@ header row and a named label column. X comes back as float32 with samples as row
 
 from __future__ import annotations
 
-import csv
-import functools
-import warnings
+import dataclasses
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from deeprecipe._io import check_npy, check_npz, check_size
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
 from deeprecipe._validation import check_int
+from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
 from deeprecipe.errors import DataError
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "load_file"]
@@ -34,6 +33,7 @@ class Dataset:
 
     ``X_test``/``y_test``: a test set the file brought along (an .npz with X_train, y_train,
     X_test, y_test); the run then uses it as its test set and splits train/dev from X, y.
+    ``feature_names``/``label_name``: a CSV's header names of the columns of X and of y.
     """
 
     X: np.ndarray
@@ -45,6 +45,8 @@ class Dataset:
     description: str
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    feature_names: tuple[str, ...] | None = None
+    label_name: str | None = None
 
     def __len__(self) -> int:
         return len(self.X)
@@ -216,10 +218,10 @@ def _load_npz(path: Path, part: str) -> Dataset:
     # anything is inflated
     headers = check_npz(path, error=DataError)
     for x_key, (shape, _) in headers.items():
-        y_shape = headers.get("y" + x_key[1:], (shape,))[0] if x_key[:1] == "X" else shape
-        if y_shape[:1] != shape[:1]:  # (a 0-d array has no samples)
-            raise DataError(f"{path}: {x_key} has {(*shape, 0)[0]} samples but y{x_key[1:]} "
-                            f"has {(*y_shape, 0)[0]}")
+        y_key = "y" + x_key[1:]
+        if x_key.startswith("X") and y_key in headers and headers[y_key][0][:1] != shape[:1]:
+            raise DataError(f"{path}: {x_key} has {shape[0] if shape else 0} samples but "
+                            f"{y_key} has {(headers[y_key][0] or (0,))[0]}")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -285,15 +287,12 @@ def _load_npy(path: Path, y_path: Path | None) -> Dataset:
 def _load_csv(path: Path, label: str | None) -> Dataset:
     """Header row, numeric features, a label column that is numeric or text (class names).
 
-    Parsed by NumPy's C reader (no Python loop over rows; features straight into float64, its
-    size checked first); blank lines are skipped. Only a failed parse rescans the file to say
-    where it went wrong.
+    Parsed by NumPy's C reader (``data.csvfile``: no Python loop over rows; its size checked
+    first); blank lines are skipped.
     """
-    with open(path, newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(fh), None)
+    header = first_row(path)
     if not header:
         raise DataError(f"{path}: the file is empty (expected a header row)")
-    header = [h.strip() for h in header]
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:
         raise DataError(f"{path}: the header names column(s) {', '.join(map(repr, twice))} more "
@@ -303,49 +302,22 @@ def _load_csv(path: Path, label: str | None) -> Dataset:
             f"label column {label!r} not found"
         raise DataError(f"{path}: {what}; columns are: {', '.join(header)}")
     j = header.index(label)
-    features = [i for i in range(len(header)) if i != j]
-    if not features:
+    names = header[:j] + header[j + 1:]
+    if not names:
         raise DataError(f"{path}: no feature columns besides the label {label!r}; expected at "
                         "least one")
     with open(path, "rb") as fh:  # rows, counted in C, to check the size before parsing
         rows = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
     check_size(f"{path}: {rows} rows x {len(header)} columns", (rows, len(header)), 8,
                error=DataError)
-    read = functools.partial(np.loadtxt, path, delimiter=",", skiprows=1, ndmin=2,
-                             comments=None, quotechar='"', encoding="utf-8")
+    cells = read_cells(path, skip_rows=1, n_columns=len(header))
+    X = to_numbers(path, np.delete(cells, j, axis=1), names, first_line=2)
     try:
-        with warnings.catch_warnings():  # blank lines are skipped; no rows is reported below
-            warnings.filterwarnings("ignore", "(loadtxt: i|I)nput (line .* )?contained no data")
-            X = read(dtype=np.float64, usecols=features)
-            labels = np.char.strip(read(dtype=str, usecols=[j])[:, 0])
-    except ValueError:  # where: rows of another length, or a non-numeric feature
-        raise DataError(f"{path}: {_csv_problem(path, header, j)}") from None
-    if len(X) == 0:
-        raise DataError(f"{path}: no samples (only a header row)")
-    try:
-        y = labels.astype(np.float64)
+        y = cells[:, j].astype(np.float64)
     except ValueError:
-        y = labels  # text labels: class names
-    return _finish(path, X, y, f"{path.name}, label column {label!r}")
-
-
-def _csv_problem(path: Path, header: list[str], j: int) -> str:
-    """What is wrong with a CSV NumPy could not parse (only on the error path)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        for line, row in enumerate(csv.reader(fh), 1):
-            if line == 1 or not row:
-                continue
-            if len(row) != len(header):
-                return (f"rows do not all have {len(header)} values (line {line} has "
-                        f"{len(row)})")
-            for col, cell in enumerate(row):
-                try:
-                    float(cell)
-                except ValueError:
-                    if col != j:
-                        return (f"non-numeric value {cell.strip()!r} at line {line}, column "
-                                f"{header[col]!r} (features must be numbers)")
-    return "it could not be parsed as comma-separated numbers"
+        y = cells[:, j]  # text labels: class names
+    ds = _finish(path, X, y, f"{path.name}, label column {label!r}")
+    return dataclasses.replace(ds, feature_names=tuple(names), label_name=label)
 
 
 def load_file(path, *, label: str | None = None, y=None, part: str = "train") -> Dataset:
@@ -392,9 +364,5 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
     if suffix == ".npy":
         return _load_npy(path, None if y is None else Path(y))
     if suffix == ".csv":
-        try:
-            return _load_csv(path, label)
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save "
-                            "the CSV as UTF-8") from None
+        return _load_csv(path, label)
     raise DataError(f"{path}: unsupported file type {suffix!r}; use .npz, .npy or .csv")

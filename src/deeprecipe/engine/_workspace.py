@@ -39,9 +39,3 @@ class Workspace:
             a = self._arrays[name] = np.arange(n, dtype=np.intp)
         return a if a.shape[0] == n else a[:n]
 
-    def clear(self) -> None:
-        self._arrays.clear()
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self._arrays.values())

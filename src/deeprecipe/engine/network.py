@@ -291,6 +291,17 @@ class Sequential:
             for name in layer.hyperparameters:
                 setattr(layer, name, cfg[name])
 
+    def arrays(self, *, copy: bool = False) -> dict[str, np.ndarray]:
+        """Parameters and state under one flat naming, for files: {"param/0.W": W, ...,
+        "state/1.running_mean": mu, ...}; ``copy`` for a snapshot."""
+        return {**{f"param/{k}": p.copy() if copy else p for k, p in self.params.items()},
+                **{f"state/{k}": s.copy() if copy else s for k, s in self.state.items()}}
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy :meth:`arrays` output back in (other keys are ignored); CheckpointError."""
+        self.set_arrays({k[6:]: a for k, a in arrays.items() if k.startswith("param/")},
+                        {k[6:]: a for k, a in arrays.items() if k.startswith("state/")})
+
     def set_arrays(self, params: Params, state: Params | None = None) -> None:
         """Copy arrays into ``params`` (and ``state``) in place, checking keys and shapes."""
         for mine, theirs, what in ((self.params, params, "parameter"),

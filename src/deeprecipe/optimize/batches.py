@@ -9,7 +9,7 @@ import numpy as np
 from deeprecipe._validation import check_int
 from deeprecipe.errors import InvalidValueError
 
-__all__ = ["resolve_batch_size", "minibatches"]
+__all__ = ["resolve_batch_size", "clamp_batch_size", "minibatches"]
 
 
 def resolve_batch_size(batch_size: int | str | None, m: int, n_features: int = 1,
@@ -36,6 +36,16 @@ def resolve_batch_size(batch_size: int | str | None, m: int, n_features: int = 1
     if isinstance(batch_size, str):
         raise InvalidValueError(f"batch_size must be an int, 'auto' or None, got {batch_size!r}")
     return check_int("batch_size", batch_size, low=1, high=m)
+
+
+def clamp_batch_size(batch_size: int | str | None, m: int) -> int | str | None:
+    """An int batch size larger than the m examples becomes m (batch gradient descent);
+    anything else is returned as it is.
+
+    >>> clamp_batch_size(256, 100), clamp_batch_size(64, 100), clamp_batch_size("auto", 10)
+    (100, 64, 'auto')
+    """
+    return m if isinstance(batch_size, int) and batch_size > m else batch_size
 
 
 def minibatches(m: int, batch_size: int, rng: np.random.Generator | None

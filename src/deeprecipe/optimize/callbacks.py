@@ -77,10 +77,7 @@ class EarlyStopping(Callback):
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = float(value), record["epoch"], 0
             if self.restore_best:
-                self.best_arrays = {**{f"param/{k}": p.copy() for k, p in
-                                       trainer.net.params.items()},
-                                    **{f"state/{k}": s.copy() for k, s in
-                                       trainer.net.state.items()}}
+                self.best_arrays = trainer.net.arrays(copy=True)
         else:
             self.wait += 1
             if self.wait > self.patience:
@@ -92,9 +89,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self.restore_best and self.best_arrays:
-            trainer.net.set_arrays(
-                {k[6:]: a for k, a in self.best_arrays.items() if k.startswith("param/")},
-                {k[6:]: a for k, a in self.best_arrays.items() if k.startswith("state/")})
+            trainer.net.load_arrays(self.best_arrays)
             trainer.event("restored_best", f"restored the weights of epoch {self.best_epoch}",
                           epoch=self.best_epoch, stopped_epoch=trainer.epoch)
 

@@ -93,15 +93,13 @@ def load_checkpoint(path: str | Path, net: Sequential | None = None, m: int = 0
 
 def save_weights(path: str | Path, net: Sequential) -> None:
     """Parameters and BatchNorm state of ``net`` in one .npz."""
-    save_npz_atomic(path, {**{f"param/{k}": p for k, p in net.params.items()},
-                           **{f"state/{k}": s for k, s in net.state.items()}})
+    save_npz_atomic(path, net.arrays())
 
 
 def load_weights(path: str | Path, net: Sequential) -> None:
     """Load arrays written by ``save_weights`` into ``net`` (shapes and names checked)."""
     arrays = load_npz(path)
-    net.set_arrays({k[6:]: a for k, a in arrays.items() if k.startswith("param/")},
-                   {k[6:]: a for k, a in arrays.items() if k.startswith("state/")})
+    net.load_arrays(arrays)
 
 
 def prune(directory: str | Path, keep: int) -> None:

@@ -11,6 +11,8 @@ arrays (``state_dict``), the configuration plain JSON (``get_config``).
 
 from __future__ import annotations
 
+import inspect
+
 import math
 
 import numpy as np
@@ -28,7 +30,7 @@ from deeprecipe.errors import (
 
 __all__ = [
     "Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam",
-    "OPTIMIZERS", "make_optimizer", "optimizer_from_config",
+    "OPTIMIZERS", "make_optimizer", "optimizer_with", "optimizer_from_config",
 ]
 
 
@@ -348,6 +350,20 @@ def make_optimizer(name: str, **kwargs) -> Optimizer:
     """
     cls = OPTIMIZERS[check_choice("optimizer", name, tuple(OPTIMIZERS))]
     return cls(**kwargs)
+
+
+def optimizer_with(name: str, learning_rate: float, **hyperparameters) -> Optimizer:
+    """The optimizer ``name`` with those of ``hyperparameters`` it takes: beta for momentum,
+    beta2 and epsilon for RMSprop, beta1, beta2 and epsilon for Adam (from a config or an
+    estimator that holds them all).
+
+    >>> optimizer_with("rmsprop", 0.01, beta=0.5, beta1=0.8, beta2=0.99, epsilon=1e-7)
+    RMSprop(learning_rate=0.01, beta2=0.99, epsilon=1e-07)
+    """
+    cls = OPTIMIZERS[check_choice("optimizer", name, tuple(OPTIMIZERS))]
+    takes = inspect.signature(cls).parameters
+    return cls(learning_rate=learning_rate,
+               **{k: v for k, v in hyperparameters.items() if k in takes})
 
 
 def optimizer_from_config(cfg: dict) -> Optimizer:

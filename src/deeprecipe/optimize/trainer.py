@@ -260,8 +260,7 @@ class Trainer:
     def state_dict(self) -> tuple[dict, dict[str, np.ndarray]]:
         """(JSON metadata, arrays): everything needed to continue bit for bit."""
         net = self.net
-        arrays = {f"param/{k}": p for k, p in net.params.items()}
-        arrays.update({f"state/{k}": s for k, s in net.state.items()})
+        arrays = net.arrays()
         arrays.update({f"opt/{k}": a for k, a in self.optimizer.state_dict().items()})
         if self.perm is not None:
             arrays["perm"] = self.perm
@@ -309,8 +308,7 @@ class Trainer:
             if meta[key] != mine:
                 raise CheckpointError(f"the checkpoint has {key}={meta[key]!r} but this run has "
                                       f"{key}={mine!r}; resume with the same data and settings")
-        net.set_arrays({k[6:]: a for k, a in arrays.items() if k.startswith("param/")},
-                       {k[6:]: a for k, a in arrays.items() if k.startswith("state/")})
+        net.load_arrays(arrays)
         self.optimizer.load_config(meta["optimizer"])
         self.optimizer.load_state_dict({k[4:]: a for k, a in arrays.items()
                                         if k.startswith("opt/")})

@@ -12,6 +12,7 @@ from deeprecipe.report import _figures as F
 from deeprecipe.report._files import RunFiles
 from deeprecipe.report._html import Raw, badge, esc, figure, fmt, note, num, pct, section, table
 from deeprecipe.report._sections import VERDICTS, all_events, batches_per_epoch
+from deeprecipe.report._tuning import study_parts
 
 __all__ = ["tuning_section", "events_section", "recipe_section", "normalize_trials"]
 
@@ -82,18 +83,6 @@ def _dict_table(rows: list) -> Raw | None:
                                 else r.get(c)) for c in cols] for r in rows])
 
 
-def _dist_text(spec) -> str:
-    """'log_uniform [0.0001, 0.1]', 'choice {adam, gd}', or the spec as short JSON."""
-    if not isinstance(spec, dict):
-        return _short(spec, 80)
-    if isinstance(spec.get("options"), list):
-        return f"{spec.get('dist', 'choice')} {{{', '.join(map(str, spec['options']))}}}"
-    if "low" in spec and "high" in spec:
-        log = " (log)" if spec.get("log") is True else ""
-        return f"{spec.get('dist', '')} [{fmt(spec['low'])}, {fmt(spec['high'])}]{log}"
-    return _short(spec, 80)
-
-
 def tuning_section(files: RunFiles) -> Built:
     """Dev error vs each hyperparameter on its own scale, the trials' curves, the best ones."""
     study = files.tuning
@@ -138,12 +127,7 @@ def tuning_section(files: RunFiles) -> Built:
                                else [])
     if rounds_table:
         parts.append("<h3>Rounds (coarse to fine)</h3>" + rounds_table)
-    spaces = study.get("spaces")
-    if isinstance(spaces, list) and spaces and all(isinstance(sp, dict) for sp in spaces):
-        rows = [[r + 1, name, _dist_text(spec)] for r, sp in enumerate(spaces)
-                for name, spec in sp.items()]
-        parts.append("<h3>Search space per round (coarse to fine)</h3>" +
-                     table(["round", "hyperparameter", "sampled from"], rows))
+    parts += study_parts(study, trials)
     return section("tuning", "Hyperparameter tuning", "\n".join(parts)), None
 
 

@@ -9,8 +9,9 @@ from deeprecipe._io import check_size
 from deeprecipe.engine.builders import build_mlp
 from deeprecipe.engine.network import Sequential
 from deeprecipe.errors import ConfigError
+from deeprecipe.optimize.batches import clamp_batch_size
 from deeprecipe.optimize.callbacks import Callback, Checkpoint, EarlyStopping
-from deeprecipe.optimize.optimizers import Optimizer, make_optimizer
+from deeprecipe.optimize.optimizers import Optimizer, optimizer_with
 from deeprecipe.optimize.schedules import make_schedule
 from deeprecipe.optimize.trainer import Trainer
 from deeprecipe.runs.config import Config
@@ -34,11 +35,10 @@ def build_network(config: Config, data: PreparedData, *, random_state=None) -> S
 
 
 def optimizer_for(config: Config) -> Optimizer:
+    """The optimizer of ``[optimizer]``, with the hyperparameters it takes."""
     o = config.optimizer
-    kwargs = {"gd": {}, "momentum": {"beta": o.beta}, "rmsprop": {"beta2": o.beta2,
-                                                                  "epsilon": o.epsilon},
-              "adam": {"beta1": o.beta1, "beta2": o.beta2, "epsilon": o.epsilon}}[o.name]
-    return make_optimizer(o.name, learning_rate=o.learning_rate, **kwargs)
+    return optimizer_with(o.name, o.learning_rate, beta=o.beta, beta1=o.beta1, beta2=o.beta2,
+                          epsilon=o.epsilon)
 
 
 def schedule_for(config: Config):
@@ -72,7 +72,8 @@ def make_trainer(config: Config, data: PreparedData, net: Sequential, *,
     return Trainer(net, data.X_train, data.y_train, loss=data.loss,
                    optimizer=optimizer_for(config), l2=config.regularization.l2,
                    l1=config.regularization.l1,
-                   batch_size=None if t.batch_size == "full" else t.batch_size,
+                   batch_size=(None if t.batch_size == "full"  # larger than m: full batch
+                               else clamp_batch_size(t.batch_size, len(data.X_train))),
                    schedule=schedule_for(config), validation_data=(data.X_dev, data.y_dev),
                    callbacks=cbs, augmenter=augmenter, random_state=config.seed + 1,
                    checkpoint_dir=checkpoint_dir, verbose=verbose)

@@ -51,13 +51,20 @@ class DataConfig:
 
 @dataclass
 class SplitConfig:
-    """dev/test: a fraction in (0, 1) or a count; None sizes them to the data set."""
+    """dev/test: a fraction in (0, 1) or a count; None sizes them to the data set.
+
+    folds: k >= 2 for k-fold cross-validation of tuning trials on small data (runs.folds)."""
 
     dev: float | int | None = None
     test: float | int | None = None
     dev_only: bool = False
     stratify: bool = True
     standardize: bool = True
+    folds: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.folds is not None:
+            check_int("folds", self.folds, low=2)
 
 
 def _knob_section(cls_name: str, section: str, doc: str, extra: tuple = (),
@@ -137,8 +144,10 @@ TrainingConfig = _knob_section(
 
 @dataclass
 class TuningConfig:
-    """Random (or grid) search: n_trials per round, rounds of coarse to fine, workers in parallel.
+    """Search: n_trials per round, rounds of coarse to fine, workers in parallel.
 
+    method: random | grid | tpe | cmaes; prune: none | median | successive_halving | hyperband
+    (on dev error per epoch); metric: dev_error | dev_cost | dev_rmse | dev_mae (regression).
     space: {hyperparameter: {dist = "log_uniform" | "one_minus_log_uniform" | "uniform" |
     "int_uniform" | "choice", low, high, choices}}; empty: the default space.
     """
@@ -149,11 +158,15 @@ class TuningConfig:
     workers: int = 1
     scheduler: str | None = None
     epochs: int | None = None
+    prune: str = "none"
+    metric: str = "dev_error"
     space: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_int("n_trials", self.n_trials, low=0)
-        check_choice("method", self.method, ("random", "grid"))
+        check_choice("method", self.method, ("random", "grid", "tpe", "cmaes"))
+        check_choice("prune", self.prune, ("none", "median", "successive_halving", "hyperband"))
+        check_choice("metric", self.metric, ("dev_error", "dev_cost", "dev_rmse", "dev_mae"))
         check_int("rounds", self.rounds, low=1)
         check_int("workers", self.workers, low=1)
         if self.epochs is not None:
@@ -340,11 +353,29 @@ patience = 10
 # checkpoint_every = 1     # epochs between checkpoints (Ctrl-C always saves one)
 # keep_checkpoints = 5     # the latest ones kept (0: all)
 
-[tuning]                  # random search on the right scales; 0 trials = no search
+[tuning]                  # `deeprecipe tune this.toml`: search, then train the best; 0 = no search
 n_trials = 0
-method = "random"         # random (the notes' advice) or grid
-rounds = 1                # > 1: coarse to fine
+method = "random"         # random (the notes' advice) | grid | tpe | cmaes (Optuna's samplers)
+rounds = 1                # > 1: coarse to fine (random, grid): round r + 1 zooms on round r's best
 workers = 1               # parallel processes ("caviar"); scheduler = "tcp://host:8786" for Dask
-[tuning.space]
+# epochs = 20             # epochs per trial (default: training.epochs); the best is retrained
+prune = "none"            # none | median | successive_halving | hyperband, on dev error per epoch
+metric = "dev_error"      # dev_error | dev_cost | dev_rmse | dev_mae (the last two: regression)
+                          # ties within the dev set's noise: lower dev cost, then fewer weights
+# (`[split] folds = 5` scores each trial by 5-fold cross-validation: for small data sets)
+
+[tuning.space]            # one line per hyperparameter; empty: the default space
+# dist = "log_uniform"            alpha ~ 10^U(-4, -1): each decade gets the same share of trials
 learning_rate = { dist = "log_uniform", low = 1e-4, high = 1e-1 }
+# dist = "one_minus_log_uniform"  1 - beta ~ 10^U(-3, -1): for averaging betas (momentum, Adam)
+# beta = { dist = "one_minus_log_uniform", low = 0.9, high = 0.999 }
+# dist = "uniform"                on a linear scale
+# keep_prob = { dist = "uniform", low = 0.5, high = 1.0 }
+# dist = "int_uniform"            integers low..high inclusive (log = true: each decade alike)
+# hidden_units = { dist = "int_uniform", low = 16, high = 256, log = true }  # every layer's width
+# n_layers = { dist = "int_uniform", low = 1, high = 3 }                     # hidden_units wide
+# dist = "choice"                 one of the listed `choices` (categorical)
+# batch_size = { dist = "choice", choices = [32, 64, 128, 256] }
+# architecture as a category: whole layer lists (instead of n_layers x hidden_units)
+# hidden_layer_sizes = { dist = "choice", choices = [[64], [128, 64], [256, 128, 64]] }
 '''

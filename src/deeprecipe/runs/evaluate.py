@@ -11,7 +11,20 @@ from deeprecipe.engine.network import cost_and_error
 from deeprecipe.runs.prepare import PreparedData, prepare_data
 from deeprecipe.runs.rundir import load_run_model, run_config
 
-__all__ = ["evaluate", "evaluate_run"]
+__all__ = ["evaluate", "evaluate_run", "regression_error", "target_variance"]
+
+
+def target_variance(y_train: np.ndarray) -> float:
+    """The mean variance of the training targets (1 if they are constant): the scale of a
+    regression error, so that MSE / variance reads like 1 - R^2."""
+    return float(np.var(y_train, axis=0).mean()) or 1.0
+
+
+def regression_error(y_true, y_pred, scale: float) -> float:
+    """min(1, MSE / scale): a regression's error on the [0, 1] scale of human-level error."""
+    d = (np.asarray(y_pred, np.float64).reshape(len(y_pred), -1)
+         - np.asarray(y_true, np.float64).reshape(len(y_true), -1))
+    return min(1.0, float(np.einsum("ij,ij->", d, d) / len(d)) / scale)
 
 
 def evaluate(net: Sequential, data: PreparedData) -> dict[str, float | None]:
@@ -21,9 +34,7 @@ def evaluate(net: Sequential, data: PreparedData) -> dict[str, float | None]:
     over the training targets' variance (1 - R^2, clipped), so it reads on the same [0, 1]
     scale as human-level error in the diagnosis.
     """
-    scale = 1.0
-    if data.task == "regression":
-        scale = float(np.var(data.y_train, axis=0).mean()) or 1.0
+    scale = target_variance(data.y_train) if data.task == "regression" else 1.0
     out: dict[str, float | None] = {}
     for part, X, y in (("train", data.X_train, data.y_train), ("dev", data.X_dev, data.y_dev),
                        ("test", data.X_test, data.y_test)):

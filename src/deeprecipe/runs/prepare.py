@@ -31,6 +31,8 @@ class PreparedData:
     standardizer: dd.Standardizer | None
     split_summary: dict
     distribution: dict | None = None
+    feature_names: tuple[str, ...] | None = None  # a CSV's header names of X's columns
+    label_name: str | None = None  # and of its label column
 
     @property
     def n_outputs(self) -> int:
@@ -95,7 +97,7 @@ def prepare_data(config: Config, *, check_distribution: bool = True) -> Prepared
         X_test = None if X_test is None else standardizer.transform(X_test)
     return PreparedData(ds.name, X_train, parts.y_train, X_dev, parts.y_dev, X_test,
                         parts.y_test, ds.task, classes, ds.image_shape, standardizer,
-                        summary, distribution)
+                        summary, distribution, ds.feature_names, ds.label_name)
 
 
 def _given_dev(X, y, X_dev, y_dev) -> tuple[dd.Split, dict]:

@@ -22,12 +22,16 @@ CHECKPOINTS = "checkpoints"       # the trainer's resumable checkpoints
 MODEL = "model"                   # model.npz + model.json (the base name persistence takes)
 MODEL_JSON = "model.json"
 MODEL_NPZ = "model.npz"
+ONNX = "model.onnx"               # deeprecipe export: the whole predictor for ONNX Runtime
 DIAGNOSIS = "diagnosis.json"      # the bias/variance reading
 SUMMARY = "summary.json"          # split, metrics, network, gradient check
 REPORT = "report.html"            # the self-contained report
 LEARNING_CURVE = "learning_curve.json"
 STUDY = "study"                   # tuning: the Optuna journal, best config, one folder per trial
 JOURNAL = "journal.log"           # in STUDY
+JOURNAL_LOCK = "journal.log.flock"  # in STUDY: held (flock) while the journal is written
+STUDY_JSON = "study.json"         # in STUDY: the study as the report reads it
+LOCK = ".lock"                    # held (flock) by the process working in the run directory
 BEST_CONFIG = "best_config.toml"  # in STUDY
 TRIALS = "trials"                 # in STUDY
 TUNING = "tuning.json"            # the study as the report reads it
@@ -72,7 +76,9 @@ def save_run_files(run_dir: Path, config: Config, data: PreparedData, net: Seque
     preprocessing = data.standardizer.to_dict() if data.standardizer is not None else None
     save(net, run_dir / MODEL, preprocessing=preprocessing,
          metadata={"classes": None if data.classes is None else data.classes.tolist(),
-                   "loss": data.loss, "task": data.task, "image_shape": data.image_shape})
+                   "loss": data.loss, "task": data.task, "image_shape": data.image_shape,
+                   "feature_names": data.feature_names, "label": data.label_name})
+    (run_dir / ONNX).unlink(missing_ok=True)  # exported from a model now replaced
     write_json_atomic(run_dir / DIAGNOSIS, diagnosis)
     write_json_atomic(run_dir / SUMMARY, {
         "name": config.name, "dataset": data.name, "split": data.split_summary,
