@@ -160,7 +160,10 @@ BAD_INPUTS = {  # file -> (content, what the one-line error says)
     "ragged.csv": ("alcohol,ash,hue\n13,2,1\n13,2\n", "different numbers of values"),
     "blank.csv": ("\n\n", "no rows of values"),
     "twice.csv": ("alcohol,ash,ash\n1,2,3\n", "column 'ash' appears more than once"),
-    "bad.npz": (b"PK\x03\x04 not a zip", "not a readable array file"),
+    "bad.npz": (b"PK\x03\x04 not a zip", "not a readable .npz file"),
+    # #16: sizes are read from the header before anything is loaded
+    "huge.npy": (b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': "
+                 b"(100000000000000, 3), }" + b" " * 44 + b"\n", "would need"),
     "latin1.csv": (b"alcohol,ash,hue\n" + b"1,2,3\n" * 5000 + b"4,5,caf\xe9\n",
                    "not UTF-8 text (invalid continuation byte)"),  # far down
 

@@ -1,10 +1,11 @@
-"""_validation: the memory limit, safe names and keep probabilities (#16)."""
+"""_validation (safe names, keep probabilities) and _io's memory limit (#16)."""
 
 from __future__ import annotations
 
 import pytest
 
-from deeprecipe._validation import check_keep_prob, check_name, check_size, memory_limit
+from deeprecipe._io import check_size, memory_limit
+from deeprecipe._validation import check_keep_prob, check_name
 from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
 
 

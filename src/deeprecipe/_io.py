@@ -11,21 +11,65 @@ import io
 import json
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from deeprecipe._validation import check_size
-from deeprecipe.errors import CheckpointError
+from deeprecipe.errors import CheckpointError, InvalidValueError
 
 MAX_JSON_BYTES = 64 << 20  # a run file's JSON (history included) stays far below this
+
+
+def memory_limit() -> int:
+    """The most bytes one array (or one network) may take: $DEEPRECIPE_MAX_BYTES, else half of
+    the physical memory (8 GiB where that cannot be read)."""
+    env = os.environ.get("DEEPRECIPE_MAX_BYTES", "").strip()
+    if env.isdigit():
+        return int(env)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
+def check_size(what: str, shape, itemsize: int = 4, *, error: type = InvalidValueError) -> int:
+    """Bytes of an array of ``shape`` x ``itemsize``, checked against memory_limit() before it
+    is allocated; ``error`` (default InvalidValueError) names ``what`` and both sizes.
+
+    >>> check_size("W", (1000, 10))
+    40000
+    """
+    n = itemsize
+    for s in shape:
+        if s < 0:
+            raise error(f"{what} has a negative size in its shape {tuple(shape)}")
+        n *= int(s)
+    limit = memory_limit()
+    if n > limit:
+        raise error(f"{what} of shape {tuple(int(s) for s in shape)} would need {_gib(n)}, "
+                    f"more than the {_gib(limit)} allowed (half the memory; "
+                    "DEEPRECIPE_MAX_BYTES sets it); use less data or a smaller network")
+    return n
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _test_write_delay() -> None:
+    """Sleep $DEEPRECIPE_TEST_WRITE_DELAY seconds inside every atomic write (between the data
+    and the rename): the SIGKILL tests use it to land kills inside writes."""
+    delay = os.environ.get("DEEPRECIPE_TEST_WRITE_DELAY")
+    if delay:
+        time.sleep(float(delay))
 
 
 def os_error_message(exc: OSError) -> str:
@@ -45,6 +89,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            _test_write_delay()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:

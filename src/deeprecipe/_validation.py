@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import os
 
 import numpy as np
 
@@ -112,42 +111,6 @@ def check_features(X, *, name: str = "X", dtype=np.float32, n_features: int | No
         raise DataError(f"{name} contains NaN or inf values in {bad} sample(s); clean or "
                         "impute them first")
     return arr
-
-
-def memory_limit() -> int:
-    """The most bytes one array (or one network) may take: $DEEPRECIPE_MAX_BYTES, else half of
-    the physical memory (8 GiB where that cannot be read)."""
-    env = os.environ.get("DEEPRECIPE_MAX_BYTES", "").strip()
-    if env.isdigit():
-        return int(env)
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
-
-
-def check_size(what: str, shape, itemsize: int = 4, *, error: type = InvalidValueError) -> int:
-    """Bytes of an array of ``shape`` x ``itemsize``, checked against memory_limit() before it
-    is allocated; ``error`` (default InvalidValueError) names ``what`` and both sizes.
-
-    >>> check_size("W", (1000, 10))
-    40000
-    """
-    n = itemsize
-    for s in shape:
-        if s < 0:
-            raise error(f"{what} has a negative size in its shape {tuple(shape)}")
-        n *= int(s)
-    limit = memory_limit()
-    if n > limit:
-        raise error(f"{what} of shape {tuple(int(s) for s in shape)} would need {_gib(n)}, "
-                    f"more than the {_gib(limit)} allowed (half the memory; "
-                    "DEEPRECIPE_MAX_BYTES sets it); use less data or a smaller network")
-    return n
 
 
 def check_name(what: str, value) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprecipe._io import write_bytes_atomic, write_text_atomic
+from deeprecipe._io import check_npy, check_npz, write_bytes_atomic, write_text_atomic
 from deeprecipe.data.csvfile import first_row, is_number, read_cells, to_numbers
 from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe.optimize.rows import Rows
@@ -69,6 +69,11 @@ class Predictions:
 
 
 def _load_array(path: Path) -> np.ndarray:
+    # headers first: a huge claimed shape or an over-large archive is refused before loading
+    if path.suffix.lower() == ".npz":
+        check_npz(path, error=DataError)
+    else:
+        check_npy(path, DataError)
     try:  # an .npy file is memory-mapped: predicted chunk by chunk
         loaded = np.load(path, allow_pickle=False,
                          mmap_mode="r" if path.suffix.lower() == ".npy" else None)

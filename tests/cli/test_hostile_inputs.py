@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from deeprecipe.cli import app
@@ -317,3 +318,28 @@ def test_hostile_run_files(tmp_path, finished_run, case):
         assert "could not be read" in (run / "report.html").read_text()
         return
     refused(*command, run, match=match)
+
+
+# -- item 10: help text -----------------------------------------------------------------------
+def test_every_option_has_help_and_flags_show_no_type():
+    command = typer.main.get_command(app)
+    for name, sub in command.commands.items():
+        missing = [p.name for p in sub.params if not getattr(p, "help", None)]
+        assert not missing, f"{name}: options without help: {missing}"
+        text = invoke(name, "--help").output
+        assert "<bool>" not in text and "\\[" not in text, (name, text)
+        assert f"Example: deeprecipe {name}" in text
+
+
+# -- item 3: one rule for an existing directory -------------------------------------------------
+def test_every_command_refuses_a_directory_that_holds_work_with_the_next_command(tmp_path):
+    cfg = config(tmp_path / "c.toml", name="same")
+    assert invoke("babysit", cfg, "--chunks", "1", "-q").exit_code == 0
+    model = (tmp_path / "runs" / "same" / "model.npz").read_bytes()
+    for command in (["run", cfg], ["recipe", cfg, "--rounds", "1"], ["babysit", cfg]):
+        line = refused(*command, "-q", match="deeprecipe resume runs/same")
+        assert "--force" in line
+    assert (tmp_path / "runs" / "same" / "model.npz").read_bytes() == model
+    line = refused("demo", "--out", tmp_path / "runs" / "same", "-q",
+                   match="deeprecipe resume")
+    assert (tmp_path / "runs" / "same" / "model.npz").read_bytes() == model

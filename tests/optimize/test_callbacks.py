@@ -15,9 +15,10 @@ L = dr.layers
 
 
 class FakeTrainer:
-    """What EarlyStopping touches: a network, stop_training and event()."""
+    """What EarlyStopping touches: a network, the epoch, stop_training and event()."""
 
     def __init__(self) -> None:
+        self.epoch = 0
         self.net = dr.Sequential([L.Dense(3), L.BatchNorm(), L.ReLU(), L.Dense(2), L.Softmax()],
                                  input_dim=2, random_state=0)
         self.stop_training = False
@@ -25,6 +26,7 @@ class FakeTrainer:
 
     def event(self, kind, message, **extra) -> None:
         self.events.append(kind)
+        self.extra = extra
 
 
 def feed(stopper: EarlyStopping, trainer: FakeTrainer, values) -> list[int]:
@@ -32,6 +34,7 @@ def feed(stopper: EarlyStopping, trainer: FakeTrainer, values) -> list[int]:
     stops = []
     for epoch, value in enumerate(values, start=1):
         trainer.net.params["0.W"][...] = epoch  # weights identify the epoch
+        trainer.epoch = epoch
         stopper.on_epoch_end(trainer, {"epoch": epoch, "dev_cost": value})
         if trainer.stop_training:
             stops.append(epoch)
@@ -69,6 +72,8 @@ def test_restores_best_weights_at_train_end():
     stopper.on_train_end(trainer)
     assert np.all(trainer.net.params["0.W"] == 2)
     assert trainer.events[-1] == "restored_best"
+    # marked at the restored epoch (#16), not at the one training stopped at
+    assert trainer.extra == {"epoch": 2, "stopped_epoch": 4}
 
 
 def test_restore_best_false_keeps_the_last_weights():
@@ -155,15 +160,32 @@ def test_checkpoint_keep_prunes_old_ones(tmp_path):
     assert not (tmp_path / "best.npz").exists()  # no dev_cost recorded
 
 
-def test_progress_bar_is_silent_when_not_a_tty(capsys):
-    X, y, _, _ = _data()
+def test_progress_without_a_tty_is_one_plain_line_per_epoch(capsys):
+    """#16: without a terminal, labelled costs still reach stderr as plain lines."""
+    X, y, X_dev, y_dev = _data()
     net = dr.Sequential([L.Dense(4), L.ReLU(), L.Dense(2), L.Softmax()], input_dim=2,
                         random_state=0)
     h = dr.train(net, X, y, batch_size=50, epochs=2, callbacks=[ProgressBar()], random_state=0,
-                 verbose=True)
+                 validation_data=(X_dev, y_dev), verbose=True)
     out, err = capsys.readouterr()
-    assert out == "" and err == ""
-    assert len(h) == 2
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 2 and len(h) == 2
+    assert lines[1] == (f"epoch 2/2  train cost {h.last['cost']:.4f}  dev cost "
+                        f"{h.last['dev_cost']:.4f}")
+    assert "\x1b" not in err
+
+
+def test_early_stopping_announces_itself(capsys):
+    X, y, X_dev, y_dev = _data()
+    net = dr.Sequential([L.Dense(16), L.ReLU(), L.Dense(2), L.Softmax()], input_dim=2,
+                        random_state=0)
+    h = dr.train(net, X, y, batch_size=8, epochs=400, random_state=0, verbose=True,
+                 optimizer=dr.optimizers.Adam(learning_rate=0.1),
+                 validation_data=(X_dev, y_dev), callbacks=[EarlyStopping(patience=2)])
+    err = capsys.readouterr().err
+    assert len(h) < 400
+    assert "early stopping: no improvement of dev_cost for 3 epochs" in err
+    assert f"restored best: restored the weights of epoch {h.final['epoch']}" in err
 
 
 def test_progress_bar_renders_when_forced():

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
+from sklearn.datasets import make_moons
+
+import deeprecipe as dr
 
 from deeprecipe.optimize.history import History
 
@@ -68,3 +73,19 @@ def test_truncate_drops_later_epochs_and_their_steps():
     assert len(h.events) == 1  # events are the caller's to keep or drop
     h.truncate(0)
     assert len(h) == 0 and all(v == [] for v in h.steps.values())
+
+
+def test_final_is_the_restored_epoch_not_the_last():
+    """#16: after early stopping, the network holds the best epoch's weights."""
+    X, y = make_moons(n_samples=300, noise=0.3, random_state=0)
+    X = X.astype(np.float32)
+    net = dr.Sequential([dr.layers.Dense(16), dr.layers.ReLU(), dr.layers.Dense(1),
+                         dr.layers.Sigmoid()], input_dim=2, random_state=0)
+    h = dr.train(net, X[:200], y[:200], loss="binary_crossentropy", epochs=300,
+                 optimizer=dr.optimizers.Adam(learning_rate=0.05), batch_size=16,
+                 validation_data=(X[200:], y[200:]), random_state=0,
+                 callbacks=[dr.callbacks.EarlyStopping(patience=3)])
+    (restored,) = [e for e in h.events if e["kind"] == "restored_best"]
+    assert restored["epoch"] < h.last["epoch"] == restored["stopped_epoch"]
+    assert h.final["epoch"] == restored["epoch"]
+    assert h.final["dev_cost"] == min(h["dev_cost"])

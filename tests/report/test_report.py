@@ -379,3 +379,33 @@ def test_report_renders_in_offline_chromium(tmp_path, kind):
             assert {"data", "model", "diagnosis", "gradcheck"} <= set(sections)
         png = _browser.screenshot(driver, tmp_path / "report.png")
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+# -- #16 ------------------------------------------------------------------------------------
+def test_a_plain_run_is_not_called_a_panda_and_lacks_no_optional_file(tmp_path):
+    html = build_report(make_run(tmp_path, tuning=False, panda=False, recipe=False))
+    assert "babysat model (panda)" not in html and "The training run" in html
+    footer = html[html.index('id="omitted"'):]
+    assert "Missing or unreadable" not in footer  # panda/recipe/tuning files are optional
+    (tmp_path / "moons-demo" / "diagnosis.json").unlink()
+    footer = build_report(tmp_path / "moons-demo").split('id="omitted"')[1]
+    assert "Missing or unreadable: diagnosis.json." in footer
+
+
+def test_the_optimizer_table_labels_configured_and_decayed_alpha(tmp_path):
+    run = make_run(tmp_path, tuning=False, panda=False, recipe=False)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["optimizer"]["final_learning_rate"] = 0.0025
+    (run / "summary.json").write_text(json.dumps(summary))
+    html = build_report(run)
+    assert "learning_rate (configured α)" in html
+    assert "α at the last epoch (after the schedule&#x27;s decay)" in html or \
+        "α at the last epoch (after the schedule's decay)" in html
+
+
+def test_full_batch_runs_get_an_ewa_window_that_fits(tmp_path):
+    run = make_run(tmp_path, tuning=False, panda=False, recipe=False)
+    (run / "history.jsonl").write_text(_history(epochs=40, batches=1).to_jsonl())
+    html = build_report(run)
+    assert "a window that fits 40 full-batch steps" in html
+    assert "β = 0.75" in html  # 1 - 1/(40/10)

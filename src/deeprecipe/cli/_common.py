@@ -15,6 +15,7 @@ from deeprecipe.errors import DeepRecipeError
 from deeprecipe.runs import rundir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,  # plain click help: flags show no <bool> type
                   help="deeprecipe: improve deep neural networks with the basic recipe.\n\n"
                        "Start with `deeprecipe demo`, then `deeprecipe init my.toml` and "
                        "`deeprecipe run my.toml`.")
@@ -24,6 +25,7 @@ _STATE = {"debug": False, "quiet": False}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")]
+OUT_HELP = "Run directory (default: runs/<name>; the only way to write elsewhere)."
 
 
 def parse_assignments(items: list[str]) -> dict:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from deeprecipe.cli._common import (
+    OUT_HELP,
     Force,
     Quiet,
     _command,
@@ -49,10 +50,10 @@ def demo(out_dir: Annotated[Path | None, typer.Option("--out", help="Run directo
 @app.command("run")
 @_command
 def run_cmd(config_path: Annotated[Path, typer.Argument(help="A TOML config (deeprecipe init).")],
-            out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+            out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
             resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")]
             = False, quiet: Quiet = False, force: Force = False) -> None:
-    """Run a configuration end to end (tuning first if \\[tuning] n_trials > 0).
+    """Run a configuration end to end (tuning first if [tuning] n_trials > 0).
 
     Example: deeprecipe run recipe.toml --out runs/first
     """
@@ -69,12 +70,21 @@ def run_cmd(config_path: Annotated[Path, typer.Argument(help="A TOML config (dee
 def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data file.")] = "digits",
           hidden: Annotated[str, typer.Option(help="Hidden sizes, e.g. 64,32.")] = "64,32",
           optimizer: Annotated[str, typer.Option(help="gd|momentum|rmsprop|adam")] = "adam",
-          learning_rate: Annotated[float, typer.Option("--learning-rate", "--lr")] = 1e-3,
-          epochs: int = 30, batch_size: Annotated[str, typer.Option()] = "auto",
-          l2: float = 0.0, keep_prob: float = 1.0, batch_norm: bool = False,
+          learning_rate: Annotated[float, typer.Option(
+              "--learning-rate", "--lr", help="Learning rate α.")] = 1e-3,
+          epochs: Annotated[int, typer.Option(help="Passes over the training set.")] = 30,
+          batch_size: Annotated[str, typer.Option(
+              help="Mini-batch size: an integer, auto or full.")] = "auto",
+          l2: Annotated[float, typer.Option(help="L2 penalty λ: J += (λ/2m) Σ‖W‖².")] = 0.0,
+          keep_prob: Annotated[float, typer.Option(
+              help="Dropout keep probability (1: no dropout).")] = 1.0,
+          batch_norm: Annotated[bool, typer.Option(
+              help="BatchNorm after every hidden layer.")] = False,
           label: Annotated[str | None, typer.Option(help="Label column of a .csv.")] = None,
-          seed: int = 0, name: str = "train",
-          out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+          seed: Annotated[int, typer.Option(help="Random seed (>= 0).")] = 0,
+          name: Annotated[str, typer.Option(
+              help="Run name: the folder runs/<name>.")] = "train",
+          out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
           quiet: Quiet = False, force: Force = False) -> None:
     """Train one network from flags (no config file needed).
 
@@ -110,7 +120,8 @@ def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data fil
 @app.command()
 @_command
 def evaluate(run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
-             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+             as_json: Annotated[bool, typer.Option(
+                 "--json", help="One JSON object instead of a table.")] = False) -> None:
     """Errors and costs of a saved model on its train/dev/test split.
 
     Example: deeprecipe evaluate runs/demo
@@ -162,12 +173,15 @@ def predict(run_dir: Annotated[Path, typer.Argument(help="A run directory (or mo
 @app.command()
 @_command
 def diagnose(run_dir: Annotated[Path | None, typer.Argument(help="A run directory.")] = None,
-             train_error: Annotated[float | None, typer.Option()] = None,
-             dev_error: Annotated[float | None, typer.Option()] = None,
+             train_error: Annotated[float | None, typer.Option(
+                 help="Training-set error in [0, 1].")] = None,
+             dev_error: Annotated[float | None, typer.Option(
+                 help="Dev-set error in [0, 1].")] = None,
              human_error: Annotated[float | None, typer.Option(
                  help="Proxy for Bayes error (default: the run's data.human_error, else 0).")
              ] = None,
-             test_error: Annotated[float | None, typer.Option()] = None,
+             test_error: Annotated[float | None, typer.Option(
+                 help="Test-set error in [0, 1] (optional).")] = None,
              learning_curve: Annotated[bool, typer.Option(
                  "--learning-curve", help="Also retrain on growing training subsets and "
                  "plot train/dev error against training-set size (needs RUN_DIR).")] = False
@@ -228,8 +242,12 @@ def diagnose(run_dir: Annotated[Path | None, typer.Argument(help="A run director
 @app.command()
 @_command
 def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] = "moons",
-              config_path: Annotated[Path | None, typer.Option("--config")] = None,
-              l2: float = 0.7, samples: int = 8, max_components: int = 2000) -> None:
+              config_path: Annotated[Path | None, typer.Option(
+                  "--config", help="Check the network of this TOML config instead.")] = None,
+              l2: Annotated[float, typer.Option(help="L2 penalty λ (>= 0).")] = 0.7,
+              samples: Annotated[int, typer.Option(help="Examples in the check (>= 1).")] = 8,
+              max_components: Annotated[int, typer.Option(
+                  help="About this many parameter components are compared.")] = 2000) -> None:
     """Verify backpropagation numerically (two-sided differences, float64).
 
     Exits 1 if the relative error reads as a bug (>= 1e-3) or is not finite (NaN/inf).

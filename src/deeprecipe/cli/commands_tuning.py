@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from deeprecipe.cli._common import (
+    OUT_HELP,
     Force,
     Quiet,
     _command,
@@ -24,7 +25,7 @@ from deeprecipe.cli._common import (
 @app.command()
 @_command
 def tune(config_path: Annotated[Path, typer.Argument(
-             help="A TOML config with a \\[tuning] table.")],
+             help="A TOML config with a [tuning] table.")],
          trials: Annotated[int | None, typer.Option(help="Trials per round.")] = None,
          rounds: Annotated[int | None, typer.Option(help="Coarse-to-fine rounds.")] = None,
          method: Annotated[str | None, typer.Option(
@@ -39,7 +40,7 @@ def tune(config_path: Annotated[Path, typer.Argument(
          workers: Annotated[int | None, typer.Option(help="Parallel processes.")] = None,
          scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, "
                                                           "e.g. tcp://host:8786.")] = None,
-         out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+         out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
          quiet: Quiet = False, force: Force = False) -> None:
     """Search on the right scales ("caviar"), then train the best configuration: the run
     directory of `run` plus the study (report.html shows both). Continue an interrupted one
@@ -115,11 +116,14 @@ def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 @app.command()
 @_command
 def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.")],
-          learning_rate: Annotated[float | None, typer.Option("--learning-rate")] = None,
+          learning_rate: Annotated[float | None, typer.Option(
+              "--learning-rate", help="Set α to this value.")] = None,
           scale_learning_rate: Annotated[float | None, typer.Option(
               "--scale-learning-rate", help="Multiply α by this factor.")] = None,
-          beta: float | None = None, keep_prob: float | None = None,
-          l2: float | None = None,
+          beta: Annotated[float | None, typer.Option(help="Momentum's β.")] = None,
+          keep_prob: Annotated[float | None, typer.Option(
+              help="Dropout keep probability.")] = None,
+          l2: Annotated[float | None, typer.Option(help="L2 penalty λ.")] = None,
           set_: Annotated[list[str] | None, typer.Option(
               "--set", help="Any knob that can change mid-training, as NAME=VALUE "
                             "(repeatable), e.g. --set l1=0.01.")] = None) -> None:
@@ -181,7 +185,7 @@ def resume(run_dir: Annotated[Path, typer.Argument(
 def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
            rounds: Annotated[int | None, typer.Option(
                help="At most this many rounds (default 5; 50 with --budget).")] = None,
-           out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+           out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
            budget: Annotated[str | None, typer.Option(
                help="Wall-clock budget for all rounds and searches, e.g. 90s, 10m, 1h.")]
            = None,

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprecipe._io import check_npy, check_npz
-from deeprecipe._validation import check_size
+from deeprecipe._io import check_npy, check_npz, check_size
 from deeprecipe.data._csv_numbers import read_numeric_csv
 from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
 from deeprecipe.data.mapped import check_finite, mapped_pairs, npz_nbytes

@@ -13,7 +13,8 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import RandomState
-from deeprecipe._validation import check_int, check_size
+from deeprecipe._io import check_size
+from deeprecipe._validation import check_int
 from deeprecipe.data.datasets import Dataset
 from deeprecipe.errors import DataError
 

@@ -90,7 +90,8 @@ class EarlyStopping(Callback):
     def on_train_end(self, trainer: Trainer) -> None:
         if self.restore_best and self.best_arrays:
             trainer.net.load_arrays(self.best_arrays)
-            trainer.event("restored_best", f"restored the weights of epoch {self.best_epoch}")
+            trainer.event("restored_best", f"restored the weights of epoch {self.best_epoch}",
+                          epoch=self.best_epoch, stopped_epoch=trainer.epoch)
 
     def state_dict(self) -> tuple[dict, dict[str, np.ndarray]]:
         return ({"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
@@ -142,14 +143,25 @@ class Checkpoint(Callback):
 
 
 class ProgressBar(Callback):
-    """A Rich progress bar over epochs with the latest costs; silent when not a TTY."""
+    """A Rich progress bar over epochs with the labelled costs on a terminal; without one, a
+    plain line every ``max(1, epochs // 20)`` epochs (and the last). Either way it ends by
+    saying why training stopped early (early stopping) and which epoch's weights came back."""
 
     def __init__(self, force: bool = False) -> None:
         self.force = force
         self._progress = None
+        self._every = 0  # > 0: plain lines (no terminal)
+
+    @staticmethod
+    def _info(record: dict) -> str:
+        info = f"train cost {record['cost']:.4f}"
+        if "dev_cost" in record:
+            info += f"  dev cost {record['dev_cost']:.4f}"
+        return info
 
     def on_train_begin(self, trainer: Trainer) -> None:
         if not (self.force or sys.stderr.isatty()):
+            self._every = max(1, trainer.target_epochs // 20)
             return
         self._progress = Progress(TextColumn("[bold]epoch {task.completed}/{task.total}"),
                                   BarColumn(), TextColumn("{task.fields[info]}"),
@@ -160,12 +172,20 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
         if self._progress is not None:
-            info = f"cost {record['cost']:.4f}"
-            if "dev_cost" in record:
-                info += f"  dev {record['dev_cost']:.4f}"
-            self._progress.update(self._task, completed=record["epoch"], info=info)
+            self._progress.update(self._task, completed=record["epoch"],
+                                  info=self._info(record))
+        elif self._every and (record["epoch"] % self._every == 0
+                              or record["epoch"] == trainer.target_epochs):
+            print(f"epoch {record['epoch']}/{trainer.target_epochs}  {self._info(record)}",
+                  file=sys.stderr, flush=True)
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+        if self._every or self.force or sys.stderr.isatty():
+            for event in trainer.history.events:
+                if event["kind"] in ("early_stopping", "restored_best") and \
+                        event.get("stopped_epoch", event["epoch"]) == trainer.epoch:
+                    print(f"{event['kind'].replace('_', ' ')}: {event['message']}",
+                          file=sys.stderr, flush=True)

@@ -83,6 +83,11 @@ def load_checkpoint(path: str | Path, net: Sequential | None = None, m: int = 0
     arrays = load_npz(path.with_suffix(".npz"), shapes, max_bytes=max_bytes)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a deeprecipe checkpoint")
+    for key in ("epoch", "step_in_epoch"):  # a position, never before the start
+        value = meta.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise CheckpointError(f"{path}: the checkpoint's {key} must be an integer >= 0, "
+                                  f"got {value!r}")
     return meta, arrays
 
 

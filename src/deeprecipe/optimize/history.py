@@ -30,7 +30,19 @@ class History:
 
     @property
     def last(self) -> dict:
+        """The record of the last epoch trained."""
         return self.epochs[-1] if self.epochs else {}
+
+    @property
+    def final(self) -> dict:
+        """The record of the epoch whose weights the network holds: the one early stopping
+        restored (its ``restored_best`` event), else the last."""
+        restored = [e["epoch"] for e in self.events if e.get("kind") == "restored_best"]
+        if restored:
+            rows = [r for r in self.epochs if r["epoch"] == restored[-1]]
+            if rows:
+                return rows[-1]
+        return self.last
 
     def to_dict(self) -> dict:
         return {"epochs": self.epochs, "steps": self.steps, "events": self.events}

@@ -299,10 +299,6 @@ class Trainer:
 
     def _load_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
         net = self.net
-        for key in ("epoch", "step_in_epoch"):
-            if type(meta[key]) is not int or meta[key] < 0:
-                raise CheckpointError(f"the checkpoint's {key} must be an integer >= 0, got "
-                                      f"{meta[key]!r}")
         net.load_hyperparameters(meta["network"])  # CheckpointError for another structure
         for key, mine in (("m", self.m), ("batch_size", self.batch_size),
                           ("loss", self.loss.name)):

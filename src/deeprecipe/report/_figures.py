@@ -131,11 +131,15 @@ def step_cost_svg(fid: str, steps: dict, *, events=()) -> str | None:
         x[i] = int(e) - 1 + seen[int(e)] / counts[int(e)]
     y = np.array([np.nan if c is None else c for c in cost[:n]])
     given = [num(c) for c in (steps.get("cost_ewa") or [])][:n]
-    if len(given) == n and all(g is not None for g in given):
+    full_batch = max(counts.values()) == 1  # one step per epoch: β = 0.98 would lag ~50 epochs
+    if len(given) == n and all(g is not None for g in given) and not full_batch:
         smooth, how = np.asarray(given, float), "recorded"
     else:
         finite = np.where(np.isfinite(y), y, np.nanmean(y) if np.isfinite(y).any() else 0.0)
-        smooth, how = ewa(finite, beta=0.98), "β = 0.98"
+        beta = 1 - 1 / max(2.0, n / 10) if full_batch else 0.98  # a window of ~n/10 points
+        smooth = ewa(finite, beta=beta)
+        how = f"β = {beta:.2g}" + (f", a window that fits {n} full-batch steps"
+                                   if full_batch else "")
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
@@ -171,17 +175,19 @@ def bias_variance_svg(fid: str, diag: dict) -> str | None:
         ax.set_xticks(xs, [b[0] for b in bars])
         ax.set_ylabel("error (%)")
         top = max(v for _, v, _ in bars)
-        ax.set_ylim(0, max(top * 1.3, 1.0))
+        ax.set_ylim(0, max(top * 1.7, 1.0))  # room for the gap labels above the bars
         order = [b[0] for b in bars]
         for lo, hi, text, colour in (("human-level", "train", "avoidable bias", "#b22222"),
                                      ("train", "dev", "variance", "#6a3d9a")):
             if lo in level and hi in level:
-                x = order.index(hi) + 0.38
+                # the arrow in the gap between the two bars, its label above both bars' values
+                x = (order.index(lo) + order.index(hi)) / 2
                 ax.annotate("", xy=(x, level[hi]), xytext=(x, level[lo]),
                             arrowprops={"arrowstyle": "<->", "color": colour, "lw": 1.4})
                 ax.annotate(f"{text}\n{level[hi] - level[lo]:+.1f} pts",
-                            (x + 0.04, (level[hi] + level[lo]) / 2), color=colour,
-                            va="center", fontsize=8)
+                            (x, max(level[hi], level[lo])), xytext=(0, 16),
+                            textcoords="offset points", color=colour, ha="center",
+                            va="bottom", fontsize=8)
         ax.grid(axis="x", visible=False)
 
     return render(fid, draw)

@@ -9,10 +9,10 @@ from pathlib import Path
 from deeprecipe.optimize.history import History
 from deeprecipe.runs import rundir
 
-__all__ = ["RunFiles", "load_run", "FILES"]
+__all__ = ["RunFiles", "load_run", "FILES", "ALWAYS"]
 
-FILES = (rundir.SUMMARY, rundir.HISTORY, rundir.DIAGNOSIS, rundir.TUNING, rundir.PANDA,
-         rundir.RECIPE, rundir.LEARNING_CURVE)
+ALWAYS = (rundir.SUMMARY, rundir.HISTORY, rundir.DIAGNOSIS)  # every run writes these
+FILES = (*ALWAYS, rundir.TUNING, rundir.PANDA, rundir.RECIPE, rundir.LEARNING_CURVE)
 
 
 @dataclass

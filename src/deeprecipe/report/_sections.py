@@ -151,8 +151,10 @@ def model_section(files: RunFiles) -> Built:
             for i, c in enumerate(layers)]))
     opt = s.get("optimizer")
     if isinstance(opt, dict) and opt:
+        label = {"learning_rate": "learning_rate (configured α)",
+                 "final_learning_rate": "α at the last epoch (after the schedule's decay)"}
         right = "<h3>Optimizer</h3>" + table(["setting", "value"],
-                                             [[k, fmt(v)] for k, v in opt.items()])
+                                             [[label.get(k, k), fmt(v)] for k, v in opt.items()])
     body = f'<div class="cols"><div>{"".join(parts)}</div><div>{right}</div></div>'
     return section("model", "Model", body), None
 

@@ -183,7 +183,9 @@ def events_section(files: RunFiles) -> Built:
     svg = F.panda_svg("fig-panda", epochs, curves, events=positions)
     if svg:
         fig = figure("fig-panda", svg, "The babysat model (panda): its curve, the branches "
-                     "tried, and each nudge or roll-back as a dashed line.")
+                     "tried, and each nudge or roll-back as a dashed line."
+                     if files.panda is not None else "The training run: its dev curve and "
+                     "each event (early stopping, restored weights...) as a dashed line.")
     if events:
         parts.append(table(["epoch", "step", "kind", "message", "source"],
                            [[fmt(e.get("epoch")), fmt(e.get("step")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deeprecipe import data as dd
-from deeprecipe._validation import check_size
+from deeprecipe._io import check_size
 from deeprecipe.engine.builders import build_mlp
 from deeprecipe.engine.network import Sequential
 from deeprecipe.errors import ConfigError

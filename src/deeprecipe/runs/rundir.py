@@ -59,7 +59,8 @@ def prepare_run_dir(run_dir: str | Path, *, force: bool = False, resume: bool = 
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise DeepRecipeError(f"{run_dir} is a file, not a run directory; choose another --out")
-    existing = [name for name in RUN_FILES if (run_dir / name).exists()]
+    # a finished run, and a babysat model or a recipe under way: one rule for every command
+    existing = [name for name in (*RUN_FILES, PANDA, ROUNDS) if (run_dir / name).exists()]
     if existing and not (force or resume):
         raise DeepRecipeError(f"{run_dir} already holds a run ({', '.join(existing)}); pass "
                               "--force to overwrite it, continue it with `deeprecipe resume "
@@ -88,7 +89,10 @@ def save_run_files(run_dir: Path, config: Config, data: PreparedData, net: Seque
         "network": {"summary": net.summary(), "n_params": net.n_params,
                     "config": net.get_config()},
         "gradient_check": gradcheck, "epochs_run": trainer.epoch,
-        "optimizer": trainer.optimizer.get_config()})
+        # the configured α, and (labelled) the one the schedule had decayed it to at the end
+        "optimizer": {**trainer.optimizer.get_config(),
+                      "learning_rate": config.optimizer.learning_rate,
+                      "final_learning_rate": trainer.optimizer.learning_rate}})
 
 
 def load_run_model(run_dir: str | Path):

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeprecipe._validation import check_choice, check_in_range, check_int, check_size
+from deeprecipe._io import check_size
+from deeprecipe._validation import check_choice, check_in_range, check_int
 from deeprecipe.engine.initializers import INITIALIZERS, initialize
 from deeprecipe.engine.layers.base import Layer
 
