@@ -87,8 +87,8 @@ def _search_epochs(config: Config, small: PreparedData) -> int:
     """Epochs of an α trial: about 500 mini-batch steps, between 2 and min(20, epochs / 5)."""
     t = config.training
     m = len(small.X_train)
-    batch = resolve_batch_size(None if t.batch_size == "full" else t.batch_size, m,
-                               small.X_train.shape[1])
+    size = t.batch_size if not isinstance(t.batch_size, int) else min(t.batch_size, m)
+    batch = resolve_batch_size(None if size == "full" else size, m, small.X_train.shape[1])
     steps = -(-m // batch)
     return max(2, min(-(-_SEARCH_STEPS // steps), t.epochs // 5, 20))
 
