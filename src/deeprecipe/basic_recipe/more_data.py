@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from deeprecipe.basic_recipe.budget import Deadline
+from deeprecipe.basic_recipe.budget import StopAtDeadline
 from deeprecipe.basic_recipe.readings import more_data_gain
 from deeprecipe.errors import DivergenceError
 from deeprecipe.runs.build import fit
@@ -31,7 +31,8 @@ def more_data_estimate(config: Config, data: PreparedData, dev_error: float, *,
     rows = np.sort(np.random.default_rng(config.seed).permutation(m)[:m // 2])
     half = dataclasses.replace(data, X_train=data.X_train[rows], y_train=data.y_train[rows])
     try:
-        net, _ = fit(config, half, callbacks=() if deadline is None else (Deadline(deadline),))
+        stop = () if deadline is None else (StopAtDeadline(deadline),)
+        net, _ = fit(config, half, callbacks=stop)
     except DivergenceError:
         return None
     sizes, dev = [m // 2, m], [evaluate(net, half)["dev_error"], dev_error]

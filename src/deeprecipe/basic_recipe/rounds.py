@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from deeprecipe.basic_recipe.budget import Budget, Deadline
+from deeprecipe.basic_recipe.budget import Budget, StopAtDeadline
 from deeprecipe.basic_recipe.folds import cross_validated_error
 from deeprecipe.basic_recipe.readings import CurveReading, beats, dev_set_warning, read_curve
 from deeprecipe.basic_recipe.searches import alpha_search, regularization_search, regularized
@@ -87,8 +87,8 @@ def _search_epochs(config: Config, small: PreparedData) -> int:
     """Epochs of an α trial: about 500 mini-batch steps, between 2 and min(20, epochs / 5)."""
     t = config.training
     m = len(small.X_train)
-    batch = resolve_batch_size(None if t.batch_size == "full" else t.batch_size, m,
-                               small.X_train.shape[1])
+    size = t.batch_size if not isinstance(t.batch_size, int) else min(t.batch_size, m)
+    batch = resolve_batch_size(None if size == "full" else size, m, small.X_train.shape[1])
     steps = -(-m // batch)
     return max(2, min(-(-_SEARCH_STEPS // steps), t.epochs // 5, 20))
 
@@ -177,7 +177,7 @@ class Rounds:
         try:
             net, trainer = fit(_round_checkpoints(cfg), self.data, checkpoint_dir=ckpt,
                                resume=resume,
-                               callbacks=() if deadline is None else (Deadline(deadline),))
+                               callbacks=() if deadline is None else (StopAtDeadline(deadline),))
         except KeyboardInterrupt:
             raise KeyboardInterrupt(f"recipe interrupted in round {n}, its state saved in "
                                     f"{ckpt}; continue with `deeprecipe resume "

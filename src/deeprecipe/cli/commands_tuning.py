@@ -200,8 +200,8 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
 
     Example: deeprecipe recipe my.toml --budget 10m --workers 2
     """
-    from deeprecipe.basic_recipe.budget import parse_budget  # loaded on use: keeps the
-    from deeprecipe.basic_recipe.loop import recipe as run_recipe  # CLI fast
+    from deeprecipe.basic_recipe.loop import recipe as run_recipe  # loaded on use: keeps the
+    from deeprecipe.runs.budget import parse_budget  # CLI fast
 
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
