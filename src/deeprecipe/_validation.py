@@ -19,7 +19,9 @@ def check_in_range(name: str, value, *, low=None, high=None, closed: str = "both
         raise InvalidTypeError(f"{name} must be a real number, got {value!r}")
     left = closed in ("both", "left")
     right = closed in ("both", "right")
-    ok = bool(np.isfinite(value)) and (
+    # a Python int of any size is finite (np.isfinite rejects ints beyond int64)
+    finite = isinstance(value, numbers.Integral) or bool(np.isfinite(value))
+    ok = finite and (
         (low is None or (value >= low if left else value > low))
         and (high is None or (value <= high if right else value < high)))
     if not ok:
