@@ -153,7 +153,7 @@ def _hostile_data(tmp: Path) -> dict[str, tuple[str, str, str]]:
     _zip_bomb(tmp / "bomb.npz")
     lab = 'label = "label"'
     return {
-        "directory for a file": ("dir.npy", "", "is a directory"),
+        "directory for a file": ("dir.npy", "", "expected X.npy and y.npy"),  # or a data folder
         "zero-byte .npy": ("Xzero.npy", "", "not a readable .npy file"),
         "huge .npy header": ("Xhuge.npy", "", "would need"),
         "truncated .npy": ("Xtruncated.npy", "", "truncated or corrupt"),

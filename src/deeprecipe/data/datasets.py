@@ -94,6 +94,10 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
         if np.any(y == ""):
             raise DataError(f"{path}: y has {int(np.sum(y == ''))} empty label(s)")
     elif y.dtype.kind in "iub":  # class labels, read into memory (8 bytes per row)
+        if len(y) and max(abs(int(y.min())), abs(int(y.max()))) >= 2**53:
+            raise DataError(f"{path}: y holds a class label of magnitude "
+                            f"{max(abs(int(y.min())), abs(int(y.max()))):.3g}; expected "
+                            "integer labels below 2**53 (or text class names)")
         y = np.array(y, dtype=np.int64)
     else:
         yf = y.astype(np.float64)
