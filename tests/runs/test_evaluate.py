@@ -106,8 +106,8 @@ def test_predict_writes_csv_and_npy(finished, tmp_path):
     ("ragged.csv", "1,2,3\n4,5\n", "different numbers of values"),
     ("header_only.csv", "a,b,c\n", "no rows"),
     ("narrow.csv", "1,2\n3,4\n", "has 2 features, expected 3"),
-    ("garbage.npy", b"not an array", "not a readable array file"),
-    ("objects.npy", "objects", "not a readable array file"),
+    ("garbage.npy", b"not an array", "not a readable .npy file"),
+    ("objects.npy", "objects", "holds Python objects"),
     ("empty.npz", "empty", "holds no arrays"),
     ("nan.csv", "1,2,3\nnan,1,1\n", "NaN or inf"),
 ])

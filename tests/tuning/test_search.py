@@ -38,7 +38,9 @@ def test_same_seed_gives_the_same_trials_and_best(tmp_path):
     assert a.best["params"] == b.best["params"] and a.best_config == b.best_config
     assert _configs(a) != _configs(c)
     assert a.leaderboard(3)[0]["dev_error"] == a.best["dev_error"]
-    assert [r["dev_error"] for r in a.leaderboard()] == sorted(
+    # every trial is on the leaderboard; its order is the selection's (ties within the dev
+    # set's noise go to the lower dev cost, then the smaller model: tuning._select)
+    assert sorted(r["dev_error"] for r in a.leaderboard()) == sorted(
         t["dev_error"] for t in a.trials)
 
 
