@@ -46,14 +46,6 @@ epochs = 4
 """
 
 
-
-
-
-
-
-
-
-
 def write_config(path: Path, text: str = TINY, **replace: str) -> Path:
     for old, new in replace.items():
         text = text.replace(old, new)

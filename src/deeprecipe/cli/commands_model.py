@@ -116,7 +116,6 @@ def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data fil
     _print_result(result, quiet)
 
 
-
 @app.command()
 @_command
 def evaluate(run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
@@ -261,7 +260,6 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
     out.print(str(report), markup=False, soft_wrap=True)
     if report.verdict in ("bug", "not finite"):
         raise typer.Exit(1)
-
 
 
 @app.command()
