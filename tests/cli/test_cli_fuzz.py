@@ -47,7 +47,8 @@ def check_cli(result) -> None:
         assert len(lines) == 1 and lines[0].startswith("error: "), result.output[-500:]
 
 
-def invoke(*args) -> None:
+def assert_cli_contract(*args) -> None:
+    """Run the CLI in-process with ``args`` and assert the contract (check_cli)."""
     check_cli(CliRunner().invoke(app, [str(a) for a in args]))
 
 
@@ -143,7 +144,7 @@ def test_generated_configs_never_traceback(tmp_path, cfg, command):
     path.write_text(text, encoding="utf-8")
     out = tmp_path / "out" / f"r{next(_COUNTER)}"
     extra = {"run": [], "babysit": ["--chunks", "1"], "tune": ["--trials", "1"]}[command]
-    invoke(command, path, "-q", "--out", out, *extra)
+    assert_cli_contract(command, path, "-q", "--out", out, *extra)
 
 
 @FUZZ
@@ -151,7 +152,7 @@ def test_generated_configs_never_traceback(tmp_path, cfg, command):
 def test_raw_bytes_as_a_config_never_traceback(tmp_path, raw):
     path = tmp_path / f"raw{next(_COUNTER)}.toml"
     path.write_bytes(b'name = "raw"\n[training]\nepochs = 1\n' + raw)
-    invoke("run", path, "-q", "--out", tmp_path / "out" / path.stem)
+    assert_cli_contract("run", path, "-q", "--out", tmp_path / "out" / path.stem)
 
 
 # -- generated data files -------------------------------------------------------------------
@@ -182,7 +183,7 @@ def test_generated_array_files_never_traceback(tmp_path, X, y, kind):
     cfg = tmp_path / f"c{n}.toml"
     cfg.write_text(f'name = "d"\n[data]\ndataset = "{path}"\n[model]\n'
                    'hidden_layer_sizes = [3]\n[training]\nepochs = 1\n', encoding="utf-8")
-    invoke("run", cfg, "-q", "--out", tmp_path / "out" / f"r{n}")
+    assert_cli_contract("run", cfg, "-q", "--out", tmp_path / "out" / f"r{n}")
 
 
 cells = st.one_of(st.integers(-5, 5).map(str), st.floats(allow_nan=True).map(repr),
@@ -202,8 +203,8 @@ def test_generated_csv_files_never_traceback(tmp_path, header, rows, encoding):
     cfg = tmp_path / f"c{n}.toml"
     cfg.write_text(f'name = "d"\n[data]\ndataset = "{path}"\nlabel = "label"\n[model]\n'
                    'hidden_layer_sizes = [3]\n[training]\nepochs = 1\n', encoding="utf-8")
-    invoke("run", cfg, "-q", "--out", tmp_path / "out" / f"r{n}")
-    invoke("predict", tmp_path / "nothing-here", "--input", path)
+    assert_cli_contract("run", cfg, "-q", "--out", tmp_path / "out" / f"r{n}")
+    assert_cli_contract("predict", tmp_path / "nothing-here", "--input", path)
 
 
 # -- generated command-line arguments --------------------------------------------------------

@@ -47,7 +47,7 @@ def invoke(*args: str):
     return result
 
 
-def refused(*args: str, match: str) -> str:
+def assert_refused(*args: str, match: str) -> str:
     """Exit 2 with exactly one line, starting 'error:' and containing ``match``."""
     result = invoke(*args)
     lines = [line for line in result.output.splitlines() if line.strip()]
@@ -75,12 +75,12 @@ def _workdir(tmp_path, monkeypatch):
                                   "a\\nb"])
 @pytest.mark.parametrize("command", ["run", "tune", "babysit", "recipe"])
 def test_a_name_that_is_not_one_folder_is_refused(tmp_path, command, name):
-    refused(command, config(tmp_path / "c.toml", name=name), "-q", match="one folder name")
+    assert_refused(command, config(tmp_path / "c.toml", name=name), "-q", match="one folder name")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]  # nothing written anywhere
 
 
 def test_train_name_is_checked_and_out_chooses_another_place(tmp_path):
-    refused("train", "--dataset", "moons", "--name", "../escape", "--epochs", "1", "-q",
+    assert_refused("train", "--dataset", "moons", "--name", "../escape", "--epochs", "1", "-q",
             match="one folder name")
     assert not (tmp_path.parent / "escape").exists()
     result = invoke("train", "--dataset", "moons", "--epochs", "1", "-q",
@@ -96,7 +96,7 @@ def test_train_name_is_checked_and_out_chooses_another_place(tmp_path):
     (("--samples", "0"), "samples must be >= 1, got 0"),
 ])
 def test_gradcheck_rejects_bad_numbers(args, match):
-    refused("gradcheck", *args, match=match)
+    assert_refused("gradcheck", *args, match=match)
 
 
 # -- item 6: integers in [split] are counts -----------------------------------------------------
@@ -170,7 +170,7 @@ def _hostile_data(tmp: Path) -> dict[str, tuple[str, str, str]]:
 
 def test_hostile_data_files_are_one_line(tmp_path):
     for case, (name, data, match) in _hostile_data(tmp_path).items():
-        line = refused("run", config(tmp_path / "c.toml", dataset=str(tmp_path / name),
+        line = assert_refused("run", config(tmp_path / "c.toml", dataset=str(tmp_path / name),
                                      data=data), "-q", match=match)
         assert name in line, (case, line)
     assert not (tmp_path / "runs").exists()
@@ -193,31 +193,31 @@ def test_hostile_data_files_are_one_line(tmp_path):
      "crop must be"),
 ])
 def test_hostile_configs_are_one_line(tmp_path, kwargs, match):
-    refused("run", config(tmp_path / "c.toml", **kwargs), "-q", match=match)
+    assert_refused("run", config(tmp_path / "c.toml", **kwargs), "-q", match=match)
 
 
 def test_a_late_error_leaves_nothing_that_blocks_the_rerun(tmp_path):
     """crop = 100 on 8x8 digits is found once the data is read; the rerun is not blocked."""
     bad = config(tmp_path / "c.toml", dataset="digits", extra=(
         "[regularization]\naugment = true\naugmentation = { crop = 100 }"))
-    refused("run", bad, "-q", match="crop must be")
+    assert_refused("run", bad, "-q", match="crop must be")
     good = config(tmp_path / "c.toml", dataset="digits")
     assert invoke("run", good, "-q").exit_code == 0
 
 
 def test_config_files_that_are_not_text(tmp_path):
     (tmp_path / "latin1.toml").write_bytes(b'name = "\xff\xfe"\n')
-    refused("run", tmp_path / "latin1.toml", match="is not UTF-8 text")
-    refused("run", tmp_path, match="is a directory; expected a TOML config file")
+    assert_refused("run", tmp_path / "latin1.toml", match="is not UTF-8 text")
+    assert_refused("run", tmp_path, match="is a directory; expected a TOML config file")
 
 
 def test_malformed_scheduler_address(tmp_path):
-    refused("tune", config(tmp_path / "c.toml"), "--trials", "1", "--scheduler", "tcp://::::",
+    assert_refused("tune", config(tmp_path / "c.toml"), "--trials", "1", "--scheduler", "tcp://::::",
             "-q", match="is not a valid address")
 
 
 def test_epochs_per_chunk_zero_is_refused(tmp_path):
-    refused("babysit", config(tmp_path / "c.toml"), "--epochs-per-chunk", "0", "-q",
+    assert_refused("babysit", config(tmp_path / "c.toml"), "--epochs-per-chunk", "0", "-q",
             match="epochs_per_chunk must be >= 1, got 0")
 
 
@@ -241,7 +241,7 @@ def test_a_read_only_or_full_file_system_is_one_line(tmp_path, kind):
             match = "Read-only file system"
         else:
             match = "No space left on device"
-        line = refused("run", config(tmp_path / "c.toml", dataset="digits"), "-q", "--out",
+        line = assert_refused("run", config(tmp_path / "c.toml", dataset="digits"), "-q", "--out",
                        fs / "run", match=match)
         assert str(fs) in line
     finally:
@@ -317,7 +317,7 @@ def test_hostile_run_files(tmp_path, finished_run, case):
         assert result.exit_code == 0 and match in result.output
         assert "could not be read" in (run / "report.html").read_text()
         return
-    refused(*command, run, match=match)
+    assert_refused(*command, run, match=match)
 
 
 # -- item 10: help text -----------------------------------------------------------------------
@@ -337,9 +337,9 @@ def test_every_command_refuses_a_directory_that_holds_work_with_the_next_command
     assert invoke("babysit", cfg, "--chunks", "1", "-q").exit_code == 0
     model = (tmp_path / "runs" / "same" / "model.npz").read_bytes()
     for command in (["run", cfg], ["recipe", cfg, "--rounds", "1"], ["babysit", cfg]):
-        line = refused(*command, "-q", match="deeprecipe resume runs/same")
+        line = assert_refused(*command, "-q", match="deeprecipe resume runs/same")
         assert "--force" in line
     assert (tmp_path / "runs" / "same" / "model.npz").read_bytes() == model
-    line = refused("demo", "--out", tmp_path / "runs" / "same", "-q",
+    line = assert_refused("demo", "--out", tmp_path / "runs" / "same", "-q",
                    match="deeprecipe resume")
     assert (tmp_path / "runs" / "same" / "model.npz").read_bytes() == model
