@@ -3,11 +3,13 @@
 Which step comes next depends on the curve reading and the diagnosis of the accepted model:
 
 - oscillating or diverging J: a smaller learning rate (α / 3);
-- high bias: train longer first when J had not converged, else a wider network (hidden units
-  x2), a deeper one (one more hidden layer), train longer (epochs x2), Adam. Without a
-  human-level error, bias is chased only while bias steps pay on dev error;
+- high bias: train longer first when J had not converged, else a wider network (hidden
+  units x2, x4 on large data; with dropout when variance is high too), a deeper one (one
+  more hidden layer), train longer (epochs x2), Adam. Without a human-level error, bias is
+  chased only while bias steps pay on dev error;
 - high variance: regularization, L2 λ and keep_prob picked by a small search
-  (``searches.regularization_search``), then data augmentation for images.
+  (``searches.regularization_search``), then a wider network with dropout (the notes'
+  architecture search, in its simplest form), then data augmentation for images.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ __all__ = ["BIAS_ACTIONS", "VARIANCE_ACTIONS", "ALPHA_ACTIONS", "Step", "propose
 
 #: The steps the recipe can take, per problem.
 BIAS_ACTIONS = ("longer", "wider", "deeper", "adam")
-VARIANCE_ACTIONS = ("regularize", "augment")
+VARIANCE_ACTIONS = ("regularize", "wider_dropout", "augment")
 ALPHA_ACTIONS = ("lower_alpha",)
 
 _MAX_UNITS, _MAX_LAYERS, _MAX_EPOCHS = 1024, 6, 100_000
+_LARGE_DATA = 10_000  # training examples from which a wider step quadruples the units
+_KEEP_WIDER = 0.8     # the dropout a wider step brings when variance is high too
+_TIMES = {2: "doubled", 4: "quadrupled"}
 
 
 @dataclass(frozen=True)
@@ -51,15 +56,35 @@ def set_knobs(config: Config, values: dict, changes: dict) -> Config:
     return apply(config, values)
 
 
-def _bias(kind: str, config: Config, base_epochs: int):
+def _wider(config: Config, data: PreparedData, dropout: bool):
+    """Widen every hidden layer: x4 on large data (m_train >= 10,000), where a x2 step is
+    often lost in the dev set's noise, else x2. With ``dropout`` (variance is high too) the
+    bigger network comes with keep_prob <= 0.8: the notes' "a bigger network, regularized,
+    rarely hurts"."""
+    ch: dict = {}
+    hidden = list(config.model.hidden_layer_sizes)
+    if not hidden or max(hidden) >= _MAX_UNITS:
+        return None
+    factor = 4 if len(data.y_train) >= _LARGE_DATA else 2
+    new = [min(factor * h, _MAX_UNITS) for h in hidden]
+    values: dict = {"hidden_layer_sizes": new}
+    text = f"{_TIMES[factor]} hidden units {hidden} → {new}"
+    keep = config.model.keep_prob
+    if dropout and keep > _KEEP_WIDER:
+        values["keep_prob"] = _KEEP_WIDER
+        text += f", with dropout keep_prob {keep:g} → {_KEEP_WIDER:g}"
+    if dropout:
+        text += " (variance is high too: a bigger network, regularized)"
+    return set_knobs(config, values, ch), ch, text
+
+
+def _bias(kind: str, config: Config, data: PreparedData, base_epochs: int,
+          diag: Diagnosis | None):
     ch: dict = {}
     hidden = list(config.model.hidden_layer_sizes)
     if kind == "wider":
-        if not hidden or max(hidden) >= _MAX_UNITS:
-            return None
-        new = [min(2 * h, _MAX_UNITS) for h in hidden]
-        return set_knobs(config, {"hidden_layer_sizes": new}, ch), ch, \
-            f"doubled hidden units {hidden} → {new}"
+        return _wider(config, data, diag is not None and
+                      diag.verdict == "high_bias_and_variance")
     if kind == "deeper":
         if len(hidden) >= _MAX_LAYERS:
             return None
@@ -83,15 +108,18 @@ def _bias(kind: str, config: Config, base_epochs: int):
         f"switched optimizer {o.name} → Adam (learning_rate {values['learning_rate']:g})"
 
 
-def propose(kind: str, config: Config, data: PreparedData, base_epochs: int):
+def propose(kind: str, config: Config, data: PreparedData, base_epochs: int,
+            diag: Diagnosis | None = None):
     """(new config or None, changes, text) for one step, or None when it does not apply."""
     if kind in BIAS_ACTIONS:
-        return _bias(kind, config, base_epochs)
+        return _bias(kind, config, data, base_epochs, diag)
     if kind == "lower_alpha":
         ch: dict = {}
         lr = config.optimizer.learning_rate
         return set_knobs(config, {"learning_rate": lr / 3}, ch), ch, \
             f"lowered the learning rate α {lr:.3g} → {lr / 3:.3g}"
+    if kind == "wider_dropout":
+        return _wider(config, data, True)
     if kind == "regularize":
         if not config.model.hidden_layer_sizes:
             return None
@@ -134,7 +162,7 @@ def next_step(config: Config, diag: Diagnosis, reading: CurveReading | None,
     for kind, why in kinds:
         if kind in failed:
             continue
-        proposal = propose(kind, config, data, base_epochs)
+        proposal = propose(kind, config, data, base_epochs, diag)
         if proposal is not None:
             return Step(kind, why, *proposal)
     return None

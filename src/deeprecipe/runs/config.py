@@ -342,9 +342,10 @@ beta1 = 0.9               # Adam
 beta2 = 0.999             # Adam and RMSprop
 epsilon = 1e-8
 
-[schedule]
-name = "none"             # none | inverse_time | exponential | sqrt | staircase
-decay_rate = 1.0
+[schedule]                # learning-rate decay: converge in a tighter region at the end
+name = "exponential"      # none | inverse_time | exponential | sqrt | staircase
+base = 0.95               # exponential: α = α0 · base^epoch (the notes' 0.95^epoch)
+# decay_rate = 1.0        # inverse_time, staircase: α = α0 / (1 + decay_rate · epoch)
 
 [training]
 epochs = 50
