@@ -98,3 +98,22 @@ def test_bad_arguments():
         Augmenter((5, 5), zoom=1.0)
     with pytest.raises(DataError, match="image_shape"):
         Augmenter((5, 5))(np.zeros((2, 24)))
+
+
+class _Truthy(float):
+    """0.0 that reads as true: forces the interpolating path with a zero translation."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("flip", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("crop", [1, 3])
+def test_integer_crops_gather_the_exact_pixels_the_interpolation_gives(flip, crop):
+    X = _images(np.random.default_rng(4), (40, 8, 8, 3)).reshape(40, -1)
+    fast = Augmenter((8, 8, 3), flip=flip, crop=crop, fill=0.7, random_state=1)
+    slow = Augmenter((8, 8, 3), flip=flip, crop=crop, fill=0.7, random_state=1)
+    slow.translate = _Truthy(0.0)
+    out = fast(X)
+    np.testing.assert_array_equal(out, slow(X))
+    assert (out == np.float32(0.7)).any()  # some pixels came from outside the image

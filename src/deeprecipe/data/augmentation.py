@@ -113,8 +113,8 @@ class Augmenter:
             out = self._affine(out, flips, rng)
         elif flips.any():
             out[flips] = out[flips, :, ::-1]
-        if self.noise > 0:
-            out += rng.normal(0.0, self.noise, size=out.shape).astype(out.dtype)
+        if self.noise > 0:  # drawn in out's precision: float32 draws for float32 data
+            out += self.noise * rng.standard_normal(size=out.shape, dtype=out.dtype)
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
             out = np.clip(np.rint(out), info.min, info.max)
@@ -133,6 +133,8 @@ class Augmenter:
         shift = rng.uniform(-self.translate, self.translate, (m, 2)) * np.array([H, W])
         if self.crop:
             shift += rng.integers(-self.crop, self.crop + 1, (m, 2))
+        if not (self.rotate or self.zoom or self.translate):
+            return self._shifted(block, flips, np.rint(shift).astype(np.intp))
         sign = np.where(flips, -1.0, 1.0)
         cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
         rr, cc = np.meshgrid(np.arange(H) - (H - 1) / 2, np.arange(W) - (W - 1) / 2,
@@ -150,6 +152,19 @@ class Augmenter:
         coords = np.where(np.abs(coords - snapped) < 1e-6, snapped, coords)
         res = map_coordinates(block, coords, order=1, mode="grid-constant", cval=self.fill)
         return res.astype(block.dtype, copy=False)
+
+    def _shifted(self, block: np.ndarray, flips: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """Integer shifts and flips only: x_aug(r, c) = x(r - t_r, c' - t_c) with c' = c or
+        W - 1 - c, pixels from outside = ``fill``; the exact pixels the affine path gives,
+        by one gather from a padded copy instead of interpolation."""
+        m, H, W, C = block.shape
+        p = self.crop
+        padded = np.full((m, H + 2 * p, W + 2 * p, C), self.fill, dtype=block.dtype)
+        padded[:, p:p + H, p:p + W] = block
+        cols = np.arange(W)
+        rows = np.arange(H)[None, :] - shift[:, :1] + p                          # (m, H)
+        cols = np.where(flips[:, None], W - 1 - cols, cols) - shift[:, 1:] + p     # (m, W)
+        return padded[np.arange(m)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
     def get_config(self) -> dict:
         """JSON-ready constructor arguments (random_state only if it is None or an int)."""
