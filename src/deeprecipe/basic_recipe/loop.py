@@ -19,7 +19,6 @@ continues the interrupted one where it stopped.
 
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
 import time
@@ -144,7 +143,9 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
         first epoch past it, keeping the best model so far. No round but the last takes more
         than half of the budget left, so a step always gets its turn.
     bias_target, variance_target : float, optional
-        Largest acceptable avoidable bias and variance (fractions); default 0.02.
+        Largest acceptable avoidable bias and variance (fractions); default: twice the dev
+        set's noise, 2 sqrt(p (1 - p) / n_dev), at least 0.005 (a gap the dev set can measure
+        is worth a step while steps pay; one it cannot is not a problem).
     workers : int
         Processes for the short searches (α; L2 λ and keep_prob); the same results for any.
     folds : int, optional
@@ -236,17 +237,15 @@ def _loop(state: Rounds, max_rounds: int, resume: bool) -> None:
 
 def _tolerances(bias_target: float | None, variance_target: float | None
                 ) -> tuple[dict, dict]:
-    """(diagnose's tolerance keywords, the targets as recipe.json reports them)."""
-    tol = {}
+    """(diagnose's tolerance keywords given, the targets as recipe.json reports them: those
+    given; the others are twice the dev set's noise, filled in at the end)."""
+    tol, targets = {}, {}
     if bias_target is not None:
-        tol["bias_tolerance"] = check_in_range("bias_target", bias_target, low=0.0, high=1.0)
+        tol["bias_tolerance"] = targets["avoidable_bias"] = check_in_range(
+            "bias_target", bias_target, low=0.0, high=1.0)
     if variance_target is not None:
-        tol["variance_tolerance"] = check_in_range("variance_target", variance_target,
-                                                   low=0.0, high=1.0)
-    defaults = inspect.signature(diagnose).parameters
-    targets = {"avoidable_bias": tol.get("bias_tolerance", defaults["bias_tolerance"].default),
-               "variance": tol.get("variance_tolerance",
-                                   defaults["variance_tolerance"].default)}
+        tol["variance_tolerance"] = targets["variance"] = check_in_range(
+            "variance_target", variance_target, low=0.0, high=1.0)
     return tol, targets
 
 
@@ -265,9 +264,12 @@ def _finish(state: Rounds, targets: dict) -> RecipeResult:
     """Save the accepted model like a run, with recipe.json and the report."""
     acc = state.accepted
     run_dir = prepare_run_dir(state.run_dir, force=True)  # checked before training
+    tol = state.tolerances(acc.metrics["dev_error"])
     diag = diagnose(train_error=acc.metrics["train_error"], dev_error=acc.metrics["dev_error"],
                     human_error=acc.config.data.human_error,
-                    test_error=acc.metrics["test_error"], **state.tol)
+                    test_error=acc.metrics["test_error"], **tol)
+    targets = {"avoidable_bias": tol["bias_tolerance"], "variance": tol["variance_tolerance"],
+               **targets}
     run_result = save_run(run_dir, acc.config, state.data, acc.net, acc.trainer,
                           metrics=acc.metrics, diagnosis=diag,
                           start=state.budget.start)

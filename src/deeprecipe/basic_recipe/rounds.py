@@ -3,9 +3,10 @@
 Each round's candidate first gets its α from a short log-scale search, then trains with early
 stopping on dev error (the best weights are kept). The round is read orthogonally: avoidable
 bias from the best training error the run reached (not the early-stopped snapshot), variance
-from the kept model's dev error, and the training curve's reading. A change is kept only when
-its dev error beats the accepted model's by more than sqrt(p (1 - p) / n_dev); a tie keeps the
-simpler model.
+from the kept model's dev error, and the training curve's reading. Without targets, a gap is
+a problem when it is beyond twice the dev set's noise (at least half a point). A change is
+kept only when its dev error beats the accepted model's by more than sqrt(p (1 - p) / n_dev);
+a tie keeps the simpler model.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from rich.console import Console
 
 from deeprecipe.basic_recipe.budget import Budget, StopAtDeadline
 from deeprecipe.basic_recipe.folds import cross_validated_error
-from deeprecipe.basic_recipe.readings import CurveReading, beats, dev_set_warning, read_curve
+from deeprecipe.basic_recipe.readings import (
+    CurveReading,
+    beats,
+    dev_noise,
+    dev_set_warning,
+    read_curve,
+)
 from deeprecipe.basic_recipe.searches import alpha_search, regularization_search, regularized
 from deeprecipe.basic_recipe.steps import Step, next_step
 from deeprecipe.errors import DivergenceError
@@ -36,6 +43,7 @@ from deeprecipe.runs.prepare import PreparedData
 __all__ = ["RecipeRound", "Rounds", "Model"]
 
 _CHECKPOINTS_PER_ROUND = 20  # at most, plus the last epoch's (Ctrl-C saves the exact position)
+_MIN_TOLERANCE = 0.005  # the smallest gap read as a problem when no target is given
 _SEARCH_STEPS = 500  # mini-batch steps of an α trial: enough to rank learning rates
 _WHAT = {"dev_error": "dev", "cv_error": "cross-validated error"}
 _WORDS = {"ok": "ok", "high_bias": "high bias", "high_variance": "high variance",
@@ -191,14 +199,22 @@ class Rounds:
         rows = trainer.history.epochs
         best_train = min(r["train_error"] for r in rows)  # bias: the best fit it reached
         stopped = any(e["kind"] == "early_stopping" for e in trainer.history.events)
-        diag = diagnose(train_error=best_train, dev_error=metrics["dev_error"],
-                        human_error=cfg.data.human_error, test_error=metrics["test_error"],
-                        **self.tol)
-        reading = read_curve([r["cost"] for r in rows], stopped_early=stopped)
         if self.folds:  # judged by k-fold cross-validation over the pooled train + dev sets
             metrics["cv_error"], self.n_judge = cross_validated_error(cfg, self.data,
                                                                       self.folds)
+        diag = diagnose(train_error=best_train, dev_error=metrics["dev_error"],
+                        human_error=cfg.data.human_error, test_error=metrics["test_error"],
+                        **self.tolerances(metrics["dev_error"]))
+        reading = read_curve([r["cost"] for r in rows], stopped_early=stopped)
         return Model(n, cfg, net, trainer, metrics, diag, reading)
+
+    def tolerances(self, dev_error: float) -> dict:
+        """diagnose's tolerances: the targets given, else twice the noise of the error changes
+        are judged on, 2 sqrt(p (1 - p) / n), at least half a point: a gap the dev set
+        cannot measure is not a problem to fix, and one it can measure is worth a step."""
+        noise = max(2.0 * dev_noise(dev_error, self.n_judge), _MIN_TOLERANCE)
+        return {"bias_tolerance": self.tol.get("bias_tolerance", noise),
+                "variance_tolerance": self.tol.get("variance_tolerance", noise)}
 
     def judge(self, step: Step | None, model: Model) -> tuple[bool | None, str, float]:
         """Is the change kept? (None for the baseline), the note saying why, the threshold."""
@@ -218,8 +234,9 @@ class Rounds:
             return True, (f"kept: {_WHAT[key]} {before:.2%} → {after:.2%} (beyond noise "
                           f"±{threshold:.2%}); "), threshold
         self.failed.add(step.kind)
-        if step.problem == "bias" and not self.human_given:
+        if step.problem == "bias" and not self.human_given and after is not None:
             self.bias_pays = False  # no human-level error: bias steps only while they pay
+            # (a step that diverged says α was wrong for it, not that bias does not pay)
         why = (f"diverged ({model.error})" if after is None else
                f"did not pay: {_WHAT[key]} {before:.2%} → {after:.2%}, not beyond noise "
                f"±{threshold:.2%}")
