@@ -51,7 +51,7 @@ def test_widths_stop_at_1024():
     assert step.kind != "wider"  # already at the largest width: the next bias step instead
 
 
-def test_variance_steps_come_in_the_notes_order_regularize_then_bigger_then_augment():
+def test_variance_steps_come_in_the_notes_order_data_then_regularization_then_bigger():
     diag = diagnose(train_error=0.004, dev_error=0.028, human_error=0.0)
     assert diag.verdict == "high_variance"
     config, data, failed = _config([64, 32], keep_prob=0.9), _data(56_000, (28, 28)), set()
@@ -62,12 +62,18 @@ def test_variance_steps_come_in_the_notes_order_regularize_then_bigger_then_augm
         if step.kind == "wider_dropout":  # a bigger network with at most keep_prob 0.8
             assert step.config.model.hidden_layer_sizes == [256, 128]
             assert step.config.model.keep_prob == 0.8
-    assert tuple(kinds) == VARIANCE_ACTIONS == ("regularize", "wider_dropout", "augment")
+    assert tuple(kinds) == VARIANCE_ACTIONS == ("augment", "regularize", "wider_dropout")
+
+
+def test_augmentation_is_only_for_images():
+    diag = diagnose(train_error=0.004, dev_error=0.028, human_error=0.0)
+    step = next_step(_config([64, 32]), diag, PLATEAU, _data(56_000), set(), 50)
+    assert step.kind == "regularize"
 
 
 def test_a_wider_variance_step_keeps_a_stronger_dropout():
     diag = diagnose(train_error=0.004, dev_error=0.028, human_error=0.0)
-    step = next_step(_config([64, 32], keep_prob=0.5), diag, PLATEAU, _data(500), {"regularize"},
-                     50)
+    step = next_step(_config([64, 32], keep_prob=0.5), diag, PLATEAU, _data(500),
+                     {"augment", "regularize"}, 50)
     assert step.kind == "wider_dropout" and step.config.model.keep_prob == 0.5
     assert step.changes == {"model.hidden_layer_sizes": {"from": [64, 32], "to": [128, 64]}}

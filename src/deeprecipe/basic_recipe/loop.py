@@ -177,7 +177,7 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     Examples
     --------
     >>> BIAS_ACTIONS, VARIANCE_ACTIONS  # the steps per problem
-    (('longer', 'wider', 'deeper', 'adam'), ('regularize', 'wider_dropout', 'augment'))
+    (('longer', 'wider', 'deeper', 'adam'), ('augment', 'regularize', 'wider_dropout'))
     """
     max_rounds = check_int("max_rounds", max_rounds, low=1)
     workers = check_int("workers", workers, low=1)

@@ -7,9 +7,9 @@ Which step comes next depends on the curve reading and the diagnosis of the acce
   units x2, x4 on large data; with dropout when variance is high too), a deeper one (one
   more hidden layer), train longer (epochs x2), Adam. Without a human-level error, bias is
   chased only while bias steps pay on dev error;
-- high variance: regularization, L2 λ and keep_prob picked by a small search
-  (``searches.regularization_search``), then a wider network with dropout (the notes'
-  architecture search, in its simplest form), then data augmentation for images.
+- high variance, in the notes' order: more data (for images, augmented copies: crops and
+  noise), then regularization (L2 λ and keep_prob picked by a small search,
+  ``searches.regularization_search``), then the architecture: a wider network with dropout.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = ["BIAS_ACTIONS", "VARIANCE_ACTIONS", "ALPHA_ACTIONS", "Step", "propose
 
 #: The steps the recipe can take, per problem.
 BIAS_ACTIONS = ("longer", "wider", "deeper", "adam")
-VARIANCE_ACTIONS = ("regularize", "wider_dropout", "augment")
+VARIANCE_ACTIONS = ("augment", "regularize", "wider_dropout")
 ALPHA_ACTIONS = ("lower_alpha",)
 
 _MAX_UNITS, _MAX_LAYERS, _MAX_EPOCHS = 1024, 6, 100_000
