@@ -115,6 +115,10 @@ def test_a_tiny_dev_set_is_flagged(tmp_path):
     result, doc = _run(config, tmp_path / "run", max_rounds=1)
     (warning,) = doc["warnings"]
     assert "the dev set has 30 examples" in warning and "cross-validation" in warning
+    # no targets given: a gap is a problem beyond twice the dev set's noise
+    noise = 2 * dev_noise(doc["rounds"][0]["dev_error"], 30)
+    assert doc["targets"] == {"avoidable_bias": pytest.approx(noise),
+                              "variance": pytest.approx(noise)}
     assert f"warning: {warning}" in doc["narrative"] and result.warnings == [warning]
 
 

@@ -75,3 +75,17 @@ def test_a_recipe_killed_mid_round_resumes_to_the_same_decisions(tmp_path):
     assert reference.returncode == 0, reference.stderr
     assert _rounds(tmp_path / "killed") == _rounds(tmp_path / "ref")
     assert len(_rounds(tmp_path / "ref")) == 2
+
+
+def test_targets_from_the_command_line(tmp_path):
+    """Loose targets make the baseline 'ok' (one round); a bad target is one line, exit 2."""
+    (tmp_path / "r.toml").write_text(CONFIG.format(epochs=30), encoding="utf-8")
+    res = _cli("recipe", "r.toml", "--bias-target", "0.9", "--variance-target", "0.9",
+               "--out", "t", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "t" / "recipe.json").read_text(encoding="utf-8"))
+    assert doc["targets"] == {"avoidable_bias": 0.9, "variance": 0.9}
+    assert len(doc["rounds"]) == 1 and doc["stop_reason"] == "both gaps are under the targets"
+    bad = _cli("recipe", "r.toml", "--bias-target", "2", "--out", "u", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
+    assert "bias_target" in bad.stderr and not (tmp_path / "u").exists()

@@ -193,6 +193,12 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
            = 1,
            folds: Annotated[int | None, typer.Option(
                help="Judge changes by k-fold cross-validation (small data).")] = None,
+           bias_target: Annotated[float | None, typer.Option(
+               help="Largest acceptable avoidable bias, a fraction (default: twice the dev "
+                    "set's noise, at least 0.005).")] = None,
+           variance_target: Annotated[float | None, typer.Option(
+               help="Largest acceptable variance (dev - train error), a fraction (default: "
+                    "twice the dev set's noise, at least 0.005).")] = None,
            resume: Annotated[bool, typer.Option(
                help="Continue an interrupted recipe (same config and --rounds).")] = False,
            quiet: Quiet = False, force: Force = False) -> None:
@@ -208,6 +214,7 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
     rounds = rounds or (5 if budget is None else 50)
     result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force,
                         resume=resume, workers=workers, folds=folds,
+                        bias_target=bias_target, variance_target=variance_target,
                         time_budget=None if budget is None else parse_budget(budget))
     _print_recipe(result, run_dir, quiet)
 
