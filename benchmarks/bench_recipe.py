@@ -18,6 +18,7 @@ Prints a Markdown table of test accuracy and seconds (and the load average befor
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -142,9 +143,11 @@ def main() -> None:
     for name, budget in budgets.items():
         config = init_config(DATASETS[name])
         data = prepare_data(config, check_distribution=False)
+        arrays = dataclasses.replace(  # the peers get the same rows as plain float32 arrays
+            data, X_train=data.X_train[:], X_dev=data.X_dev[:], X_test=data.X_test[:])
         methods = (("deeprecipe recipe", run_recipe, (config, data, budget, args.workers)),
-                   ("sklearn MLPClassifier", run_sklearn, (data,)),
-                   ("PyTorch + Optuna TPE", run_torch_optuna, (data, budget)))
+                   ("sklearn MLPClassifier", run_sklearn, (arrays,)),
+                   ("PyTorch + Optuna TPE", run_torch_optuna, (arrays, budget)))
         for method, run, run_args in methods:
             acc, seconds, notes = run(*run_args)
             rows.append(f"| {name} | {budget:g} | {method} | {acc:.4f} | {seconds:.0f} | "
