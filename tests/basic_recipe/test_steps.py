@@ -65,10 +65,13 @@ def test_variance_steps_come_in_the_notes_order_data_then_regularization_then_bi
     assert tuple(kinds) == VARIANCE_ACTIONS == ("augment", "regularize", "wider_dropout")
 
 
-def test_augmentation_is_only_for_images():
+@pytest.mark.parametrize("image_shape", [None, (8, 8), (15, 40, 3)])
+def test_augmentation_is_only_for_images_of_16_pixels_a_side(image_shape):
     diag = diagnose(train_error=0.004, dev_error=0.028, human_error=0.0)
-    step = next_step(_config([64, 32]), diag, PLATEAU, _data(56_000), set(), 50)
+    step = next_step(_config([64, 32]), diag, PLATEAU, _data(56_000, image_shape), set(), 50)
     assert step.kind == "regularize"
+    step = next_step(_config([64, 32]), diag, PLATEAU, _data(56_000, (16, 16, 3)), set(), 50)
+    assert step.kind == "augment"
 
 
 def test_a_wider_variance_step_keeps_a_stronger_dropout():

@@ -7,9 +7,10 @@ Which step comes next depends on the curve reading and the diagnosis of the acce
   units x2, x4 on large data; with dropout when variance is high too), a deeper one (one
   more hidden layer), train longer (epochs x2), Adam. Without a human-level error, bias is
   chased only while bias steps pay on dev error;
-- high variance, in the notes' order: more data (for images, augmented copies: crops and
-  noise), then regularization (L2 λ and keep_prob picked by a small search,
-  ``searches.regularization_search``), then the architecture: a wider network with dropout.
+- high variance, in the notes' order: more data (for images of at least 16 x 16 pixels,
+  augmented copies: crops and noise), then regularization (L2 λ and keep_prob picked by a
+  small search, ``searches.regularization_search``), then the architecture: a wider network
+  with dropout.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _MAX_UNITS, _MAX_LAYERS, _MAX_EPOCHS = 1024, 6, 100_000
 _LARGE_DATA = 10_000  # training examples from which a wider step quadruples the units
 _KEEP_WIDER = 0.8     # the dropout a wider step brings when variance is high too
 _TIMES = {2: "doubled", 4: "quadrupled"}
+_MIN_AUGMENT_SIDE = 16  # pixels: smaller images are not augmented by the recipe
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,9 @@ def propose(kind: str, config: Config, data: PreparedData, base_epochs: int,
         if not config.model.hidden_layer_sizes:
             return None
         return None, {}, "regularization picked by a small search (L2 λ, keep_prob)"
-    if kind == "augment":
-        if data.image_shape is None or config.regularization.augment:
+    if kind == "augment":  # a one-pixel crop moves an 8x8 digit by an eighth of its width
+        if data.image_shape is None or min(data.image_shape[:2]) < _MIN_AUGMENT_SIDE or \
+                config.regularization.augment:
             return None
         ch = {}
         return set_knobs(config, {"augment": True}, ch), ch, \
