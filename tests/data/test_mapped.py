@@ -46,11 +46,11 @@ def test_convert_joins_shards_in_numeric_order(tmp_path, arrays):
     for i, start in enumerate(range(0, 250, 100)):  # 10 > 9: numeric, not text, order
         np.save(tmp_path / "shards" / f"X_{i * 5}.npy", X[start:start + 100])
         np.save(tmp_path / "shards" / f"y_{i * 5}.npy", y[start:start + 100])
-    with pytest.raises(DataError, match="must be joined first: deeprecipe convert"):
-        load_file(tmp_path / "shards")
     convert(tmp_path / "shards", tmp_path / "joined")
     ds = load_file(tmp_path / "joined")
     assert np.array_equal(ds.X, X) and np.array_equal(ds.y, y)
+    mapped = load_file(tmp_path / "shards")  # the shards themselves: mapped, same rows
+    assert np.array_equal(np.asarray(mapped.X), X) and np.array_equal(mapped.y, y)
 
 
 def test_shards_that_differ_in_columns_are_refused(tmp_path, arrays):

@@ -1,9 +1,11 @@
 """Files that can be memory-mapped: ``.npy`` arrays, and turning other layouts into them.
 
-A compressed ``.npz`` cannot be mapped (its arrays must be inflated into memory) and a folder
-of ``.npy`` shards is many maps, not one. ``convert(source, out_dir)`` streams either into one
-plain ``.npy`` per array (``X.npy``, ``y.npy``, or ``X_train.npy`` ... ``y_test.npy``) with
-memory bounded by a copy buffer, never by the data; ``load_file(out_dir)`` then maps them.
+A compressed ``.npz`` cannot be mapped (its arrays must be inflated into memory).
+``convert(source, out_dir)`` streams it into one plain ``.npy`` per array (``X.npy``,
+``y.npy``, or ``X_train.npy`` ... ``y_test.npy``) with memory bounded by a copy buffer, never
+by the data; ``load_file(out_dir)`` then maps them. A folder of ``.npy`` shards is mapped as
+it is, shard by shard (``shard_pairs``, ``data.shards``); ``convert`` can still join it into
+one file per array.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from deeprecipe.errors import DataError
 
-__all__ = ["convert", "npz_nbytes", "mapped_pairs", "check_finite"]
+__all__ = ["convert", "npz_nbytes", "mapped_pairs", "shard_pairs", "check_finite"]
 
 _CHECK_ELEMENTS = 2**24  # per chunk of the NaN/inf scan: 64 MB of float32
 _PAIRS = (("X", "y"), ("X_train", "y_train"))
@@ -25,19 +27,25 @@ _SHARD = re.compile(r"^(X|y)(_(train|test))?[_-]?(\d+)\.npy$")
 _COPY_BYTES = 16 * 2**20  # copy buffer of convert: 16 MB
 
 
-def check_finite(path: Path, X: np.ndarray) -> None:
-    """DataError naming the first row with NaN or inf; X is scanned in chunks of rows (a sum
-    per chunk, rows looked at only in a chunk that is not finite)."""
-    step = max(1, _CHECK_ELEMENTS // max(1, X.shape[1]))
-    with np.errstate(over="ignore", invalid="ignore"):
-        for start in range(0, len(X), step):
-            C = X[start:start + step]
-            if np.isfinite(C.sum()):
-                continue
-            bad = ~np.isfinite(C).all(axis=1)
-            if bad.any():
-                raise DataError(f"{path}: X contains NaN or inf, first at row "
-                                f"{start + int(np.argmax(bad))}; clean or impute them first")
+def check_finite(path: Path, X) -> None:
+    """DataError naming the first row with NaN or inf; X (an array, or ``Shards``: each shard
+    in turn) is scanned in chunks of rows (a sum per chunk, rows looked at only in a chunk
+    that is not finite)."""
+    parts = ([(0, X)] if isinstance(X, np.ndarray)
+             else list(zip(X.starts[:-1], X.maps, strict=True)))
+    for offset, A in parts:
+        A = A.reshape(len(A), -1)
+        step = max(1, _CHECK_ELEMENTS // max(1, A.shape[1]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, len(A), step):
+                C = A[start:start + step]
+                if np.isfinite(C.sum()):
+                    continue
+                bad = ~np.isfinite(C).all(axis=1)
+                if bad.any():
+                    raise DataError(f"{path}: X contains NaN or inf, first at row "
+                                    f"{offset + start + int(np.argmax(bad))}; clean or impute "
+                                    "them first")
 
 
 def npz_nbytes(path: Path) -> int:
@@ -156,6 +164,21 @@ def mapped_pairs(folder: Path) -> tuple[tuple[Path, Path], tuple[Path, Path] | N
             test = (folder / "X_test.npy", folder / "y_test.npy")
             has_test = xs == "X_train" and all(p.is_file() for p in test)
             return (folder / f"{xs}.npy", folder / f"{ys}.npy"), (test if has_test else None)
-    shards = "; its .npy shards must be joined first" if _shard_groups(folder) else ""
-    raise DataError(f"{folder}: expected X.npy and y.npy (or X_train.npy, y_train.npy) in the "
-                    f"folder{shards}: deeprecipe convert {folder} OUT_DIR/ writes them")
+    raise DataError(f"{folder}: expected X.npy and y.npy (or X_train.npy, y_train.npy), or "
+                    "shards X_000.npy, y_000.npy, ... in the folder")
+
+
+def shard_pairs(folder: Path) -> tuple[tuple[list, list], tuple[list, list] | None] | None:
+    """((X shards, y shards), (X_test shards, y_test shards) or None), each list in numeric
+    order; None if the folder holds no shards (X_000.npy, ... or X_train_000.npy, ...)."""
+    groups = _shard_groups(folder)
+    for xs, ys in _PAIRS:
+        if xs in groups or ys in groups:
+            if not (xs in groups and ys in groups):
+                raise DataError(f"{folder}: has shards of {xs if xs in groups else ys} but "
+                                f"none of {ys if xs in groups else xs} ({xs}_000.npy, "
+                                f"{ys}_000.npy, ...)")
+            has_test = xs == "X_train" and "X_test" in groups and "y_test" in groups
+            test = (groups["X_test"], groups["y_test"]) if has_test else None
+            return (groups[xs], groups[ys]), test
+    return None
