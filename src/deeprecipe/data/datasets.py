@@ -21,7 +21,8 @@ import numpy as np
 from deeprecipe._io import check_npy, check_npz, check_size
 from deeprecipe.data._csv_numbers import read_numeric_csv
 from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
-from deeprecipe.data.mapped import check_finite, mapped_pairs, npz_nbytes, shard_pairs
+from deeprecipe.data.mapped import (check_finite, mapped_pairs, npz_as_float32, npz_nbytes,
+                                    shard_pairs)
 from deeprecipe.data.shards import open_shards
 from deeprecipe.errors import DataError
 
@@ -157,8 +158,9 @@ def _load_npz(path: Path, part: str) -> Dataset:
         keys = list(d.keys())
 
         def read(xk: str, yk: str) -> Dataset:
-            try:
-                X, y = d[xk], d[yk]
+            try:  # X straight into float32, a block at a time
+                X = npz_as_float32(path, xk)
+                X, y = (d[xk] if X is None else X), d[yk]
             except ValueError as exc:
                 raise DataError(f"{path}: cannot read arrays without pickle: {exc}") from None
             return _finish(path, X, y, f"{xk}, {yk} from {path.name}")

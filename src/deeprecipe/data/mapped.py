@@ -19,7 +19,8 @@ import numpy as np
 
 from deeprecipe.errors import DataError
 
-__all__ = ["convert", "npz_nbytes", "mapped_pairs", "shard_pairs", "check_finite"]
+__all__ = ["convert", "npz_nbytes", "npz_as_float32", "mapped_pairs", "shard_pairs",
+           "check_finite"]
 
 _CHECK_ELEMENTS = 2**24  # per chunk of the NaN/inf scan: 64 MB of float32
 _PAIRS = (("X", "y"), ("X_train", "y_train"))
@@ -67,6 +68,28 @@ def _npy_header(fh, where: str) -> tuple[tuple, np.dtype, bool]:
         raise DataError(f"{where}: holds Python objects (would need pickle); save plain "
                         "numeric arrays")
     return shape, dtype, fortran
+
+
+def npz_as_float32(path: Path, key: str) -> np.ndarray | None:
+    """The array ``key`` of the .npz ``path`` as float32, inflated and converted a block at a
+    time, so it is never whole in its own dtype beside its float32 copy (a float64 X would
+    peak at 3x the float32 data). None if it is float32 already (np.load reads that in
+    place) or not a C-order array of real numbers (np.load then says what is wrong)."""
+    with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as fh:
+        shape, dtype, fortran = _npy_header(fh, f"{path}:{key}.npy")
+        if fortran or dtype.kind not in "iuf" or dtype == np.float32:
+            return None
+        out = np.empty(shape, dtype=np.float32)
+        flat = out.reshape(-1)
+        step = max(1, _COPY_BYTES // dtype.itemsize)
+        with np.errstate(over="ignore"):  # beyond float32: inf, refused by check_finite
+            for start in range(0, flat.size, step):
+                n = min(step, flat.size - start)
+                block = fh.read(n * dtype.itemsize)
+                if len(block) != n * dtype.itemsize:
+                    raise DataError(f"{path}: {key} is truncated ({shape} {dtype} claimed)")
+                flat[start:start + n] = np.frombuffer(block, dtype=dtype)
+    return out
 
 
 def _convert_npz(source: Path, out_dir: Path) -> list[Path]:
