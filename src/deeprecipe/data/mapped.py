@@ -35,7 +35,7 @@ def check_finite(path: Path, X) -> None:
     parts = ([(0, X)] if isinstance(X, np.ndarray)
              else list(zip(X.starts[:-1], X.maps, strict=True)))
     for offset, A in parts:
-        A = A.reshape(len(A), -1)
+        A = A.reshape(len(A), int(np.prod(A.shape[1:])))
         step = max(1, _CHECK_ELEMENTS // max(1, A.shape[1]))
         with np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, len(A), step):

@@ -67,7 +67,7 @@ class Shards:
         if m != len(self) or n != -1:
             raise ValueError(f"Shards can only flatten rows: reshape({len(self)}, -1), got "
                              f"reshape({m}, {n})")
-        return Shards([a.reshape(len(a), -1) for a in self.maps])
+        return Shards([a.reshape(len(a), int(np.prod(a.shape[1:]))) for a in self.maps])
 
     def take(self, rows, axis: int = 0, out: np.ndarray | None = None,
              mode: str = "raise") -> np.ndarray:
