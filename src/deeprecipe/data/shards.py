@@ -25,6 +25,8 @@ class Shards:
     Parameters
     ----------
     maps : list of arrays of shape (m_s, ...), all with the same trailing shape and dtype.
+    paths : the .npy files the maps were opened from (``open_shards``), if any: a Shards
+        pickles as these names, to be mapped again.
 
     Examples
     --------
@@ -33,7 +35,7 @@ class Shards:
     ((5, 2), [[4.0, 5.0], [6.0, 7.0]], [[8.0, 9.0], [0.0, 1.0]])
     """
 
-    def __init__(self, maps: list[np.ndarray]) -> None:
+    def __init__(self, maps: list[np.ndarray], paths: list | None = None) -> None:
         if not maps:
             raise DataError("Shards needs at least one array")
         first = maps[0]
@@ -42,6 +44,7 @@ class Shards:
                 raise DataError(f"shards must differ in rows only: shape {a.shape} {a.dtype} "
                                 f"does not match the first shard's {first.shape} {first.dtype}")
         self.maps = list(maps)
+        self.paths = None if paths is None else [str(p) for p in paths]
         self.starts = np.cumsum([0] + [len(a) for a in maps])  # shard s: starts[s]:starts[s+1]
         self.dtype = first.dtype
         self.shape = (int(self.starts[-1]), *first.shape[1:])
@@ -67,7 +70,8 @@ class Shards:
         if m != len(self) or n != -1:
             raise ValueError(f"Shards can only flatten rows: reshape({len(self)}, -1), got "
                              f"reshape({m}, {n})")
-        return Shards([a.reshape(len(a), int(np.prod(a.shape[1:]))) for a in self.maps])
+        return Shards([a.reshape(len(a), int(np.prod(a.shape[1:]))) for a in self.maps],
+                      self.paths)
 
     def take(self, rows, axis: int = 0, out: np.ndarray | None = None,
              mode: str = "raise") -> np.ndarray:
@@ -122,9 +126,8 @@ class Shards:
 
     def __reduce__(self):
         """Shards of files travel as their file names, to be mapped again."""
-        names = [getattr(a, "filename", None) for a in self.maps]
-        if self.mapped and all(names):
-            return (_reopen, (names, self.shape[1:]))
+        if self.mapped and self.paths is not None:
+            return (_reopen, (self.paths, self.shape[1:]))
         return (Shards, ([np.asarray(a) for a in self.maps],))
 
     def __repr__(self) -> str:
@@ -145,11 +148,11 @@ def open_shards(paths) -> Shards:
             a = np.ascontiguousarray(a)
         maps.append(a)
     try:
-        return Shards(maps)
+        return Shards(maps, paths)
     except DataError as exc:
         raise DataError(f"{paths[0]} ...: {exc}") from None
 
 
 def _reopen(paths, row_shape: tuple) -> Shards:
     """open_shards(paths) with each shard's rows in ``row_shape`` (as it was pickled)."""
-    return Shards([a.reshape(len(a), *row_shape) for a in open_shards(paths).maps])
+    return Shards([a.reshape(len(a), *row_shape) for a in open_shards(paths).maps], paths)
