@@ -36,3 +36,21 @@ def generator_state(rng: np.random.Generator) -> dict:
 def set_generator_state(rng: np.random.Generator, state: dict) -> None:
     """Restore a Generator's state saved with generator_state()."""
     rng.bit_generator.state = state
+
+
+def index_dtype(m: int) -> np.dtype:
+    """int32 for row numbers of m < 2**31 rows (4 bytes a row), else int64."""
+    return np.dtype(np.int32 if m < 2**31 else np.int64)
+
+
+def permutation(rng: np.random.Generator, m: int) -> np.ndarray:
+    """rng.permutation(m) in index_dtype(m): the same draws and the same order, half the
+    memory below 2**31 rows (a Generator's shuffle depends on the length, not the dtype).
+
+    >>> bool((permutation(np.random.default_rng(0), 9)
+    ...       == np.random.default_rng(0).permutation(9)).all())
+    True
+    """
+    order = np.arange(m, dtype=index_dtype(m))
+    rng.shuffle(order)
+    return order

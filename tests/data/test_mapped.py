@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deeprecipe.data import convert, load_file
-from deeprecipe.data.mapped import check_finite, npz_nbytes
+from deeprecipe.data.mapped import check_finite, npz_as_float32, npz_nbytes
 from deeprecipe.errors import DataError
 
 
@@ -46,11 +46,11 @@ def test_convert_joins_shards_in_numeric_order(tmp_path, arrays):
     for i, start in enumerate(range(0, 250, 100)):  # 10 > 9: numeric, not text, order
         np.save(tmp_path / "shards" / f"X_{i * 5}.npy", X[start:start + 100])
         np.save(tmp_path / "shards" / f"y_{i * 5}.npy", y[start:start + 100])
-    with pytest.raises(DataError, match="must be joined first: deeprecipe convert"):
-        load_file(tmp_path / "shards")
     convert(tmp_path / "shards", tmp_path / "joined")
     ds = load_file(tmp_path / "joined")
     assert np.array_equal(ds.X, X) and np.array_equal(ds.y, y)
+    mapped = load_file(tmp_path / "shards")  # the shards themselves: mapped, same rows
+    assert np.array_equal(np.asarray(mapped.X), X) and np.array_equal(mapped.y, y)
 
 
 def test_shards_that_differ_in_columns_are_refused(tmp_path, arrays):
@@ -74,3 +74,15 @@ def test_check_finite_names_the_first_bad_row_across_chunks(tmp_path):
     X[65_000, 1] = np.nan
     with pytest.raises(DataError, match="first at row 60001"):
         check_finite(tmp_path / "bad.npy", X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8, np.int16])
+def test_an_npz_x_is_converted_to_float32_block_by_block(tmp_path, arrays, dtype):
+    X, y = arrays
+    X = (X * 40 + 100).astype(dtype)
+    np.savez_compressed(tmp_path / "d.npz", X=X, y=y)
+    ds = load_file(tmp_path / "d.npz")
+    assert ds.X.dtype == np.float32 and np.array_equal(ds.X, X.astype(np.float32))
+    assert npz_as_float32(tmp_path / "d.npz", "y") is not None  # int64 labels: converted too
+    np.savez(tmp_path / "f.npz", X=X.astype(np.float32), y=y)
+    assert npz_as_float32(tmp_path / "f.npz", "X") is None  # float32: np.load reads it as is

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deeprecipe.data import Split, SplitSizes, split, split_sizes
+from deeprecipe.data import Split, SplitSizes, split, split_indices, split_sizes
 from deeprecipe.errors import DataError, DeepRecipeError, InvalidValueError
 
 
@@ -121,3 +121,15 @@ def test_dev_only_summary():
 def test_length_mismatch():
     with pytest.raises(DeepRecipeError, match="same number of samples"):
         split(np.zeros((10, 2)), np.zeros(9))
+
+
+@pytest.mark.parametrize("stratify", [False, True])
+def test_split_indices_are_int32_and_the_same_draws_as_int64(stratify):
+    y = np.random.default_rng(0).integers(0, 3, 5_000)
+    parts, sizes, _ = split_indices(y, stratify=stratify, random_state=7)
+    assert all(p.dtype == np.int32 for p in parts)  # 4 bytes a row below 2**31 rows
+    assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(5_000))
+    if not stratify:  # exactly the int64 permutation of before, cut into parts
+        order = np.random.default_rng(np.random.SeedSequence(7)).permutation(5_000)
+        expected = np.split(order, np.cumsum(sizes)[:-1])
+        assert all(np.array_equal(p, e) for p, e in zip(parts, expected, strict=True))

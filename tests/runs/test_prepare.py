@@ -59,6 +59,9 @@ _CHILD = textwrap.dedent("""
             if line.startswith("VmData:"):
                 return int(line.split()[1]) * 1024
 
+    if len(sys.argv) > 3:  # the runtime first (numba's compiled kernels): a run on a few rows
+        warm = config_from_dict(json.loads(sys.argv[3]))
+        fit(warm, prepare_data(warm, check_distribution=False))
     limit = vm_data() + int(sys.argv[2])
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     config = config_from_dict(json.loads(sys.argv[1]))
@@ -135,3 +138,105 @@ def test_an_npz_with_its_own_test_set_keeps_it_whole(tmp_path, dev_only):
     assert len(given) == 100
     np.testing.assert_allclose(given[:], data.standardizer.transform(X[400:]), rtol=1e-6)
     assert len(data.X_train) == (400 if dev_only else data.split_summary["train"])
+
+
+_PEAK_CHILD = textwrap.dedent("""
+    import json, sys
+    from deeprecipe.runs.build import fit
+    from deeprecipe.runs.config import config_from_dict
+    from deeprecipe.runs.prepare import prepare_data
+
+    def status(key):
+        for line in open("/proc/self/status"):
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+
+    def run(cfg):
+        config = config_from_dict(cfg)
+        data = prepare_data(config, check_distribution=False)
+        fit(config, data)
+        return data.X_train.base.nbytes
+
+    small, big = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    run(small)  # the runtime: every import, BLAS and the code paths, on a few rows
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # VmHWM := VmRSS: the peak from here on
+    base = status("VmRSS:")
+    nbytes = run(big)
+    print(json.dumps({"above": status("VmHWM:") - base, "data": nbytes}))
+""")
+
+
+def _peak_above_runtime(small: dict, big: dict) -> dict:
+    """Peak RSS above the runtime (measured after a run on a few rows) of prepare + fit."""
+    if not os.access("/proc/self/clear_refs", os.W_OK):
+        pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak RSS")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "1"}
+    proc = subprocess.run([sys.executable, "-c", _PEAK_CHILD, json.dumps(small),
+                           json.dumps(big)], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("kind", ["csv", "npz of float64"])
+def test_in_memory_data_peaks_at_most_one_and_a_half_times_the_data(tmp_path, kind):
+    m, n = 100_000, 100
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, m)
+    configs = []
+    for rows in (500, m):  # the runtime on a few rows, then the data
+        X = rng.normal(size=(rows, n)) + y[:rows, None]
+        path = tmp_path / f"d{rows}.{kind[:3]}"
+        if kind == "csv":
+            header = ",".join([f"f{i}" for i in range(n)] + ["label"])
+            np.savetxt(path, np.c_[X, y[:rows]], delimiter=",", header=header, comments="",
+                       fmt=["%.3f"] * n + ["%d"])
+        else:
+            np.savez_compressed(path, X=X, y=y[:rows])  # converted to float32 block by block
+        label = {"label": "label"} if kind == "csv" else {}
+        configs.append({**_config(path, epochs=1), "data": {"dataset": str(path), **label}})
+    result = _peak_above_runtime(*configs)
+    assert result["data"] == m * n * 4  # float32 features, held once
+    assert result["above"] <= 1.5 * result["data"], result["above"] / result["data"]
+
+
+def _write_shards(folder, X_path, y_path, cuts) -> None:
+    """The rows of X.npy, y.npy cut into shards X_000.npy, y_000.npy, ... at ``cuts``."""
+    folder.mkdir()
+    X, y = np.load(X_path, mmap_mode="r"), np.load(y_path)
+    for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        np.save(folder / f"X_{i:03d}.npy", X[a:b])
+        np.save(folder / f"y_{i:03d}.npy", y[a:b])
+
+
+def test_shards_train_bit_for_bit_like_one_file(tmp_path):
+    X_path, y_path = _write_pair(tmp_path, 6_000, 12)
+    _write_shards(tmp_path / "shards", X_path, y_path, (0, 1_000, 1_001, 3_500, 6_000))
+    nets = []
+    for dataset in (X_path, tmp_path / "shards"):
+        config = config_from_dict(_config(dataset, batch_size=64))
+        data = prepare_data(config, check_distribution=True)
+        assert data.X_train.mapped
+        nets.append(fit(config, data)[0])
+    assert type(data.X_train.base).__name__ == "Shards"
+    for key, W in nets[0].params.items():
+        assert np.array_equal(W, nets[1].params[key]), key
+
+
+def test_trains_from_shards_under_a_memory_limit_the_array_breaks(tmp_path):
+    rows, budget = 240_000, 40 * 2**20
+    X_path, y_path = _write_pair(tmp_path, rows, 100)  # 96 MB of float32
+    _write_shards(tmp_path / "shards", X_path, y_path, (0, 80_000, 160_000, rows))
+    X_path.unlink()
+    (tmp_path / "few").mkdir()
+    few, _ = _write_pair(tmp_path / "few", 2_000, 100)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "1"}
+    proc = subprocess.run([sys.executable, "-c", _CHILD,
+                           json.dumps(_config(tmp_path / "shards", epochs=1)), str(budget),
+                           json.dumps(_config(few, epochs=1))],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["mapped"] and not result["loaded_whole"]
+    assert result["dev_error"] < 0.05

@@ -19,7 +19,9 @@ def convert(source: Annotated[Path, typer.Argument(help="An .npz file or a folde
 
     A compressed .npz must be inflated into memory to be read; the .npy files it becomes are
     memory-mapped instead, so a data set larger than memory trains with bounded memory. Use
-    the folder as the data set: dataset = "OUT_DIR" in the config.
+    the folder as the data set: dataset = "OUT_DIR" in the config. A folder of .npy shards
+    needs no conversion (dataset = "SHARDS_DIR" maps each shard); convert joins it into one
+    file per array.
 
     Example: deeprecipe convert big.npz data/big/
     """

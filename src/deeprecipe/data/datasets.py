@@ -4,7 +4,8 @@ Files: ``.npz`` (keys X, y or X_train, y_train, ...), ``.npy`` pairs and ``.csv`
 header row and a named label column. X comes back as float32 with samples as rows, except
 from a ``.npy`` file: that is memory-mapped (``mmap_mode="r"``) and keeps its dtype, so a file
 larger than memory is read page by page and never copied (``deeprecipe convert`` turns an
-``.npz``, which cannot be mapped, into such files).
+``.npz``, which cannot be mapped, into such files); a folder of ``.npy`` shards is mapped
+shard by shard and read as one array (``Shards``), never joined.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import numpy as np
 from deeprecipe._io import check_npy, check_npz, check_size
 from deeprecipe.data._csv_numbers import read_numeric_csv
 from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
-from deeprecipe.data.mapped import check_finite, mapped_pairs, npz_nbytes
+from deeprecipe.data.mapped import (check_finite, mapped_pairs, npz_as_float32, npz_nbytes,
+                                    shard_pairs)
+from deeprecipe.data.shards import open_shards
 from deeprecipe.errors import DataError
 
 __all__ = ["Dataset", "load_file", "encode_labels"]
@@ -86,7 +89,7 @@ def _finish(path: Path, X: np.ndarray, y: np.ndarray, description: str) -> Datas
                         "least one")
     image_shape = tuple(int(s) for s in X.shape[1:]) if X.ndim > 2 else None
     X = X.reshape(len(X), -1)  # a view of a memory map stays a map, in the file's dtype
-    if not isinstance(X, np.memmap):
+    if isinstance(X, np.ndarray) and not isinstance(X, np.memmap):  # not a map, nor Shards
         X = X.astype(np.float32, copy=False)
     check_finite(path, X)
     if named:
@@ -155,8 +158,9 @@ def _load_npz(path: Path, part: str) -> Dataset:
         keys = list(d.keys())
 
         def read(xk: str, yk: str) -> Dataset:
-            try:
-                X, y = d[xk], d[yk]
+            try:  # X straight into float32, a block at a time
+                X = npz_as_float32(path, xk)
+                X, y = (d[xk] if X is None else X), d[yk]
             except ValueError as exc:
                 raise DataError(f"{path}: cannot read arrays without pickle: {exc}") from None
             return _finish(path, X, y, f"{xk}, {yk} from {path.name}")
@@ -209,6 +213,33 @@ def _load_npy(path: Path, y_path: Path | None) -> Dataset:
     if not X.flags.c_contiguous:  # a Fortran-order file: its rows are not contiguous
         X = np.ascontiguousarray(X)
     return _finish(path, X, y, f"{path.name} with labels {y_path.name} (memory-mapped)")
+
+
+def _load_shards(folder: Path, X_paths: list[Path], y_paths: list[Path]) -> Dataset:
+    """X: the shards memory-mapped, one after the other (``Shards``); y: read into memory."""
+    for p in (*X_paths, *y_paths):
+        check_npy(p, DataError)  # headers only: a huge claimed shape is refused before mapping
+    X = open_shards(X_paths)
+    ys = [np.load(p, mmap_mode="r", allow_pickle=False) for p in y_paths]
+    if len({(a.shape[1:], a.dtype) for a in ys}) > 1:
+        raise DataError(f"{folder}: the shards {y_paths[0].name} ... {y_paths[-1].name} differ "
+                        "in shape or dtype beyond their rows")
+    y = np.concatenate(ys) if len(ys) > 1 else ys[0]
+    return _finish(folder, X, y, f"{len(X_paths)} shards {X_paths[0].name} ... "
+                   f"{X_paths[-1].name} with labels {y_paths[0].name} ... (memory-mapped)")
+
+
+def _load_folder(folder: Path) -> Dataset:
+    """X.npy, y.npy (+ X_test.npy, y_test.npy) as convert writes them, else shards."""
+    joined = any((folder / f"{name}.npy").is_file() for name in ("X", "X_train"))
+    shards = None if joined else shard_pairs(folder)
+    if shards is None:
+        (X_path, y_path), test = mapped_pairs(folder)
+        ds = _load_npy(X_path, y_path)
+        return ds if test is None else _with_test_part(folder, ds, _load_npy(*test))
+    (X_paths, y_paths), test = shards
+    ds = _load_shards(folder, X_paths, y_paths)
+    return ds if test is None else _with_test_part(folder, ds, _load_shards(folder, *test))
 
 
 def _load_csv(path: Path, label: str | None) -> Dataset:
@@ -267,7 +298,10 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
         ``.csv`` with a header row, numeric features and the label column named by
         ``label``: numbers, or text class names ("cat", "dog"; predictions come back as
         those names); a folder with ``X.npy``, ``y.npy`` (or ``X_train.npy`` ...
-        ``y_test.npy``), as ``deeprecipe convert`` writes. ``.npy`` files are memory-mapped.
+        ``y_test.npy``), as ``deeprecipe convert`` writes, or a folder of shards
+        ``X_000.npy``, ``X_001.npy``, ... with ``y_000.npy``, ... (or ``X_train_000.npy``
+        ... ``y_test_000.npy``), each mapped and read as one array in numeric order
+        (``data.shards.Shards``). ``.npy`` files are memory-mapped.
     label : str, optional
         Label column of a CSV file (required for CSV).
     y : str or Path, optional
@@ -288,10 +322,8 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
         length mismatch, NaN/inf, a single class, non-numeric values.
     """
     path = Path(path)
-    if path.is_dir():  # X.npy, y.npy (+ X_test.npy, y_test.npy) as convert writes them
-        (X_path, y_path), test = mapped_pairs(path)
-        ds = _load_npy(X_path, y_path)
-        return ds if test is None else _with_test_part(path, ds, _load_npy(*test))
+    if path.is_dir():
+        return _load_folder(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()

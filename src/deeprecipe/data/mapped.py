@@ -1,9 +1,11 @@
 """Files that can be memory-mapped: ``.npy`` arrays, and turning other layouts into them.
 
-A compressed ``.npz`` cannot be mapped (its arrays must be inflated into memory) and a folder
-of ``.npy`` shards is many maps, not one. ``convert(source, out_dir)`` streams either into one
-plain ``.npy`` per array (``X.npy``, ``y.npy``, or ``X_train.npy`` ... ``y_test.npy``) with
-memory bounded by a copy buffer, never by the data; ``load_file(out_dir)`` then maps them.
+A compressed ``.npz`` cannot be mapped (its arrays must be inflated into memory).
+``convert(source, out_dir)`` streams it into one plain ``.npy`` per array (``X.npy``,
+``y.npy``, or ``X_train.npy`` ... ``y_test.npy``) with memory bounded by a copy buffer, never
+by the data; ``load_file(out_dir)`` then maps them. A folder of ``.npy`` shards is mapped as
+it is, shard by shard (``shard_pairs``, ``data.shards``); ``convert`` can still join it into
+one file per array.
 """
 
 from __future__ import annotations
@@ -17,27 +19,35 @@ import numpy as np
 
 from deeprecipe.errors import DataError
 
-__all__ = ["convert", "npz_nbytes", "mapped_pairs", "check_finite"]
+__all__ = ["convert", "npz_nbytes", "npz_as_float32", "mapped_pairs", "shard_pairs",
+           "check_finite"]
 
 _CHECK_ELEMENTS = 2**24  # per chunk of the NaN/inf scan: 64 MB of float32
 _PAIRS = (("X", "y"), ("X_train", "y_train"))
 _SHARD = re.compile(r"^(X|y)(_(train|test))?[_-]?(\d+)\.npy$")
 _COPY_BYTES = 16 * 2**20  # copy buffer of convert: 16 MB
+_READ_BYTES = 2**20  # block of npz_as_float32 (a zip member read in 16 MB blocks peaks at ~4x)
 
 
-def check_finite(path: Path, X: np.ndarray) -> None:
-    """DataError naming the first row with NaN or inf; X is scanned in chunks of rows (a sum
-    per chunk, rows looked at only in a chunk that is not finite)."""
-    step = max(1, _CHECK_ELEMENTS // max(1, X.shape[1]))
-    with np.errstate(over="ignore", invalid="ignore"):
-        for start in range(0, len(X), step):
-            C = X[start:start + step]
-            if np.isfinite(C.sum()):
-                continue
-            bad = ~np.isfinite(C).all(axis=1)
-            if bad.any():
-                raise DataError(f"{path}: X contains NaN or inf, first at row "
-                                f"{start + int(np.argmax(bad))}; clean or impute them first")
+def check_finite(path: Path, X) -> None:
+    """DataError naming the first row with NaN or inf; X (an array, or ``Shards``: each shard
+    in turn) is scanned in chunks of rows (a sum per chunk, rows looked at only in a chunk
+    that is not finite)."""
+    parts = ([(0, X)] if isinstance(X, np.ndarray)
+             else list(zip(X.starts[:-1], X.maps, strict=True)))
+    for offset, A in parts:
+        A = A.reshape(len(A), int(np.prod(A.shape[1:])))
+        step = max(1, _CHECK_ELEMENTS // max(1, A.shape[1]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, len(A), step):
+                C = A[start:start + step]
+                if np.isfinite(C.sum()):
+                    continue
+                bad = ~np.isfinite(C).all(axis=1)
+                if bad.any():
+                    raise DataError(f"{path}: X contains NaN or inf, first at row "
+                                    f"{offset + start + int(np.argmax(bad))}; clean or impute "
+                                    "them first")
 
 
 def npz_nbytes(path: Path) -> int:
@@ -59,6 +69,28 @@ def _npy_header(fh, where: str) -> tuple[tuple, np.dtype, bool]:
         raise DataError(f"{where}: holds Python objects (would need pickle); save plain "
                         "numeric arrays")
     return shape, dtype, fortran
+
+
+def npz_as_float32(path: Path, key: str) -> np.ndarray | None:
+    """The array ``key`` of the .npz ``path`` as float32, inflated and converted a block at a
+    time, so it is never whole in its own dtype beside its float32 copy (a float64 X would
+    peak at 3x the float32 data). None if it is float32 already (np.load reads that in
+    place) or not a C-order array of real numbers (np.load then says what is wrong)."""
+    with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as fh:
+        shape, dtype, fortran = _npy_header(fh, f"{path}:{key}.npy")
+        if fortran or dtype.kind not in "iuf" or dtype == np.float32:
+            return None
+        out = np.empty(shape, dtype=np.float32)
+        flat = out.reshape(-1)
+        step = max(1, _READ_BYTES // dtype.itemsize)
+        with np.errstate(over="ignore"):  # beyond float32: inf, refused by check_finite
+            for start in range(0, flat.size, step):
+                n = min(step, flat.size - start)
+                block = fh.read(n * dtype.itemsize)
+                if len(block) != n * dtype.itemsize:
+                    raise DataError(f"{path}: {key} is truncated ({shape} {dtype} claimed)")
+                flat[start:start + n] = np.frombuffer(block, dtype=dtype)
+    return out
 
 
 def _convert_npz(source: Path, out_dir: Path) -> list[Path]:
@@ -156,6 +188,21 @@ def mapped_pairs(folder: Path) -> tuple[tuple[Path, Path], tuple[Path, Path] | N
             test = (folder / "X_test.npy", folder / "y_test.npy")
             has_test = xs == "X_train" and all(p.is_file() for p in test)
             return (folder / f"{xs}.npy", folder / f"{ys}.npy"), (test if has_test else None)
-    shards = "; its .npy shards must be joined first" if _shard_groups(folder) else ""
-    raise DataError(f"{folder}: expected X.npy and y.npy (or X_train.npy, y_train.npy) in the "
-                    f"folder{shards}: deeprecipe convert {folder} OUT_DIR/ writes them")
+    raise DataError(f"{folder}: expected X.npy and y.npy (or X_train.npy, y_train.npy), or "
+                    "shards X_000.npy, y_000.npy, ... in the folder")
+
+
+def shard_pairs(folder: Path) -> tuple[tuple[list, list], tuple[list, list] | None] | None:
+    """((X shards, y shards), (X_test shards, y_test shards) or None), each list in numeric
+    order; None if the folder holds no shards (X_000.npy, ... or X_train_000.npy, ...)."""
+    groups = _shard_groups(folder)
+    for xs, ys in _PAIRS:
+        if xs in groups or ys in groups:
+            if not (xs in groups and ys in groups):
+                raise DataError(f"{folder}: has shards of {xs if xs in groups else ys} but "
+                                f"none of {ys if xs in groups else xs} ({xs}_000.npy, "
+                                f"{ys}_000.npy, ...)")
+            has_test = xs == "X_train" and "X_test" in groups and "y_test" in groups
+            test = (groups["X_test"], groups["y_test"]) if has_test else None
+            return (groups[xs], groups[ys]), test
+    return None

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from deeprecipe._random import as_seed_sequence
+from deeprecipe._random import as_seed_sequence, index_dtype, permutation
 from deeprecipe._typing import RandomState
 from deeprecipe.data.datasets import encode_labels
 from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
@@ -266,6 +266,7 @@ def split_indices(y, *, dev: float | int | None = None, test: float | int | None
 
     The same shuffle as :func:`split` (X[parts[0]] is its X_train); for data too large to
     copy, such as a memory-mapped file, whose parts are then read through these indices.
+    The indices are int32 below 2**31 rows (4 bytes a row; the same draws as int64).
     """
     y = np.asarray(y)
     sizes = split_sizes(len(y), dev=dev, test=test, dev_only=dev_only)
@@ -274,14 +275,14 @@ def split_indices(y, *, dev: float | int | None = None, test: float | int | None
     codes = _labels(y) if stratify else None
     stratified = codes is not None
     if codes is None:
-        order = rng.permutation(len(y))
+        order = permutation(rng, len(y))  # int32 below 2**31 rows: 4 bytes a row
         parts = np.split(order, np.cumsum(part_sizes)[:-1])
     else:
         counts = np.bincount(codes)
         table = _round_table(counts, part_sizes)
         pieces = [[] for _ in part_sizes]
         for c in range(len(counts)):
-            members = np.flatnonzero(codes == c)
+            members = np.flatnonzero(codes == c).astype(index_dtype(len(y)), copy=False)
             rng.shuffle(members)  # = rng.permutation(members), without its copy
             for j, chunk in enumerate(np.split(members, np.cumsum(table[c])[:-1])):
                 pieces[j].append(chunk)

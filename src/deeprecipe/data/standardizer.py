@@ -16,14 +16,24 @@ from deeprecipe.errors import DataError, NotFittedError
 __all__ = ["Standardizer"]
 
 CHUNK_ELEMENTS = 2**20  # per chunk of the streaming fit: 8 MB of float64 whatever n is
+_GATHER_ELEMENTS = 2**16  # rows read into the chunk at a time: 256 KB of float32
 
 
-def _chunk_moments(C: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """(n, mean, M2) of a chunk C (n, d) in float64: M2 = sum((C - mean)**2, axis=0)."""
-    C64 = C.astype(np.float64, copy=False)
+def _chunk_moments(C64: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(n, mean, M2) of a float64 chunk (n, d): M2 = sum((C - mean)**2, axis=0), computed in
+    C64's own memory (it is overwritten: no temporary of the chunk's size)."""
     mean = C64.mean(axis=0)
-    dev = C64 - mean
-    return len(C), mean, np.multiply(dev, dev, out=dev).sum(axis=0)
+    dev = np.subtract(C64, mean, out=C64)
+    return len(C64), mean, np.multiply(dev, dev, out=dev).sum(axis=0)
+
+
+def _gather(X: np.ndarray, rows: np.ndarray | None, start: int, out: np.ndarray) -> None:
+    """out := X[start:start + len(out)] (or X[rows[...]]) as float64, a block of rows at a
+    time, so the rows' own dtype never has a chunk-sized copy beside ``out``."""
+    step = max(1, _GATHER_ELEMENTS // max(1, X.shape[1]))
+    for a in range(0, len(out), step):
+        b = min(len(out), a + step)
+        out[a:b] = X[start + a:start + b] if rows is None else X[rows[start + a:start + b]]
 
 
 def _chan(a: tuple, b: tuple) -> tuple[int, np.ndarray, np.ndarray]:
@@ -81,9 +91,10 @@ class Standardizer:
         """Learn mu = mean(X[rows], axis=0), sigma = std(X[rows], axis=0) in one streaming pass.
 
         X (m, n) may be a memory map: it is read ``chunk_rows`` rows at a time (each chunk's
-        mean and M2 in float64, merged with Chan's update), so memory stays
-        O(chunk_rows x n) (default: 2**20 / n rows). ``rows``: the training rows of X (sorted
-        indices, read in order); None = all of X. One chunk is exactly the two-pass formula.
+        mean and M2 in float64, merged with Chan's update), so memory stays one float64 chunk
+        of chunk_rows x n, reused (default: 2**20 / n rows, 8 MB). ``rows``: the training
+        rows of X (sorted indices, read in order); None = all of X. One chunk is exactly the
+        two-pass formula.
         """
         X = _as_float(X, "X") if rows is None else X
         if rows is not None and (X.ndim != 2 or len(rows) == 0):
@@ -92,11 +103,13 @@ class Standardizer:
         m = len(X) if rows is None else len(rows)
         chunk_rows = chunk_rows or max(1, CHUNK_ELEMENTS // max(1, X.shape[1]))
         acc, lo, hi = None, None, None
+        buffer = np.empty((min(m, chunk_rows), X.shape[1]), dtype=np.float64)  # reused
         for start in range(0, m, chunk_rows):
-            C = X[start:start + chunk_rows] if rows is None else X[rows[start:start + chunk_rows]]
+            C = buffer[:min(chunk_rows, m - start)]
+            _gather(X, rows, start, C)
+            c_lo, c_hi = C.min(axis=0), C.max(axis=0)
             part = _chunk_moments(C)
             acc = part if acc is None else _chan(acc, part)
-            c_lo, c_hi = C.min(axis=0), C.max(axis=0)
             lo = c_lo if lo is None else np.minimum(lo, c_lo)
             hi = c_hi if hi is None else np.maximum(hi, c_hi)
         n, mean, M2 = acc

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from deeprecipe._random import permutation
 from deeprecipe._validation import check_int
 from deeprecipe.errors import InvalidValueError
 
@@ -51,6 +52,6 @@ def clamp_batch_size(batch_size: int | str | None, m: int) -> int | str | None:
 def minibatches(m: int, batch_size: int, rng: np.random.Generator | None
                 ) -> Iterator[np.ndarray]:
     """Index arrays of the mini-batches of one epoch: one permutation, then slices of it."""
-    order = np.arange(m) if rng is None else rng.permutation(m)
+    order = np.arange(m) if rng is None else permutation(rng, m)  # = rng.permutation(m)
     for start in range(0, m, batch_size):
         yield order[start:start + batch_size]

@@ -1,12 +1,14 @@
 """Data seen through an index: X[index], standardized as it is read, never copied whole.
 
 ``Rows(base, index, mean=mu, std=sigma)`` stands for ``(base[index] - mu) / sigma``. ``base`` is
-an in-memory array or a memory map of a file (``np.load(path, mmap_mode="r")``); ``index`` holds
-sorted row numbers (a split's train, dev or test part). The trainer gathers each mini-batch by
-sorted row numbers into its preallocated buffer (``take_batch``) and standardizes that buffer
-in place, so training holds O(batch x n_features) of X whatever m is; slicing (``rows[a:b]``)
-and row arrays (``rows[[3, 1]]``) give standardized copies of just those rows, which is how
-evaluation runs in chunks.
+an in-memory array, a memory map of a file (``np.load(path, mmap_mode="r")``) or ``Shards``, the
+maps of a folder of .npy shards read as one array (anything with ``shape``, ``dtype``,
+``take(rows, axis=0, out=..., mode=...)`` and row indexing); ``index`` holds sorted row numbers
+(a split's train, dev or test part; int32 below 2**31 rows). The trainer gathers each
+mini-batch by sorted row numbers into its preallocated buffer (``take_batch``) and
+standardizes that buffer in place, so training holds O(batch x n_features) of X whatever m
+is; slicing (``rows[a:b]``) and row arrays (``rows[[3, 1]]``) give standardized copies of just
+those rows, which is how evaluation runs in chunks.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ class Rows:
 
     Parameters
     ----------
-    base : array of shape (m, n_features), in memory or memory-mapped; any real dtype.
+    base : array of shape (m, n_features), in memory or memory-mapped, or ``Shards`` of
+        maps; any real dtype.
     index : sorted int array of shape (k,) (None: all m rows).
     mean, std : arrays of shape (n_features,) (None: no standardization).
     dtype : the dtype rows come out in (float32 by default, the network's).
@@ -39,12 +42,14 @@ class Rows:
         if base.ndim != 2:
             raise DataError(f"Rows needs a 2-D array (samples as rows), got shape {base.shape}")
         self.base = base
-        self.index = None if index is None else np.asarray(index, dtype=np.intp)
+        self.index = None if index is None else np.asarray(index)  # int32 or int64, kept
+        if self.index is not None and self.index.dtype.kind != "i":
+            self.index = self.index.astype(np.intp)
         self.dtype = np.dtype(dtype)
         self.mu = None if mean is None else np.asarray(mean, dtype=self.dtype)
         self.sigma = None if std is None else np.asarray(std, dtype=self.dtype)
         self._at = np.empty(0, dtype=np.intp)  # sorted positions of the batch being gathered
-        self._rows = np.empty(0, dtype=np.intp)  # their row numbers in base
+        self._rows = np.empty(0, dtype=self._index_dtype)  # their row numbers in base
 
     def __len__(self) -> int:
         return len(self.base) if self.index is None else len(self.index)
@@ -58,8 +63,15 @@ class Rows:
         return self.dtype.itemsize
 
     @property
+    def _index_dtype(self) -> np.dtype:
+        """The dtype of row numbers: the index's (int32 below 2**31 rows), else intp."""
+        return np.dtype(np.intp) if self.index is None else self.index.dtype
+
+    @property
     def mapped(self) -> bool:
-        """True if base is a memory map of a file."""
+        """True if base is a memory map of a file (or ``Shards`` of maps)."""
+        if not isinstance(self.base, np.ndarray):
+            return bool(getattr(self.base, "mapped", False))
         return isinstance(self.base, np.memmap) or isinstance(self.base.base, np.memmap)
 
     def astype(self, dtype) -> Rows:
@@ -77,7 +89,7 @@ class Rows:
         """out := standardized base[rows] (None: all of base; sorted rows read a map in order)."""
         if rows is None:
             out[...] = self.base
-        elif self.base.dtype == self.dtype:
+        elif self.base.dtype == self.dtype:  # Shards: one np.take per shard touched
             np.take(self.base, rows, axis=0, out=out, mode="clip")  # clip: out unbuffered
         else:  # e.g. uint8 pixels: converted batch by batch
             out[...] = self.base[rows]
@@ -105,7 +117,7 @@ class Rows:
             return self._read(self.index, x_out[:len(self)]), Y
         k = len(positions)
         if len(self._at) < k:
-            self._at, self._rows = np.empty(k, np.intp), np.empty(k, np.intp)
+            self._at, self._rows = np.empty(k, np.intp), np.empty(k, self._index_dtype)
         at = self._at[:k]
         at[:] = positions
         at.sort()
@@ -114,15 +126,16 @@ class Rows:
         return self._read(rows, x_out[:k]), np.take(Y, at, axis=0, out=y_out[:k], mode="clip")
 
     def __reduce__(self):
-        """A memory map travels as its file name, to be mapped again (never as its data).
+        """A memory map travels as its file name, to be mapped again (never as its data);
+        ``Shards`` as their file names (their own ``__reduce__``).
 
         base must then be a whole map (as ``np.load(path, mmap_mode="r")`` gives it,
         reshaped at most)."""
         if self.mapped and isinstance(self.base, np.memmap) and self.base.filename:
             return (_remap, (self.base.filename, self.base.offset, self.base.dtype.str,
                              self.base.shape, self.index, self.mu, self.sigma, self.dtype.str))
-        return (_rebuild, (np.asarray(self.base), self.index, self.mu, self.sigma,
-                           self.dtype.str))
+        base = np.asarray(self.base) if isinstance(self.base, np.ndarray) else self.base
+        return (_rebuild, (base, self.index, self.mu, self.sigma, self.dtype.str))
 
     def __repr__(self) -> str:
         kind = "memory-mapped" if self.mapped else "in-memory"

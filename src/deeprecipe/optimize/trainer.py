@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprecipe._random import as_seed_sequence, generator_state, set_generator_state
+from deeprecipe._random import (as_seed_sequence, generator_state, permutation,
+                                set_generator_state)
 from deeprecipe._typing import RandomState, Schedule
 from deeprecipe._validation import check_in_range, check_int
 from deeprecipe.engine.losses import Loss
@@ -147,7 +148,7 @@ class Trainer:
         if self.step_in_epoch == 0:
             self._apply_schedule(epoch_num)
             if self.perm is None and self.batch_size < self.m:  # a step-0 checkpoint keeps it
-                self.perm = self.shuffle_rng.permutation(self.m)
+                self.perm = permutation(self.shuffle_rng, self.m)  # int32 below 2**31 rows
             self.epoch_sums = [0.0, 0.0]
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch_num)
