@@ -12,7 +12,6 @@ arrays (``state_dict``), the configuration plain JSON (``get_config``).
 from __future__ import annotations
 
 import inspect
-
 import math
 
 import numpy as np
@@ -44,7 +43,7 @@ def _same_arrays(pairs: list[tuple[np.ndarray, np.ndarray]], params: Params,
     if len(pairs) != len(params):
         return False
     for (p0, g0), (k, p) in zip(pairs, params.items(), strict=True):
-        if p is not p0 or grads[k] is not g0:
+        if p is not p0 or grads.get(k) is not g0:
             return False
     return True
 
@@ -161,7 +160,10 @@ class Optimizer:
         self._plan = None
 
     def _check(self, params: Params, grads: Params) -> None:
-        """Cheap per-step checks (no array allocation): initialised, same keys and shapes."""
+        """Cheap per-step checks (no array allocation): initialised, same keys and shapes
+        (nothing to check for the very arrays that the last step's plan was made for)."""
+        if self._plan is not None and _same_arrays(self._plan[1], params, grads):
+            return
         if self._tmp is None:
             raise NotFittedError(f"{type(self).__name__}.step() needs init(params) first")
         if params.keys() != self._tmp.keys():
