@@ -58,6 +58,8 @@ def test_an_error_on_the_helper_thread_is_raised_by_the_caller():
     _parallel.run_split(kernel, [first, first], [0.0])  # the helper still works afterwards
 
 
-def test_one_thread_when_the_environment_asks_for_one(monkeypatch):
+def test_one_thread_unless_the_environment_asks_for_two(monkeypatch):
+    monkeypatch.delenv("DEEPRECIPE_NUM_THREADS", raising=False)
+    assert _parallel.split_threads() == 1
     monkeypatch.setenv("DEEPRECIPE_NUM_THREADS", "1")
     assert _parallel.split_threads() == 1

@@ -1,10 +1,11 @@
 """Element-wise kernels over many arrays, split in two: a helper thread takes one half.
 
 BLAS runs the matmuls of a step on every core, but the optimizer's update after them (Adam reads
-p, g, v and s and writes p, v and s for every parameter) ran on the calling thread alone, and on
-a 2-core machine it cost as much as a third of the matmuls at batch 32. The kernels are
-element-wise, so cutting the arrays anywhere gives every element exactly the result it gets in
-one piece: splitting changes no bit.
+p, g, v and s and writes p, v and s for every parameter) runs on the calling thread alone: ~0.2
+ms per step for 670k float32 parameters, a quarter of the matmuls at batch 32 on 2 cores. The
+kernels are element-wise, so cutting the arrays anywhere gives every element exactly the result
+it gets in one piece: splitting changes no bit. The split is off unless DEEPRECIPE_NUM_THREADS
+asks for it (``split_threads``): it has not been shown to pay on a quiet machine.
 
 The helper is one daemon thread per process, started on first use, woken through a lock (no spin:
 BLAS's own threads need the cores in between). The kernels release the GIL (``nogil``), so both
@@ -28,22 +29,22 @@ Work = tuple[np.ndarray, ...]
 #: Below this many elements in all, one thread does everything: the hand-off (~10-20 us) would
 #: cost more than half of the work saves.
 MIN_SPLIT = 1 << 16
-_THREAD_VARS = ("DEEPRECIPE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "MKL_NUM_THREADS")
 
 
 def split_threads() -> int:
-    """2 if this process may use 2 or more cores and no thread variable (DEEPRECIPE_NUM_THREADS,
-    OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) asks for 1; else 1."""
+    """2 if DEEPRECIPE_NUM_THREADS asks for 2 or more and this process may use 2 cores; else 1.
+
+    Off unless asked for: on an idle 2-core machine a two-thread Adam made the epoch slower
+    (1.30 s -> 1.45-1.55 s at batch 128, ``benchmarks/RESULTS.md``, session 2), because
+    OpenBLAS's worker thread spins on the other core between GEMMs. Measure before turning it on.
+    """
+    value = os.environ.get("DEEPRECIPE_NUM_THREADS", "").strip()
+    if not (value.isdigit() and int(value) >= 2):
+        return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    for var in _THREAD_VARS:
-        value = os.environ.get(var, "").strip()
-        if value.isdigit() and int(value) >= 1:
-            cores = min(cores, int(value))
-            break
     return 2 if cores >= 2 else 1
 
 

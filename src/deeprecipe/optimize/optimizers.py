@@ -4,9 +4,9 @@ Protocol (STYLE.md 2.4): ``__init__`` validates the hyperparameters; ``init(para
 the state once (t = 0, one zeros_like array per slot and parameter, one scratch array);
 ``step(params, grads)`` increments t *first* (the first bias correction uses t = 1), then updates
 every parameter in place with one fused loop (``_kernels``: numba, one pass over the parameter,
-its gradient and its state; ``engine/_parallel`` gives half of the elements to a helper thread
-when two cores are free), allocating no arrays. ``learning_rate`` is a plain float attribute
-that schedules and "panda" nudges set between steps. The state is plain named arrays
+its gradient and its state; with DEEPRECIPE_NUM_THREADS=2, ``engine/_parallel`` gives half of
+the elements to a helper thread), allocating no arrays. ``learning_rate`` is a plain float
+attribute that schedules and "panda" nudges set between steps. The state is plain named arrays
 (``state_dict``), the configuration plain JSON (``get_config``).
 """
 
