@@ -17,7 +17,17 @@ run one step on a toy problem (imports, JIT-compiled kernels, thread pools); "da
 the data added; "training" the peak during the timed work above both. The budget for training is
 4 x parameters + 3 x the largest activation batch + 100 MB.
 
-    python benchmarks/bench_engine.py            # full run (~5 min), prints Markdown tables
+The hot path against the floor (issue #17, item 4) is measured apart, in ONE process per batch
+size (32, 128, 512), so that machine noise hits all three alike: (a) the floor, (b) the bare
+engine loop (gather into a buffer, ``cost_and_gradients``, ``Adam.step``) and (c) the user's
+path, ``Trainer.fit`` for one more epoch exactly as ``dr.train`` runs it (its defaults:
+History, EWA, the 10,000-row train evaluation at the end of the epoch) with an EarlyStopping
+callback. The repeats are interleaved (a, b, c, a, b, c, ...; the order rotates) and each time
+is the median of >= 5 repeats. The user's path also runs the evaluation's forward matmuls, so
+its floor (a') adds those (the same shapes: 10,000 rows in the Trainer's chunks of 8,192).
+
+    python benchmarks/bench_engine.py            # full run (~7 min), prints Markdown tables
+    python benchmarks/bench_engine.py --floor-only --repeats 7   # just the ratios to the floor
     python benchmarks/bench_engine.py --quick    # 6,000 samples, 1 repeat: a smoke run
 """
 
@@ -53,6 +63,9 @@ CASES = {
 }
 KEEP_PROB = 0.8
 TARGETS = (("pytorch", 0.8), ("sklearn", 0.5), ("floor", 1.5))  # epoch ratio deeprecipe / it
+#: issue #17 item 4: batch size -> largest epoch time / floor (the bare loop and the user path)
+FLOOR_TARGETS = {32: 1.3, 128: 1.2, 512: 1.15}
+EVAL_ROWS, EVAL_CHUNK = 10_000, 8192  # the Trainer's default eval_samples; cost_and_error's chunk
 
 
 def _status_mb(key: str) -> float | None:
@@ -205,36 +218,185 @@ def setup_sklearn(X, y, hidden, batch_size, bn):
 
 
 def setup_floor(X, y, hidden, batch_size, bn):
-    rng = np.random.default_rng(0)
     sizes = (X.shape[1], *hidden, 10)
-    Ws = [rng.standard_normal((a, b), dtype=np.float32) * 0.01 for a, b in pairwise(sizes)]
     if batch_size is None:
+        Ws = _floor_weights(sizes)
+
         def forward(limit=None):
             A = X
             for W in Ws:
                 A = A @ W
             return A
         return forward
+    return floor_epoch(X, sizes, batch_size)
+
+
+def _floor_weights(sizes) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal((a, b), dtype=np.float32) * 0.01 for a, b in pairwise(sizes)]
+
+
+def floor_epoch(X: np.ndarray, sizes, batch_size: int, *, backward: bool = True):
+    """The floor: only the GEMMs of an epoch, float32, into preallocated outputs.
+
+    Per mini-batch of ``batch_size`` rows (the last one partial), forward A = A_prev @ W; then
+    backward dW = A_prev.T @ dZ and dA_prev = dZ @ W.T (no dX for the first layer, which no
+    framework computes). The batches are contiguous row slices: the floor gathers nothing, adds
+    no bias, applies no activation and updates nothing. ``backward=False``: the forward GEMMs
+    alone (an evaluation in chunks of ``batch_size`` rows)."""
+    Ws = _floor_weights(sizes)
     dWs = [np.empty_like(W) for W in Ws]
-    idx = batches(len(X), batch_size)
-    full = len(idx[0])
+    full = min(batch_size, len(X))
     As = [np.empty((full, n), np.float32) for n in sizes[1:]]
     dAs = [np.empty((full, n), np.float32) for n in sizes[:-1]]
+    starts = range(0, len(X), batch_size)
 
     def epoch(limit=None):
-        for b in idx[:limit]:
-            k = len(b)
-            A = X[b]
+        for start in starts[:limit]:
+            A = X[start:start + batch_size]
+            k = len(A)
             acts = [A]
             for W, out in zip(Ws, As, strict=True):
                 A = np.matmul(A, W, out=out[:k])
                 acts.append(A)
+            if not backward:
+                continue
             dZ = acts[-1]  # stands in for dJ/dZ of the output: same shape, same cost
             for layer in range(len(Ws) - 1, -1, -1):
                 np.matmul(acts[layer].T, dZ, out=dWs[layer])
                 if layer:
                     dZ = np.matmul(dZ, Ws[layer].T, out=dAs[layer][:k])
     return epoch
+
+
+# -- the hot path against the floor, in one process (issue #17, item 4) -----------------------
+
+def bare_epoch(X, y, hidden, batch_size):
+    """The bare engine loop: gather the batch into a buffer, cost_and_gradients, Adam.step."""
+    import deeprecipe as dr
+    from deeprecipe.engine.losses import get_loss
+
+    net = deeprecipe_net(X.shape[1], hidden, False)
+    X, Y, loss = net.prepare(X, y, get_loss("categorical_crossentropy"))
+    opt = dr.optimizers.Adam(learning_rate=1e-3)
+    opt.init(net.params)
+    perm = np.random.default_rng(0).permutation(len(X))
+    xbuf = np.empty((min(batch_size, len(X)), X.shape[1]), X.dtype)
+    ybuf = np.empty(len(xbuf), Y.dtype)
+
+    def epoch():
+        for start in range(0, len(X), batch_size):
+            idx = perm[start:start + batch_size]
+            Xb = np.take(X, idx, axis=0, out=xbuf[:len(idx)])
+            Yb = np.take(Y, idx, axis=0, out=ybuf[:len(idx)])
+            net.cost_and_gradients(Xb, Yb, loss)
+            opt.step(net.params, net.grads)
+    return epoch
+
+
+def user_epoch(X, y, hidden, batch_size):
+    """The user's path: one more epoch of ``Trainer.fit`` as ``dr.train`` builds it (defaults:
+    History, EWA, 10,000-row train evaluation) with an EarlyStopping callback; and the seconds
+    that building took (dr.train's one-off setup: input checks, buffers, optimizer state)."""
+    import deeprecipe as dr
+
+    net = deeprecipe_net(X.shape[1], hidden, False)
+    t0 = time.perf_counter()
+    trainer = dr.Trainer(net, X, y, loss="categorical_crossentropy",
+                         optimizer=dr.optimizers.Adam(1e-3), batch_size=batch_size,
+                         callbacks=[dr.callbacks.EarlyStopping("train_cost", patience=10**6)],
+                         random_state=0)
+    setup = time.perf_counter() - t0
+    return (lambda: trainer.fit(trainer.epoch + 1)), setup
+
+
+def floor_child(batch_size: int, quick: bool, repeats: int, threads: int,
+                clock: str = "wall") -> dict:
+    """Runs in a subprocess: floor, eval floor, bare loop and user's path, interleaved.
+
+    clock "cpu": the process's CPU time instead of wall time; with 1 thread that is the time
+    the work took on a core, what a shared machine's wall clock cannot show (with more threads
+    it also counts BLAS threads spin-waiting)."""
+    from threadpoolctl import threadpool_limits
+
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    with threadpool_limits(limits=threads):
+        warm_up_runtime("deeprecipe")
+        X, y, source = load("mnist", quick)
+        sizes = (X.shape[1], *WIDE, 10)
+        user, setup = user_epoch(X, y, WIDE, batch_size)
+        runs = {"floor": floor_epoch(X, sizes, batch_size),
+                "floor_eval": floor_epoch(X[:EVAL_ROWS], sizes, EVAL_CHUNK, backward=False),
+                "bare": bare_epoch(X, y, WIDE, batch_size), "user": user}
+        for run in runs.values():  # warm-up: one whole epoch each
+            run()
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        names = list(runs)
+        for r in range(repeats):
+            for name in names[r % len(names):] + names[:r % len(names)]:  # rotate the order
+                t0 = now()
+                runs[name]()
+                times[name].append(now() - t0)
+    return {"batch": batch_size, "source": source, "m": len(X), "times": times,
+            "setup": setup, "threads": threads, "load": os.getloadavg(), "clock": clock}
+
+
+def floor_ratios(res: dict) -> dict:
+    """Medians and ratios: bare / floor, user / floor and user / (floor + eval floor)."""
+    med = {k: statistics.median(v) for k, v in res["times"].items()}
+    both = statistics.median(a + b for a, b in zip(res["times"]["floor"],
+                                                   res["times"]["floor_eval"], strict=True))
+    return {**med, "floor_user": both, "bare_ratio": med["bare"] / med["floor"],
+            "user_ratio": med["user"] / med["floor"], "user_ratio_eval": med["user"] / both}
+
+
+def floor_table(floor_results: list[dict]) -> str:
+    """The issue #17 item 4 table: one row per batch size, each measured in one process."""
+    out = ["### The hot path against the floor (one process per batch size, interleaved)", "",
+           "| batch | floor (a) | bare loop (b) | b / a | user's path (c) | c / a | "
+           "floor + eval (a') | **c / a'** | target | status |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for res in floor_results:
+        r, limit = floor_ratios(res), FLOOR_TARGETS.get(res["batch"], float("nan"))
+        worst = max(r["bare_ratio"], r["user_ratio_eval"])
+        out.append(f"| {res['batch']} | {r['floor']:.3f} | {r['bare']:.3f} | "
+                   f"{r['bare_ratio']:.3f} | {r['user']:.3f} | {r['user_ratio']:.3f} | "
+                   f"{r['floor_user']:.3f} | **{r['user_ratio_eval']:.3f}** | <= {limit} | "
+                   f"{'met' if worst <= limit else 'missed'} |")
+    first = floor_results[0]
+    out += ["", f"Seconds per epoch, medians of {len(first['times']['floor'])} interleaved "
+            f"repeats after a warm-up epoch; {first['m']:,} samples ({first['source']}); "
+            f"{first['threads']} threads; {first['clock']} clock. dr.train's one-off setup "
+            "(input checks, buffers, optimizer state): "
+            + ", ".join(f"{r['setup']:.3f} s (batch {r['batch']})" for r in floor_results)
+            + ". Load average at "
+            "the end of each child: " + ", ".join(f"{r['load'][0]:.2f}" for r in floor_results)
+            + "."]
+    return "\n".join(out)
+
+
+def run_floor(quick: bool, repeats: int, threads: int, clock: str = "wall") -> list[dict]:
+    results = []
+    for batch in FLOOR_TARGETS:
+        res = _run_child(["--child", "floor-ratio", "--batch", str(batch), "--clock", clock],
+                         quick, repeats, threads)
+        r = floor_ratios(res)
+        print(f"  floor-ratio batch {batch:4d}: floor {r['floor']:.3f} bare {r['bare']:.3f} "
+              f"({r['bare_ratio']:.3f}) user {r['user']:.3f} ({r['user_ratio_eval']:.3f} of "
+              f"floor + eval)", file=sys.stderr)
+        results.append(res)
+    return results
+
+
+def _run_child(args: list[str], quick: bool, repeats: int, threads: int) -> dict:
+    env = {**os.environ, **{v: str(threads) for v in (
+        "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+    out = subprocess.run([sys.executable, __file__, *args, "--repeats", str(repeats),
+                          "--threads", str(threads), *(["--quick"] if quick else [])],
+                         capture_output=True, text=True, timeout=1800, env=env, check=False)
+    if out.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 SETUPS = {"deeprecipe": setup_deeprecipe, "deeprecipe-trainer": setup_deeprecipe_trainer,
@@ -300,16 +462,7 @@ def run_all(quick: bool, repeats: int, threads: int) -> tuple[list[dict], dict]:
     for case, (*_, frameworks) in CASES.items():
         reps = 10 * repeats if case == "narrow" else repeats
         for framework in frameworks:
-            env = {**os.environ, **{v: str(threads) for v in (
-                "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-            out = subprocess.run([sys.executable, __file__, "--child", framework, "--case", case,
-                                  "--repeats", str(reps), "--threads", str(threads),
-                                  *(["--quick"] if quick else [])],
-                                 capture_output=True, text=True, timeout=1800, env=env,
-                                 check=False)
-            if out.returncode:
-                sys.exit(f"{case}/{framework} failed:\n{out.stderr}")
-            res = json.loads(out.stdout.strip().splitlines()[-1])
+            res = _run_child(["--child", framework, "--case", case], quick, reps, threads)
             print(f"  {case:10s} {framework:20s} median {res['median']:.4f} s", file=sys.stderr)
             results.append(res)
     return results, {**machine_info(), "threads_used": threads}
@@ -374,18 +527,32 @@ def table(results: list[dict], info: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="6,000 samples, 1 repeat (smoke run)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="BLAS/OpenMP/torch threads for every framework (default: all cores)")
-    p.add_argument("--child", choices=tuple(SETUPS), help=argparse.SUPPRESS)
+    p.add_argument("--floor-only", action="store_true",
+                   help="only the ratios to the floor (issue #17 item 4), not the frameworks")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="floor ratios in wall or process CPU time (cpu: for --threads 1 on a "
+                        "shared machine)")
+    p.add_argument("--child", choices=(*SETUPS, "floor-ratio"), help=argparse.SUPPRESS)
     p.add_argument("--case", choices=tuple(CASES), default="train", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=128, help=argparse.SUPPRESS)
     a = p.parse_args()
     repeats = 1 if a.quick else a.repeats
+    if a.child == "floor-ratio":
+        print(json.dumps(floor_child(a.batch, a.quick, max(repeats, 1 if a.quick else 5),
+                                     a.threads, a.clock)))
+        return
     if a.child:
         print(json.dumps(child(a.child, a.case, a.quick, repeats, a.threads)))
         return
-    results, info = run_all(a.quick, repeats, a.threads)
-    print(table(results, info))
+    floor = run_floor(a.quick, max(repeats, 1 if a.quick else 5), a.threads, a.clock)
+    print(floor_table(floor))
+    if not a.floor_only:
+        results, info = run_all(a.quick, repeats, a.threads)
+        print()
+        print(table(results, info))
 
 
 if __name__ == "__main__":

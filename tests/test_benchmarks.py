@@ -53,3 +53,30 @@ def test_benchmark_table_names_every_target():
                 "| narrow net no slower than pytorch | 0.50 | met |",
                 "| deeprecipe training memory within budget (every case) | 0.05 x budget | met |"):
         assert row in table
+
+
+def test_floor_ratio_child_times_floor_bare_loop_and_user_path_interleaved():
+    out = subprocess.run([sys.executable, str(BENCH), "--child", "floor-ratio", "--batch", "512",
+                          "--quick", "--threads", "1", "--clock", "cpu"],
+                         capture_output=True, text=True, timeout=600, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(res["times"]) == {"floor", "floor_eval", "bare", "user"}
+    assert all(len(t) == 1 and t[0] > 0 for t in res["times"].values())
+    assert (res["batch"], res["m"], res["clock"]) == (512, 6000, "cpu")
+
+
+def test_floor_table_reports_both_ratios_against_each_target():
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import bench_engine
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    fake = [{"batch": b, "source": "random", "m": 100, "setup": 0.01, "threads": 2,
+             "load": [0.5, 0.5, 0.5], "clock": "wall",
+             "times": {"floor": [1.0] * 5, "floor_eval": [0.1] * 5, "bare": [1.1] * 5,
+                       "user": [1.3] * 5}} for b in (32, 128, 512)]
+    table = bench_engine.floor_table(fake)
+    assert "| 32 | 1.000 | 1.100 | 1.100 | 1.300 | 1.300 | 1.100 | **1.182** | <= 1.3 | met |" \
+        in table
+    assert "| 512 | 1.000 | 1.100 | 1.100 | 1.300 | 1.300 | 1.100 | **1.182** | <= 1.15 | " \
+        "missed |" in table

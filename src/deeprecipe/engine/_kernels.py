@@ -3,7 +3,8 @@
 One loop over the parameters reads p, g and the state once and writes them once, where NumPy
 needs one pass (and a scratch array) per operation: Adam's update is ~12 passes in NumPy and one
 here, 3x faster on 670k float32 values (``benchmarks/RESULTS.md``). The kernels run on the
-calling thread (no numba threads: they would compete with BLAS's) and release the GIL.
+calling thread (no numba threads: they would compete with BLAS's) and release the GIL, so the
+optimizers can run two halves of an update at once (``_parallel``).
 
 Every argument is a 1-D C-contiguous array of one float dtype (float32 or float64) or a scalar
 of that dtype; the optimizers and layers pass flat views of their arrays. The arithmetic is

@@ -4,22 +4,22 @@ Protocol (STYLE.md 2.4): ``__init__`` validates the hyperparameters; ``init(para
 the state once (t = 0, one zeros_like array per slot and parameter, one scratch array);
 ``step(params, grads)`` increments t *first* (the first bias correction uses t = 1), then updates
 every parameter in place with one fused loop (``_kernels``: numba, one pass over the parameter,
-its gradient and its state), allocating no arrays. ``learning_rate`` is a plain
-float attribute that schedules and "panda" nudges set between steps. The state is plain named
-arrays (``state_dict``), the configuration plain JSON (``get_config``).
+its gradient and its state; with DEEPRECIPE_NUM_THREADS=2, ``engine/_parallel`` gives half of
+the elements to a helper thread), allocating no arrays. ``learning_rate`` is a plain float
+attribute that schedules and "panda" nudges set between steps. The state is plain named arrays
+(``state_dict``), the configuration plain JSON (``get_config``).
 """
 
 from __future__ import annotations
 
 import inspect
-
 import math
 
 import numpy as np
 
 from deeprecipe._typing import Params
 from deeprecipe._validation import check_choice, check_in_range, registered_class
-from deeprecipe.engine import _kernels
+from deeprecipe.engine import _kernels, _parallel
 from deeprecipe.errors import (
     CheckpointError,
     ConfigError,
@@ -36,6 +36,17 @@ __all__ = [
 
 _FLUSH_EVERY = 64
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _same_arrays(pairs: list[tuple[np.ndarray, np.ndarray]], params: Params,
+                 grads: Params) -> bool:
+    """True if params and grads hold exactly the arrays of ``pairs``, in order."""
+    if len(pairs) != len(params):
+        return False
+    for (p0, g0), (k, p) in zip(pairs, params.items(), strict=True):
+        if p is not p0 or grads.get(k) is not g0:
+            return False
+    return True
 
 
 def _beta(name: str, value: float) -> float:
@@ -58,7 +69,7 @@ class Optimizer:
         self.learning_rate = learning_rate
         self.t = 0
         self._tmp: Params | None = None
-        self._flat_cache: dict[str, tuple] = {}
+        self._plan: tuple | None = None  # see _update
 
     @property
     def learning_rate(self) -> float:
@@ -79,7 +90,7 @@ class Optimizer:
         self.t = 0
         for slot in (*self.slots, "_tmp"):
             setattr(self, slot, {k: np.zeros(p.shape, p.dtype) for k, p in params.items()})
-        self._flat_cache = {}
+        self._plan = None
 
     def _flush_tiny_state(self) -> None:
         """Every _FLUSH_EVERY steps set state entries with |x| < tiny * 1e8 to exactly 0.
@@ -103,49 +114,57 @@ class Optimizer:
     def _update(self, kernel, params: Params, grads: Params, *scalars: float) -> None:
         """``kernel(p, g, *slots, *scalars)`` on flat views of every parameter, in place.
 
-        The scalars go in the parameter's dtype, so float32 stays float32 arithmetic. A strided
-        parameter or a gradient of another dtype or layout is updated through a contiguous copy
-        (correct, not allocation-free); the networks' own parameters never need it.
+        The scalars go in the parameter's dtype, so float32 stays float32 arithmetic. While the
+        same C-contiguous p and g arrays of one dtype come back, the flat views and their split
+        over two threads (``engine/_parallel``: element-wise, so no bit changes) are made once
+        and reused. A strided parameter or a gradient of another dtype or layout is updated
+        through a contiguous copy (correct, not allocation-free); the networks' own parameters
+        never need it.
         """
+        plan = self._plan
+        if plan is None or plan[0] is not kernel or not _same_arrays(plan[1], params, grads):
+            plan = self._plan = self._make_plan(kernel, params, grads)
+        if plan[2] is not None:
+            _parallel.run_split(kernel, plan[2], [plan[3].type(x) for x in scalars])
+            return
         dtype, args = None, []
         for k, p in params.items():
             g = grads[k]
             if dtype is None or p.dtype != dtype:  # once per step for one dtype throughout
                 dtype, args = p.dtype, [p.dtype.type(x) for x in scalars]
-            views = self._flat_views(k, p, g)
-            if views is not None:
-                kernel(*views, *args)
-                continue
             p_c, g_c = np.ascontiguousarray(p), np.ascontiguousarray(g, dtype=p.dtype)
             kernel(p_c.reshape(-1), g_c.reshape(-1),
                    *(getattr(self, slot)[k].reshape(-1) for slot in self.slots), *args)
             if p_c is not p:
                 np.copyto(p, p_c)
 
-    def _flat_views(self, k: str, p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, ...] | None:
-        """1-D views of (p, g, *slots) for key k, made once and reused while the same p and g
-        arrays come back (so a step creates no views either); None unless p and g are
-        C-contiguous arrays of one dtype."""
-        hit = self._flat_cache.get(k)
-        if hit is not None and hit[0] is p and hit[1] is g:
-            return hit[2]
-        if not (p.flags.c_contiguous and g.flags.c_contiguous and g.dtype == p.dtype):
-            return None
-        views = tuple(a.reshape(-1) for a in (p, g, *(getattr(self, s)[k] for s in self.slots)))
-        self._flat_cache[k] = (p, g, views)
-        return views
+    def _make_plan(self, kernel, params: Params, grads: Params) -> tuple:
+        """(kernel, the (p, g) pairs, split flat views or None, dtype): None unless every p and
+        g is C-contiguous and of one float dtype."""
+        pairs = [(p, grads[k]) for k, p in params.items()]
+        dtypes = {a.dtype for pair in pairs for a in pair}
+        if len(dtypes) != 1 or not all(a.flags.c_contiguous for pair in pairs for a in pair):
+            return kernel, pairs, None, None
+        views = [tuple(a.reshape(-1) for a in (p, grads[k],
+                                               *(getattr(self, s)[k] for s in self.slots)))
+                 for k, p in params.items()]
+        return kernel, pairs, _parallel.split_work(views, _parallel.split_threads()), \
+            dtypes.pop()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()  # copies and pickles must not keep views of the original
-        state.pop("_flat_cache", None)
+        state["_plan"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._flat_cache = {}
+        self._plan = None
 
     def _check(self, params: Params, grads: Params) -> None:
-        """Cheap per-step checks (no array allocation): initialised, same keys and shapes."""
+        """Cheap per-step checks (no array allocation): initialised, same keys and shapes
+        (nothing to check for the very arrays that the last step's plan was made for)."""
+        if self._plan is not None and _same_arrays(self._plan[1], params, grads):
+            return
         if self._tmp is None:
             raise NotFittedError(f"{type(self).__name__}.step() needs init(params) first")
         if params.keys() != self._tmp.keys():
