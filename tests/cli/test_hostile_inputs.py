@@ -127,7 +127,7 @@ def _zip_bomb(path: Path) -> None:
         with zf.open("X.npy", "w", force_zip64=True) as f:
             f.write(header.getvalue())
             for _ in range(50):
-                f.write(bytes(16 << 20))
+                f.write(bytes(16_000_000))  # exactly the 800 MB the header claims
         zf.writestr("y.npy", y.getvalue())
 
 
@@ -298,7 +298,8 @@ HOSTILE_RUN_FILES = {
     "negative epoch": (lambda r: _checkpoints(r, lambda d: d.update(epoch=-3)), ("resume",),
                        "epoch must be an integer >= 0, got -3"),
     "bad RNG state": (lambda r: _checkpoints(r, lambda d: d["rng"].update(
-        shuffle={"bit_generator": "PCG64", "state": "x"})), ("resume",), "corrupt"),
+        shuffle={"bit_generator": "PCG64", "state": "x"})), ("resume",),
+        "its shuffle RNG state is not a PCG64 state: the state must be a table with keys"),
     "string learning rate": (lambda r: _checkpoints(r, lambda d: d["optimizer"].update(
         learning_rate="fast")), ("resume",), "learning_rate must be a real number"),
     "deep checkpoint": (lambda r: _checkpoints(r, lambda d: d.update(
