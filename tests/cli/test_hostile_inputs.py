@@ -321,6 +321,31 @@ def test_hostile_run_files(tmp_path, finished_run, case):
     assert_refused(*command, run, match=match)
 
 
+# -- item 9: a stale "running" marker whose pid another process reuses ---------------------------
+def test_resume_and_rollback_force_take_over_from_a_reused_pid(tmp_path):
+    cfg = config(tmp_path / "c.toml", name="p")
+    assert invoke("babysit", cfg, "--chunks", "2", "-q").exit_code == 0
+    run = tmp_path / "runs" / "p"
+    sleeper = subprocess.Popen(["sleep", "30"])  # alive, and not a babysit
+    try:
+        state = json.loads((run / "panda.json").read_text())
+        state["running"] = {"pid": sleeper.pid, "thread": "1-2", "branch": "main"}
+        (run / "panda.json").write_text(json.dumps(state))
+        for command in (["rollback", run, "--chunk", "1"], ["resume", run, "-q"]):
+            assert_refused(*command, match=f"take over with `deeprecipe {command[0]} {run} "
+                                           "--force`")
+        assert invoke("rollback", run, "--chunk", "1", "--force").exit_code == 0
+        state = json.loads((run / "panda.json").read_text())
+        state["running"] = {"pid": sleeper.pid, "thread": "1-2", "branch": state["active"]}
+        (run / "panda.json").write_text(json.dumps(state))
+        result = invoke("resume", run, "-q", "--force")
+        assert result.exit_code == 0, result.output
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert json.loads((run / "panda.json").read_text())["running"] is None
+
+
 # -- item 10: help text -----------------------------------------------------------------------
 def test_every_option_has_help_and_flags_show_no_type():
     command = typer.main.get_command(app)

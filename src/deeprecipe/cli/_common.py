@@ -77,6 +77,9 @@ _STATE = {"debug": False, "quiet": False}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")]
+TakeOver = Annotated[bool, typer.Option(
+    "--force", help="Take over a babysat run directory whose 'running' marker names a pid that "
+                    "another process reuses (after a crash); never while the babysit runs.")]
 OUT_HELP = "Run directory (default: runs/<name>; the only way to write elsewhere)."
 
 
