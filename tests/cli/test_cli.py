@@ -410,6 +410,7 @@ USAGE_ERRORS = {  # click's own usage errors: arguments -> what the one line mus
     "unknown_option": (["run", "tiny.toml", "--bogus"], ["No such option: --bogus"]),
     "unknown_command": (["frobnicate"], ["No such command 'frobnicate'"]),
     "unknown_app_option": (["--bogus"], ["No such option: --bogus"]),
+    "newline_in_option": (["run", "tiny.toml", "--bo\ngus"], ["No such option: --bo\\x0agus"]),
 }
 
 

@@ -27,7 +27,7 @@ def usage_error_line(exc: UsageError) -> str:
     >>> usage_error_line(UsageError("No such option: --bogus"))
     'error: No such option: --bogus'
     """
-    message = exc.format_message().strip().rstrip(".")
+    message = " ".join(exc.format_message().split()).rstrip(".")  # one line, whatever it quotes
     cause = getattr(exc.__cause__, "errors", None)  # typer's pydantic check keeps the input
     if callable(cause) and (errors := cause()) and "input" in errors[0]:
         message += f"; got {errors[0]['input']!r}"
