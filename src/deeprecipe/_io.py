@@ -124,28 +124,54 @@ def save_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> N
     write_bytes_atomic(path, buf.getvalue())
 
 
-def npz_headers(path: str | os.PathLike) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+def npz_headers(path: str | os.PathLike, error: type = CheckpointError
+                ) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """{name: (shape, dtype)} of an .npz read from each member's .npy header only (nothing is
-    inflated); CheckpointError for a file that is not such an archive."""
+    inflated); ``error`` (default CheckpointError) for a file that is not such an archive.
+
+    The zip's declared sizes are checked first: in all within the memory limit, and each
+    member's exactly its header plus the bytes its shape and dtype take. zipfile never inflates
+    a member past its declared size, so a header that lies about its data is refused here,
+    before a byte of the data is read.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
-            headers = {}
-            for info in zf.infolist():
-                if not info.filename.endswith(".npy"):
-                    raise CheckpointError(f"{path}: member {info.filename!r} is not an array")
-                with zf.open(info) as f:
-                    version = np.lib.format.read_magic(f)
-                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                            else np.lib.format.read_array_header_2_0)
-                    shape, _, dtype = read(f)
-                headers[info.filename[:-4]] = (tuple(int(s) for s in shape), dtype)
-            return headers
+            infos = zf.infolist()
+            declared, limit = sum(i.file_size for i in infos), memory_limit()
+            if declared > limit:
+                raise error(f"{path}: its arrays would need {_gib(declared)} once inflated, "
+                            f"more than the {_gib(limit)} allowed (half the memory; "
+                            "DEEPRECIPE_MAX_BYTES sets it)")
+            return dict(_member_header(path, zf, info, error) for info in infos)
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: file not found") from None
+        raise error(f"{path}: file not found") from None
     except IsADirectoryError:
-        raise CheckpointError(f"{path}: is a directory, expected an .npz file") from None
+        raise error(f"{path}: is a directory, expected an .npz file") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise CheckpointError(f"{path}: not a readable .npz file ({exc})") from None
+        if isinstance(exc, error):
+            raise
+        raise error(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def _member_header(path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, error: type
+                   ) -> tuple[str, tuple[tuple[int, ...], np.dtype]]:
+    if not info.filename.endswith(".npy"):
+        raise error(f"{path}: member {info.filename!r} is not an array")
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(f)
+        offset = f.tell()
+    shape = tuple(int(s) for s in shape)
+    data = dtype.itemsize
+    for s in shape:
+        data *= s
+    if min(shape, default=0) >= 0 and not dtype.hasobject and info.file_size != offset + data:
+        raise error(f"{path}: member {info.filename!r} claims shape {shape} of {dtype} "
+                    f"({data} bytes) but the zip declares {info.file_size - offset} bytes of "
+                    "data; the file is corrupt or crafted")
+    return info.filename[:-4], (shape, dtype)
 
 
 def check_npy(path: str | os.PathLike, error: type = CheckpointError
@@ -178,7 +204,7 @@ def check_npz(path: str | os.PathLike, shapes: dict[str, tuple] | None = None,
     """The headers of an .npz, checked before loading: plain (non-object) dtypes, the shapes
     in ``shapes`` where given, and the total size within the memory limit (and within
     ``max_bytes``: what the file can hold when its contents are known, e.g. a checkpoint)."""
-    headers = npz_headers(path)
+    headers = npz_headers(path, error)
     total = 0
     for name, (shape, dtype) in headers.items():
         if dtype.hasobject:

@@ -140,15 +140,17 @@ def _resumable(run_dir: Path) -> bool:
                for name in (rundir.CHECKPOINTS, rundir.STUDY))
 
 
-def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = False
-           ) -> RunResult | RecipeResult | BabysitResult:
+def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = False,
+           force: bool = False) -> RunResult | RecipeResult | BabysitResult:
     """Continue what ``run_dir`` holds: a recipe, a babysat model (``chunks`` more; None:
-    what an interrupted session had left, else 1) or a run."""
+    what an interrupted session had left, else 1) or a run. ``force`` takes over a babysat
+    directory whose stale ``running`` marker names a pid that another process reuses (a run
+    or a recipe needs none: their lock dies with their process)."""
     run_dir = Path(run_dir)
     if (run_dir / rundir.RECIPE_ARGS).exists():
         return resume_recipe(run_dir, verbose=verbose)
     if (run_dir / rundir.PANDA).exists():
-        return resume_babysit(run_dir, chunks=chunks, verbose=verbose)
+        return resume_babysit(run_dir, chunks=chunks, verbose=verbose, force=force)
     if not (run_dir / rundir.CONFIG).exists():
         raise DeepRecipeError(f"{run_dir} holds nothing to resume (no {rundir.CONFIG} or "
                               f"{rundir.PANDA}); start it with `deeprecipe run CONFIG --out "

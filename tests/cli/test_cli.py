@@ -400,6 +400,33 @@ def test_commands_on_a_missing_run_directory(tmp_path):
     assert "nothing to resume" in results[2].stderr
 
 
+USAGE_ERRORS = {  # click's own usage errors: arguments -> what the one line must name
+    "wrong_int": (["tune", "tiny.toml", "--workers", "abc"], ["deeprecipe tune", "--workers",
+                                                              "integer", "'abc'"]),
+    "float_for_int": (["tune", "tiny.toml", "--trials", "1.5"], ["--trials", "integer",
+                                                                 "'1.5'"]),
+    "wrong_float": (["train", "--lr", "fast"], ["--lr", "number", "'fast'"]),
+    "missing_argument": (["run"], ["deeprecipe run", "Missing argument", "config_path"]),
+    "unknown_option": (["run", "tiny.toml", "--bogus"], ["No such option: --bogus"]),
+    "unknown_command": (["frobnicate"], ["No such command 'frobnicate'"]),
+    "unknown_app_option": (["--bogus"], ["No such option: --bogus"]),
+    "newline_in_option": (["run", "tiny.toml", "--bo\ngus"], ["No such option: --bo\\x0agus"]),
+}
+
+
+def test_usage_errors_are_one_line_naming_the_option(work):
+    """A wrong option type, an unknown option or a missing argument: one line on stderr that
+    names the option and what it expected, exit 2 (no usage box), even on a narrow terminal."""
+    names = list(USAGE_ERRORS)
+    results = cli_many([USAGE_ERRORS[n][0] for n in names], cwd=work, columns=40)
+    for name, res in zip(names, results, strict=True):
+        line = assert_one_line_error(res)
+        assert "Usage:" not in res.stdout + res.stderr, name
+        for part in USAGE_ERRORS[name][1]:
+            assert part in line, (name, line)
+        assert line.endswith("--help)"), line  # where to look next
+
+
 BAD_CONFIGS = {
     "unknown_key": ('[model]\nhiden_layer_sizes = [8]\n',
                     "did you mean 'hidden_layer_sizes'"),

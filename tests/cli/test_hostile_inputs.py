@@ -127,7 +127,7 @@ def _zip_bomb(path: Path) -> None:
         with zf.open("X.npy", "w", force_zip64=True) as f:
             f.write(header.getvalue())
             for _ in range(50):
-                f.write(bytes(16 << 20))
+                f.write(bytes(16_000_000))  # exactly the 800 MB the header claims
         zf.writestr("y.npy", y.getvalue())
 
 
@@ -298,7 +298,8 @@ HOSTILE_RUN_FILES = {
     "negative epoch": (lambda r: _checkpoints(r, lambda d: d.update(epoch=-3)), ("resume",),
                        "epoch must be an integer >= 0, got -3"),
     "bad RNG state": (lambda r: _checkpoints(r, lambda d: d["rng"].update(
-        shuffle={"bit_generator": "PCG64", "state": "x"})), ("resume",), "corrupt"),
+        shuffle={"bit_generator": "PCG64", "state": "x"})), ("resume",),
+        "its shuffle RNG state is not a PCG64 state: the state must be a table with keys"),
     "string learning rate": (lambda r: _checkpoints(r, lambda d: d["optimizer"].update(
         learning_rate="fast")), ("resume",), "learning_rate must be a real number"),
     "deep checkpoint": (lambda r: _checkpoints(r, lambda d: d.update(
@@ -318,6 +319,31 @@ def test_hostile_run_files(tmp_path, finished_run, case):
         assert "could not be read" in (run / "report.html").read_text()
         return
     assert_refused(*command, run, match=match)
+
+
+# -- item 9: a stale "running" marker whose pid another process reuses ---------------------------
+def test_resume_and_rollback_force_take_over_from_a_reused_pid(tmp_path):
+    cfg = config(tmp_path / "c.toml", name="p")
+    assert invoke("babysit", cfg, "--chunks", "2", "-q").exit_code == 0
+    run = tmp_path / "runs" / "p"
+    sleeper = subprocess.Popen(["sleep", "30"])  # alive, and not a babysit
+    try:
+        state = json.loads((run / "panda.json").read_text())
+        state["running"] = {"pid": sleeper.pid, "thread": "1-2", "branch": "main"}
+        (run / "panda.json").write_text(json.dumps(state))
+        for command in (["rollback", run, "--chunk", "1"], ["resume", run, "-q"]):
+            assert_refused(*command, match=f"take over with `deeprecipe {command[0]} {run} "
+                                           "--force`")
+        assert invoke("rollback", run, "--chunk", "1", "--force").exit_code == 0
+        state = json.loads((run / "panda.json").read_text())
+        state["running"] = {"pid": sleeper.pid, "thread": "1-2", "branch": state["active"]}
+        (run / "panda.json").write_text(json.dumps(state))
+        result = invoke("resume", run, "-q", "--force")
+        assert result.exit_code == 0, result.output
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert json.loads((run / "panda.json").read_text())["running"] is None
 
 
 # -- item 10: help text -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from deeprecipe.data import DATASETS, Dataset, load_dataset, load_file
+from deeprecipe.data.datasets import encode_labels
 from deeprecipe.errors import DataError, DeepRecipeError
 
 
@@ -170,3 +171,15 @@ def test_npz_regression_train_part_makes_its_test_part_regression_too(tmp_path):
              X_test=rng.normal(size=(5, 2)), y_test=rng.normal(size=5))
     with pytest.raises(DataError, match="y_train holds class labels, y_test other values"):
         load_file(tmp_path / "mixed.npz")
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "uint8", "uint64"])
+def test_encode_labels_of_a_narrow_integer_type_does_not_wrap(dtype):
+    """Found by the deeper API fuzz: int8 labels [0, -128] were shifted in int8 (0 - -128 wraps
+    to -128) and np.bincount raised a raw ValueError."""
+    info = np.iinfo(dtype)
+    labels = np.array([0, info.min, info.min, info.max], dtype=dtype)
+    classes, codes = encode_labels(labels)
+    expected_classes, expected_codes = np.unique(labels, return_inverse=True)
+    assert classes.tolist() == expected_classes.tolist()
+    assert codes.tolist() == expected_codes.tolist()

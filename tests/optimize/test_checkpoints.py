@@ -228,3 +228,45 @@ def test_resume_in_process_matches_uninterrupted(tmp_path):
     for k in full_net.params:
         assert np.array_equal(net.params[k], full_net.params[k]), k
     assert _without_time(h.to_dict()) == _without_time(full_h.to_dict())
+
+
+BAD_RNG_STATES = {  # where: an edit of the saved "rng" table -> what the one line must say
+    "garbage string": (lambda rng: rng.update(shuffle="garbage"),
+                       "its shuffle RNG state is not a PCG64 state: the state must be a table"),
+    "state of the wrong type": (lambda rng: rng["augment"].update(state=[1, 2]),
+                                "its augment RNG state is not a PCG64 state: 'state' must be a "
+                                "table with keys 'inc', 'state', got list"),
+    "negative counter": (lambda rng: rng["shuffle"]["state"].update(state=-1),
+                         "'state' must be an integer >= 0, got -1"),
+    "counter too large": (lambda rng: rng["shuffle"]["state"].update(inc=2**200),
+                          "a number is out of the range of the bit generator"),
+    "float counter": (lambda rng: rng["shuffle"].update(uinteger=1.5),
+                      "'uinteger' must be an integer >= 0, got 1.5"),
+    "another bit generator": (lambda rng: rng["shuffle"].update(bit_generator="MT19937"),
+                              "'bit_generator' must be 'PCG64', got 'MT19937'"),
+    "a layer's state": (lambda rng: rng["layers"].update({k: None for k in rng["layers"]}),
+                        "RNG state is not a PCG64 state: the state must be a table with keys"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_RNG_STATES))
+def test_a_checkpoint_with_a_bad_rng_state_names_the_file_and_what_is_wrong(tmp_path, case):
+    edit, match = BAD_RNG_STATES[case]
+    X, y = _moons()
+    net = dr.Sequential([dr.layers.Dense(4), dr.layers.Dropout(0.9), dr.layers.Dense(1),
+                         dr.layers.Sigmoid()], input_dim=2, random_state=0)
+    dr.train(net, X, y, loss="binary_crossentropy", batch_size=40, epochs=2, random_state=0,
+             checkpoint_dir=tmp_path)
+    path = checkpoints.latest_checkpoint(tmp_path)
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    assert meta["rng"]["layers"]  # the dropout layer's generator is saved too
+    edit(meta["rng"])
+    path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(CheckpointError) as info:
+        dr.train(net, X, y, loss="binary_crossentropy", batch_size=40, epochs=3,
+                 random_state=0, checkpoint_dir=tmp_path, resume=True)
+    message = str(info.value)
+    assert message.startswith(f"{path}: its ") and match in message, message
+    assert message.endswith("the checkpoint is corrupt") and "\n" not in message
+    for raw in ("TypeError", "ValueError", "OverflowError", "KeyError", "Python int"):
+        assert raw not in message, message

@@ -409,3 +409,56 @@ def test_full_batch_runs_get_an_ewa_window_that_fits(tmp_path):
     html = build_report(run)
     assert "a window that fits 40 full-batch steps" in html
     assert "β = 0.75" in html  # 1 - 1/(40/10)
+
+
+BIAS_VARIANCE_CASES = [  # human, train, dev, test (None: not in the diagnosis)
+    (0.005, 0.02, 0.1, 0.11), (0.005, 0.3, 0.32, 0.31), (0.0, 0.0, 0.5, None),
+    (0.01, 0.01, 0.01, 0.01), (0.1, 0.05, 0.5, 0.5), (0.3, 1.0, 1.0, 0.0),
+    (None, 0.02, 0.4, 0.4), (0.02, 0.5, 0.05, None), (0.001, 0.002, 0.003, None),
+    (0.5, 0.0, 0.0, 1.0)]
+
+
+def _bias_variance_figure(monkeypatch, diag: dict):
+    """The drawn (not saved) Figure of the bias/variance chart, with a renderer to measure."""
+    import matplotlib  # only to measure the figure: the report itself never needs a backend
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from deeprecipe.report import _figures
+
+    drawn = {}
+
+    def render(fid, draw, size=_figures.SIZE):
+        with matplotlib.rc_context(_figures._RC):
+            fig = Figure(figsize=size, layout="constrained")
+            FigureCanvasAgg(fig)
+            draw(fig)
+            fig.draw_without_rendering()  # constrained layout done: positions are final
+        drawn["fig"] = fig
+        return "<svg></svg>"
+
+    monkeypatch.setattr(_figures, "render", render)
+    assert _figures.bias_variance_svg("fig-bias-variance", diag) is not None
+    return drawn["fig"]
+
+
+@pytest.mark.parametrize("human, train, dev, test", BIAS_VARIANCE_CASES)
+def test_bias_variance_labels_overlap_no_bar_and_no_value(monkeypatch, human, train, dev, test):
+    diag = {k: v for k, v in (("human_error", human), ("train_error", train),
+                              ("dev_error", dev), ("test_error", test)) if v is not None}
+    fig = _bias_variance_figure(monkeypatch, diag)
+    (ax,) = fig.axes
+    renderer = fig.canvas.get_renderer()
+    bars = [bar.get_window_extent(renderer) for bar in ax.patches]
+    assert len(bars) == len(diag)
+    texts = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts if t.get_text()]
+    gaps = [(text, box) for text, box in texts if text.endswith(" pts")]
+    assert len(gaps) == (2 if human is not None else 1)  # avoidable bias, variance
+    inside = ax.get_window_extent(renderer)
+    for text, box in gaps:
+        for i, bar in enumerate(bars):
+            assert not box.overlaps(bar), f"{text!r} overlaps bar {i} in {diag}"
+        for other, other_box in texts:
+            assert other == text or not box.overlaps(other_box), (
+                f"{text!r} overlaps {other!r} in {diag}")
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1, f"{text!r} is cut off in {diag}"

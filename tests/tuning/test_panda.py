@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
 
 import numpy as np
@@ -162,3 +163,41 @@ def test_a_pending_nudge_follows_a_rollback_and_is_logged_in_panda_json(tmp_path
     assert "nudge_carried" in kinds and "nudge" in kinds
     (applied,) = [e for e in events if e["kind"] == "nudge"]
     assert applied["branch"] == final.branch and applied["changes"]["learning_rate"][1] == 0.003
+
+
+@pytest.fixture
+def unrelated_process():
+    """A live process that is not a babysit (``sleep 30``), ended after the test."""
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_force_takes_over_from_a_stale_marker_whose_pid_is_reused(tmp_path, unrelated_process):
+    """A crashed babysit's marker (no start time recorded, as an older session wrote it) whose
+    pid is now a live unrelated process: resume and rollback refuse, naming --force; with
+    force=True they take the directory over and log it."""
+    babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=1)
+    state = json.loads((tmp_path / "panda.json").read_text())
+    state["running"] = {"pid": unrelated_process, "thread": "1-2", "branch": "main",
+                        "since": "2020-01-01T00:00:00"}
+    (tmp_path / "panda.json").write_text(json.dumps(state))
+    assert status(tmp_path)["running"]["pid"] == unrelated_process
+    for call, command in ((lambda **kw: rollback(tmp_path, chunk=1, **kw), "rollback"),
+                          (lambda **kw: resume(tmp_path, chunks=1, **kw), "resume")):
+        with pytest.raises(DeepRecipeError, match=(
+                f"cannot {command}: a babysit is running \\(pid {unrelated_process}.*take over "
+                f"with `deeprecipe {command} {tmp_path} --force`")):
+            call()
+    assert rollback(tmp_path, chunk=1, force=True)["chunk"] == 1
+    state = json.loads((tmp_path / "panda.json").read_text())
+    assert state["running"] is None
+    (takeover,) = [e for e in state["events"] if e["kind"] == "takeover"]
+    assert takeover["pid"] == unrelated_process
+    state["running"] = {"pid": unrelated_process, "thread": "1-2", "branch": state["active"]}
+    (tmp_path / "panda.json").write_text(json.dumps(state))
+    assert len(resume(tmp_path, chunks=1, force=True).history) == 2
+    assert status(tmp_path)["running"] is None

@@ -1,6 +1,7 @@
 """The ``deeprecipe`` command line: thin commands that parse options and call one function.
 
-A user error prints one line on stderr and exits with code 2 (``--debug`` shows the traceback);
+A user error, click's usage errors included (a wrong option type, an unknown option, a missing
+argument), prints one line on stderr and exits with code 2 (``--debug`` shows the traceback);
 Ctrl-C leaves resumable state and exits with code 130. Commands live in ``commands_model``
 (one model), ``commands_tuning`` (many models, babysitting, the recipe) and ``commands_deploy``
 (export).
@@ -23,5 +24,5 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (``python -m deeprecipe.cli`` names itself deeprecipe too)."""
+    app(prog_name="deeprecipe")

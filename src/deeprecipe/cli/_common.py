@@ -9,12 +9,64 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+try:  # typer >= 0.22 parses with its own copy of click; older typer uses click itself
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:
+    from click.exceptions import NoArgsIsHelpError, UsageError
 
 from deeprecipe._io import os_error_message
 from deeprecipe.errors import DeepRecipeError
 from deeprecipe.runs import rundir
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+def usage_error_line(exc: UsageError) -> str:
+    """One line for click's usage error: the command, the option and what it expected.
+
+    >>> usage_error_line(UsageError("No such option: --bogus"))
+    'error: No such option: --bogus'
+    """
+    message = " ".join(exc.format_message().split()).rstrip(".")  # one line, whatever it quotes
+    cause = getattr(exc.__cause__, "errors", None)  # typer's pydantic check keeps the input
+    if callable(cause) and (errors := cause()) and "input" in errors[0]:
+        message += f"; got {errors[0]['input']!r}"
+    if exc.ctx is None:
+        return f"error: {message}"
+    path = exc.ctx.command_path
+    return f"error: {path}: {message} (see {path} --help)"
+
+
+class _OneLineGroup(TyperGroup):
+    """The command group whose usage errors (a wrong option type, an unknown option, a missing
+    argument) print one line on stderr and exit 2, like every other user error."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except NoArgsIsHelpError:  # a bare `deeprecipe` shows the help
+            raise
+        except UsageError as exc:
+            _usage_exit(exc)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as exc:
+            _usage_exit(exc)
+
+
+def _usage_exit(exc: UsageError):
+    if _STATE["debug"]:
+        raise exc
+    err.print(usage_error_line(exc), markup=False, soft_wrap=True)
+    raise typer.Exit(2) from None
+
+
+app = typer.Typer(cls=_OneLineGroup, add_completion=False, no_args_is_help=True,
+                  pretty_exceptions_enable=False,
                   rich_markup_mode=None,  # plain click help: flags show no <bool> type
                   help="deeprecipe: improve deep neural networks with the basic recipe.\n\n"
                        "Start with `deeprecipe demo`, then `deeprecipe init my.toml` and "
@@ -25,6 +77,9 @@ _STATE = {"debug": False, "quiet": False}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")]
+TakeOver = Annotated[bool, typer.Option(
+    "--force", help="Take over a babysat run directory whose 'running' marker names a pid that "
+                    "another process reuses (after a crash); never while the babysit runs.")]
 OUT_HELP = "Run directory (default: runs/<name>; the only way to write elsewhere)."
 
 

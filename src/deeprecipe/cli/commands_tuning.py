@@ -12,6 +12,7 @@ from deeprecipe.cli._common import (
     OUT_HELP,
     Force,
     Quiet,
+    TakeOver,
     _command,
     _load,
     _print_result,
@@ -143,15 +144,15 @@ def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.
 @app.command()
 @_command
 def rollback(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.")],
-             chunk: Annotated[int, typer.Option(help="Branch from the end of this chunk.")]
-             ) -> None:
+             chunk: Annotated[int, typer.Option(help="Branch from the end of this chunk.")],
+             force: TakeOver = False) -> None:
     """Roll a babysat model back to an earlier chunk (a new branch; history is kept).
 
     Example: deeprecipe rollback runs/panda --chunk 1
     """
     from deeprecipe.tuning import rollback as run_rollback  # loaded on use: keeps the CLI fast
 
-    done = run_rollback(run_dir, chunk=chunk)
+    done = run_rollback(run_dir, chunk=chunk, force=force)
     out.print(f"{done['message']}: new branch {done['branch']!r} is active (the history of "
               f"{done['parent']!r} is kept); continue with: deeprecipe resume {run_dir}",
               markup=False, soft_wrap=True)
@@ -164,14 +165,14 @@ def resume(run_dir: Annotated[Path, typer.Argument(
            chunks: Annotated[int | None, typer.Option(
                help="More chunks (babysat runs; default: what an interrupted babysit had "
                     "left, else 1).")] = None,
-           quiet: Quiet = False) -> None:
+           quiet: Quiet = False, force: TakeOver = False) -> None:
     """Continue an interrupted run or recipe (or a babysat model for more chunks).
 
     Example: deeprecipe resume runs/first
     """
     from deeprecipe.workflows import resume as resume_workflow  # heavy: loaded on use
 
-    result = resume_workflow(run_dir, chunks=chunks, verbose=not quiet)
+    result = resume_workflow(run_dir, chunks=chunks, verbose=not quiet, force=force)
     if hasattr(result, "rounds"):
         _print_recipe(result, run_dir, quiet)
     elif hasattr(result, "branch"):

@@ -127,7 +127,8 @@ def encode_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if labels.dtype.kind in "iu" and len(labels):
         lo, hi = int(labels.min()), int(labels.max())
         if hi - lo < 2**20:
-            shifted = labels if lo == 0 else labels - lo
+            shifted = labels.astype(np.intp, copy=False)  # int8 - (-128) must not wrap
+            shifted = shifted - lo if lo else shifted
             present = np.bincount(shifted, minlength=hi - lo + 1) > 0
             if present.all():  # labels are lo..hi: the codes are labels - lo (no copy if lo=0)
                 return np.arange(lo, hi + 1), shifted.astype(np.intp, copy=False)

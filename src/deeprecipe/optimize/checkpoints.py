@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from deeprecipe._io import load_json, load_npz, save_npz_atomic, write_json_atomic
-from deeprecipe.errors import CheckpointError
+from deeprecipe._random import set_generator_state
+from deeprecipe.errors import CheckpointError, InvalidValueError
 
 if TYPE_CHECKING:
     from deeprecipe.engine.network import Sequential
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints",
-           "save_weights", "load_weights", "prune"]
+           "save_weights", "load_weights", "prune", "restore_rng"]
 
 FORMAT = "deeprecipe-checkpoint/1"
 _NAME = re.compile(r"^epoch-(\d{4,})(?:-step-(\d{6,}))?\.json$")
@@ -89,6 +90,17 @@ def load_checkpoint(path: str | Path, net: Sequential | None = None, m: int = 0
             raise CheckpointError(f"{path}: the checkpoint's {key} must be an integer >= 0, "
                                   f"got {value!r}")
     return meta, arrays
+
+
+def restore_rng(name: str, rng: np.random.Generator, state) -> None:
+    """Put ``rng`` back at its saved ``state``; CheckpointError naming it if ``state`` is not
+    a state of its bit generator (edited, truncated or of another type), checked before it is
+    set."""
+    try:
+        set_generator_state(rng, state)
+    except InvalidValueError as exc:
+        raise CheckpointError(f"its {name} RNG state is {exc}: the checkpoint is corrupt") \
+            from None
 
 
 def save_weights(path: str | Path, net: Sequential) -> None:

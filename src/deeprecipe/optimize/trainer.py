@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprecipe._random import (as_seed_sequence, generator_state, permutation,
-                                set_generator_state)
+from deeprecipe._random import as_seed_sequence, generator_state, permutation
 from deeprecipe._typing import RandomState, Schedule
 from deeprecipe._validation import check_in_range, check_int
 from deeprecipe.engine.losses import Loss
@@ -293,7 +292,8 @@ class Trainer:
             self._load_state(meta, arrays)
         except CheckpointError:
             raise
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError,
+                OverflowError) as exc:
             raise CheckpointError(f"the checkpoint is incomplete or corrupt "
                                   f"({type(exc).__name__}: {exc}); resume from an earlier "
                                   "one") from None
@@ -314,10 +314,11 @@ class Trainer:
             self.schedule = schedule_from_config(meta["schedule"])
         self.optimizer.learning_rate = float(meta["optimizer"]["learning_rate"])
         self.l2, self.l1 = meta["l2"], meta["l1"]
-        set_generator_state(self.shuffle_rng, meta["rng"]["shuffle"])
-        set_generator_state(self.augment_rng, meta["rng"]["augment"])
-        for i, state in meta["rng"]["layers"].items():
-            set_generator_state(net.layers[int(i)].rng, state)
+        rngs = meta["rng"]  # each state is checked before it is set: a corrupt one is named
+        checkpoints.restore_rng("shuffle", self.shuffle_rng, rngs["shuffle"])
+        checkpoints.restore_rng("augment", self.augment_rng, rngs["augment"])
+        for i, state in rngs["layers"].items():
+            checkpoints.restore_rng(f"layer {i}", net.layers[int(i)].rng, state)
         self.epoch, self.step_in_epoch = meta["epoch"], meta["step_in_epoch"]
         self.epoch_sums = list(meta["epoch_sums"])
         self.perm = arrays.get("perm")
@@ -341,7 +342,11 @@ class Trainer:
             path = checkpoints.latest_checkpoint(self.checkpoint_dir)
             if path is None:
                 return False
-        self.load_state_dict(*checkpoints.load_checkpoint(path, self.net, self.m))
+        meta, arrays = checkpoints.load_checkpoint(path, self.net, self.m)
+        try:
+            self.load_state_dict(meta, arrays)
+        except CheckpointError as exc:  # name the file
+            raise CheckpointError(f"{path}: {exc}") from None
         return True
 
 

@@ -102,11 +102,22 @@ def _alive(running: dict) -> bool:
     return recorded is None or now is None or recorded == now
 
 
-def _refuse_if_running(state: dict, what: str) -> None:
+def _refuse_if_running(run_dir: Path, state: dict, command: str, force: bool) -> None:
+    """DeepRecipeError if the ``running`` marker names a live process (not this thread);
+    ``force`` takes the directory over instead (a pid reused by an unrelated process)."""
     running = state.get("running")
-    if running and _alive(running) and running.get("thread") != _thread_key():
-        raise DeepRecipeError(f"cannot {what}: a babysit is running (pid {running['pid']}, "
-                              f"branch {running['branch']}); nudge it or wait for it to end")
+    if not (running and _alive(running) and running.get("thread") != _thread_key()):
+        return
+    pid = running["pid"]
+    if not force:
+        raise DeepRecipeError(
+            f"cannot {command}: a babysit is running (pid {pid}, branch {running['branch']}); "
+            f"nudge it or wait for it to end; if pid {pid} is not that babysit (it crashed and "
+            f"another process has the pid now), take over with `deeprecipe {command} {run_dir} "
+            "--force`")
+    _event(state, "takeover", f"took over from pid {pid} (--force): its running marker was "
+           "stale", pid=pid)
+    state["running"] = None
 
 
 def _thread_key() -> str:
@@ -256,15 +267,17 @@ def babysit(config: Config, run_dir: str | Path, *, chunks: int = 3,
 
 
 def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = False,
-           callbacks: tuple[Callback, ...] = ()) -> BabysitResult:
+           callbacks: tuple[Callback, ...] = (), force: bool = False) -> BabysitResult:
     """Continue the active branch for ``chunks`` more chunks (pending nudges applied first).
 
     None: finish an interrupted session (only the chunks it had left, possibly none: then the
-    model is saved), else 1 chunk.
+    model is saved), else 1 chunk. A session whose ``running`` marker names a live process is
+    refused unless ``force``: then that process is taken for an unrelated one that reuses the
+    pid of a crashed babysit (never force while the babysit really runs).
     """
     run_dir = Path(run_dir)
     state = _load_state(run_dir)
-    _refuse_if_running(state, "resume")
+    _refuse_if_running(run_dir, state, "resume", force)
     target = state.get("target")
     if chunks is None and target and target["branch"] == state["active"]:
         chunks = max(0, target["chunks"] - _last_chunk(state["branches"][state["active"]])[0])
@@ -274,15 +287,16 @@ def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = Fa
     return _session(run_dir, state, chunks, callbacks, verbose)
 
 
-def rollback(run_dir: str | Path, *, chunk: int) -> dict:
+def rollback(run_dir: str | Path, *, chunk: int, force: bool = False) -> dict:
     """Start a new branch from the checkpoint at the end of ``chunk`` of the active branch.
 
     The old branch keeps its checkpoints and history; the new one becomes active, its
-    history records the roll-back, and the model in run_dir is the new branch's.
+    history records the roll-back, and the model in run_dir is the new branch's. ``force``:
+    as for :func:`resume`, take over from a stale ``running`` marker whose pid was reused.
     """
     run_dir = Path(run_dir)
     state = _load_state(run_dir)
-    _refuse_if_running(state, "roll back")
+    _refuse_if_running(run_dir, state, "rollback", force)
     parent = state["active"]
     src = state["branches"][parent]
     if str(chunk) not in src["chunks"]:
