@@ -45,7 +45,8 @@ def _rounds(run_dir: Path) -> list[dict]:
 
 def test_budget_stops_the_recipe_cleanly(tmp_path):
     (tmp_path / "r.toml").write_text(CONFIG.format(epochs=100_000), encoding="utf-8")
-    res = _cli("recipe", "r.toml", "--budget", "6s", "--out", "b", "--quiet", cwd=tmp_path)
+    res = _cli("recipe", "r.toml", "--budget", "6s", "--out", "b", "--quiet", "--folds", "1",
+               cwd=tmp_path)  # on the dev set: every round runs until the budget cuts it
     assert res.returncode == 0, res.stderr
     doc = json.loads((tmp_path / "b" / "recipe.json").read_text(encoding="utf-8"))
     assert doc["stop_reason"] == "time budget of 6s reached"
@@ -53,6 +54,25 @@ def test_budget_stops_the_recipe_cleanly(tmp_path):
     bad = _cli("recipe", "r.toml", "--budget", "10x", "--out", "c", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
     assert "--budget must be a positive duration such as 90s, 10m or 1h" in bad.stderr
+
+
+def test_small_data_is_cross_validated_within_the_budget(tmp_path):
+    """The default --folds auto: digits' 359 dev images -> 5 folds, and the budget holds."""
+    (tmp_path / "r.toml").write_text(CONFIG.format(epochs=100_000), encoding="utf-8")
+    start = time.perf_counter()
+    res = _cli("recipe", "r.toml", "--budget", "6s", "--out", "cv", cwd=tmp_path)
+    seconds = time.perf_counter() - start
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "cv" / "recipe.json").read_text(encoding="utf-8"))
+    assert doc["folds"] == 5 and "5-fold cross-validation" in doc["narrative"][0]
+    assert "--folds 1 turns it off" in res.stderr
+    assert all(r["evidence"]["cv_error"] is not None for r in doc["rounds"])
+    assert seconds < 6 + 20  # the budget, plus start-up and the final save on a busy machine
+    for bad in ("0", "x", "-3", "2.5"):
+        res = _cli("recipe", "r.toml", "--folds", bad, "--out", "bad", cwd=tmp_path)
+        assert res.returncode == 2 and res.stderr.strip().count("\n") == 0, res.stderr
+        assert "--folds takes auto, 1 (judge on the dev set) or a number k >= 2" in res.stderr
+        assert not (tmp_path / "bad").exists()
 
 
 def test_a_recipe_killed_mid_round_resumes_to_the_same_decisions(tmp_path):

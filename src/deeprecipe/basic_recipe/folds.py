@@ -4,10 +4,18 @@
 (m examples) and cut into k folds (``runs.folds.kfold_data``); each fold is the dev set of one
 fresh network trained on the other k - 1. The cross-validated error counts every
 pooled example once, so its noise is sqrt(p (1 - p) / m), not sqrt(p (1 - p) / n_dev).
+
+``folds="auto"`` (the default) uses AUTO_FOLDS folds when the dev set has fewer than
+AUTO_MAX_DEV examples: there the dev set's noise (0.74 points at 2% error on 359 digits) hides
+the changes the recipe tries, while k more trainings of a model on a few thousand rows are
+cheap. ``folds=1`` judges on the dev set alone.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from deeprecipe.basic_recipe.budget import StopAtDeadline
 from deeprecipe.errors import InvalidValueError
 from deeprecipe.runs.build import fit
 from deeprecipe.runs.config import Config
@@ -15,17 +23,56 @@ from deeprecipe.runs.evaluate import evaluate
 from deeprecipe.runs.folds import kfold_data
 from deeprecipe.runs.prepare import PreparedData
 
-__all__ = ["cross_validated_error"]
+__all__ = ["cross_validated_error", "check_folds", "resolve_folds", "AUTO_FOLDS", "AUTO_MAX_DEV"]
+
+AUTO_FOLDS = 5       # folds of "auto"
+AUTO_MAX_DEV = 1000  # dev examples below which "auto" cross-validates
 
 
-def cross_validated_error(config: Config, data: PreparedData, folds: int) -> tuple[float, int]:
+def check_folds(folds) -> int | str | None:
+    """"auto", None (off), or an int k >= 1 (1: off); InvalidValueError otherwise."""
+    if folds is None or folds == "auto":
+        return folds
+    if isinstance(folds, bool) or not isinstance(folds, int | np.integer) or folds < 1:
+        raise InvalidValueError(f"folds must be 'auto', 1 (judge on the dev set) or an int "
+                                f">= 2 (k-fold cross-validation), got {folds!r}")
+    return int(folds)
+
+
+def resolve_folds(folds: int | str | None, data: PreparedData) -> tuple[int | None, str]:
+    """(k or None, why): what ``check_folds``'s value means for ``data``.
+
+    "auto": AUTO_FOLDS when the dev set has fewer than AUTO_MAX_DEV examples and every class
+    has at least AUTO_FOLDS of the pooled train + dev examples (stratified folds need one per
+    fold); else None. 1 and None: None."""
+    n_dev = len(data.y_dev)
+    if folds == "auto":
+        if n_dev >= AUTO_MAX_DEV:
+            return None, ""
+        if data.task == "classification":
+            pooled = np.concatenate([np.asarray(data.y_train), np.asarray(data.y_dev)])
+            if int(np.bincount(pooled).min()) < AUTO_FOLDS:
+                return None, ""
+        return AUTO_FOLDS, (f"changes judged by {AUTO_FOLDS}-fold cross-validation over the "
+                            f"pooled train + dev sets (automatic: the dev set has {n_dev} "
+                            f"examples, fewer than {AUTO_MAX_DEV:,}; --folds 1 turns it off)")
+    if folds is None or folds == 1:
+        return None, ""
+    return folds, f"changes judged by {folds}-fold cross-validation over the pooled train + " \
+        "dev sets"
+
+
+def cross_validated_error(config: Config, data: PreparedData, folds: int, *,
+                          deadline: float | None = None) -> tuple[float, int]:
     """(error over the pooled train + dev examples, each predicted by the network that did
     not train on it; m, the number of examples it counts). The folds are ``runs.folds``'s
     (stratified, seeded, each standardized on its own training part); ``data`` is the run's
-    prepared data, whose train + dev rows the folds pool."""
+    prepared data, whose train + dev rows the folds pool. ``deadline`` (a perf_counter time):
+    each fold's training stops at the first epoch past it."""
+    stop = () if deadline is None else (StopAtDeadline(deadline),)
     wrong, m = 0.0, 0
     for fold in kfold_data(config, folds):
-        net, _ = fit(config, fold)
+        net, _ = fit(config, fold, callbacks=stop)
         wrong += evaluate(net, fold)["dev_error"] * len(fold.y_dev)
         m += len(fold.y_dev)
     if m != len(data.y_train) + len(data.y_dev):

@@ -6,7 +6,8 @@ model's dev error, and the training curve: not converged, oscillating, diverging
 The next step follows the readings (``steps``); its candidate gets its own α search (and a
 variance step its own small search of L2 λ and keep_prob) and is kept only when its dev error
 beats the accepted model's by more than the dev set's noise, sqrt(p (1 - p) / n_dev). A step
-that was not kept is never tried again. Every round trains a fresh network with the config's
+that was not kept is never tried again. On small data (fewer than 1,000 dev examples,
+``folds="auto"``) the changes are judged by 5-fold cross-validation instead (``folds``). Every round trains a fresh network with the config's
 seed, so the same config gives the same rounds and decisions.
 
 The rounds and the searches inside them share one wall-clock budget: training stops at the
@@ -30,6 +31,7 @@ from rich.console import Console
 from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe._validation import check_in_range, check_int
 from deeprecipe.basic_recipe.budget import Budget
+from deeprecipe.basic_recipe.folds import check_folds, resolve_folds
 from deeprecipe.basic_recipe.more_data import more_data_estimate
 from deeprecipe.basic_recipe.rounds import RecipeRound, Rounds
 from deeprecipe.basic_recipe.searches import search_data
@@ -65,6 +67,8 @@ class RecipeResult:
     targets: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     more_data: dict | None = None
+    folds: int | None = None
+    judged_by: str = ""
 
     def to_dict(self) -> dict:
         """The content of recipe.json."""
@@ -73,6 +77,7 @@ class RecipeResult:
                 "human_error": self.final_config.data.human_error, "targets": dict(self.targets),
                 "stop_reason": self.stop_reason, "tried": list(self.tried),
                 "warnings": list(self.warnings), "more_data": self.more_data,
+                "folds": self.folds, "judged_by": self.judged_by,
                 "metrics": self.result.metrics, "seconds": self.result.seconds}
 
 
@@ -125,7 +130,7 @@ def resume_recipe(run_dir: str | Path, *, verbose: bool = False,
 def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
            time_budget: float | None = None, bias_target: float | None = None,
            variance_target: float | None = None, workers: int = 1,
-           folds: int | None = None, data: PreparedData | None = None,
+           folds: int | str | None = "auto", data: PreparedData | None = None,
            verbose: bool = False, force: bool = False, resume: bool = False) -> RecipeResult:
     """Train, read (curve; bias = best train - human, variance = dev - train), fix, repeat.
 
@@ -148,9 +153,11 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
         is worth a step while steps pay; one it cannot is not a problem).
     workers : int
         Processes for the short searches (α; L2 λ and keep_prob); the same results for any.
-    folds : int, optional
+    folds : "auto", int or None
         Judge changes by k-fold cross-validation over the pooled train and dev sets (small
-        data: noise sqrt(p (1 - p) / m) instead of sqrt(p (1 - p) / n_dev)).
+        data: noise sqrt(p (1 - p) / m) instead of sqrt(p (1 - p) / n_dev)). "auto" (default):
+        5 folds when the dev set has fewer than 1,000 examples, else the dev set; 1 or None:
+        the dev set.
     data : PreparedData, optional
         Already prepared data (default: ``prepare_data(config)``).
     verbose : bool
@@ -181,8 +188,7 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     """
     max_rounds = check_int("max_rounds", max_rounds, low=1)
     workers = check_int("workers", workers, low=1)
-    if folds is not None:
-        folds = check_int("folds", folds, low=2)
+    folds = check_folds(folds)
     if time_budget is not None:
         time_budget = float(check_in_range("time_budget", time_budget, low=0.0,
                                            closed="neither"))
@@ -200,13 +206,16 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     budget = Budget(time_budget, _spent(run_dir) if resume else 0.0)  # data preparation counts
     data = prepare_data(config) if data is None else data
     small = search_data(data, config.seed)
+    k, judged_by = resolve_folds(folds, data)
     with Runner(workers, data=small) as runner:
         state = Rounds(config, run_dir, data, tol=tol, budget=budget,
                        runner=runner, small=small,
                        console=Console(stderr=True) if verbose else None,
-                       max_rounds=max_rounds, folds=folds)
+                       max_rounds=max_rounds, folds=k)
+        if judged_by:
+            state.say(judged_by)
         _loop(state, max_rounds, resume)
-    return _finish(state, targets)
+    return _finish(state, targets, judged_by)
 
 
 def _spent(run_dir: Path) -> float:
@@ -260,7 +269,7 @@ def _more_data(state: Rounds) -> dict | None:
                               deadline=state.budget.deadline())
 
 
-def _finish(state: Rounds, targets: dict) -> RecipeResult:
+def _finish(state: Rounds, targets: dict, judged_by: str = "") -> RecipeResult:
     """Save the accepted model like a run, with recipe.json and the report."""
     acc = state.accepted
     run_dir = prepare_run_dir(state.run_dir, force=True)  # checked before training
@@ -274,12 +283,14 @@ def _finish(state: Rounds, targets: dict) -> RecipeResult:
                           metrics=acc.metrics, diagnosis=diag,
                           start=state.budget.start)
     more = _more_data(state)
-    narrative = [r.narrative for r in state.rounds]
+    narrative = [judged_by] if judged_by else []
+    narrative += [r.narrative for r in state.rounds]
     narrative += [f"warning: {w}" for w in state.warnings]
     narrative += [more["text"]] if more else []
     narrative.append(f"best: round {acc.n} with dev error {acc.metrics['dev_error']:.1%}")
     result = RecipeResult(state.rounds, narrative, acc.n, run_result, acc.config,
-                          state.stop_reason, state.tried, targets, state.warnings, more)
+                          state.stop_reason, state.tried, targets, state.warnings, more,
+                          state.folds, judged_by)
     result.result.extra["recipe"] = {"best_round": acc.n, "rounds": len(state.rounds)}
     write_json_atomic(run_dir / rundir.RECIPE, result.to_dict())
     write_report(run_dir)

@@ -129,14 +129,17 @@ def beats(new: float, old: float, n_dev: int) -> tuple[bool, float]:
     return bool(new < old - threshold), threshold
 
 
-def dev_set_warning(p: float, n_dev: int) -> str | None:
-    """A warning when the dev set is too small to tell models apart (noise above 1 point)."""
+def dev_set_warning(p: float, n_dev: int, folds: int | None = None) -> str | None:
+    """A warning when the dev set is too small to tell models apart (noise above 1 point);
+    ``folds``: the changes were judged by that many folds of cross-validation instead."""
     threshold = dev_noise(p, n_dev)
     if threshold <= _SMALL_DEV:
         return None
+    advice = (f"the recipe judged its changes by {folds}-fold cross-validation instead"
+              if folds else "use a bigger dev set or cross-validation (folds)")
     return (f"the dev set has {n_dev} examples: one example is {1 / n_dev:.1%} of dev error "
             f"and differences under {threshold:.1%} are noise, too small to tell models "
-            "apart; use a bigger dev set or cross-validation (folds)")
+            f"apart; {advice}")
 
 
 def more_data_gain(sizes: Sequence[int], dev_errors: Sequence[float]) -> float | None:

@@ -182,6 +182,10 @@ class Rounds:
         if deadline is not None and n < self.max_rounds:  # half of what is left at most:
             now = time.perf_counter()                     # a step always gets its turn
             deadline = min(deadline, now + 0.5 * max(deadline - now, 0.0))
+        cv_deadline = deadline
+        if deadline is not None and self.folds:  # the round, then k folds of about its size
+            now = time.perf_counter()
+            deadline = now + max(deadline - now, 0.0) / (self.folds + 1)
         try:
             net, trainer = fit(_round_checkpoints(cfg), self.data, checkpoint_dir=ckpt,
                                resume=resume,
@@ -200,8 +204,12 @@ class Rounds:
         best_train = min(r["train_error"] for r in rows)  # bias: the best fit it reached
         stopped = any(e["kind"] == "early_stopping" for e in trainer.history.events)
         if self.folds:  # judged by k-fold cross-validation over the pooled train + dev sets
-            metrics["cv_error"], self.n_judge = cross_validated_error(cfg, self.data,
-                                                                      self.folds)
+            cv_cfg = cfg  # a round cut by the budget: its folds train as many epochs as it did
+            if any(e["kind"] == "budget" for e in trainer.history.events):
+                cv_cfg = dataclasses.replace(cfg, training=dataclasses.replace(
+                    cfg.training, epochs=max(1, trainer.epoch)))
+            metrics["cv_error"], self.n_judge = cross_validated_error(
+                cv_cfg, self.data, self.folds, deadline=cv_deadline)
         diag = diagnose(train_error=best_train, dev_error=metrics["dev_error"],
                         human_error=cfg.data.human_error, test_error=metrics["test_error"],
                         **self.tolerances(metrics["dev_error"]))
@@ -220,7 +228,7 @@ class Rounds:
         """Is the change kept? (None for the baseline), the note saying why, the threshold."""
         if step is None:
             self.accepted = model
-            warning = dev_set_warning(model.metrics["dev_error"], self.n_dev)
+            warning = dev_set_warning(model.metrics["dev_error"], self.n_dev, self.folds)
             if warning:
                 self.warnings.append(warning)
             return None, "", 0.0

@@ -21,6 +21,7 @@ from deeprecipe.cli._common import (
     out,
     parse_assignments,
 )
+from deeprecipe.errors import DeepRecipeError
 
 
 @app.command()
@@ -192,8 +193,10 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
            = None,
            workers: Annotated[int, typer.Option(help="Processes for the short searches.")]
            = 1,
-           folds: Annotated[int | None, typer.Option(
-               help="Judge changes by k-fold cross-validation (small data).")] = None,
+           folds: Annotated[str, typer.Option(
+               help="Judge changes by k-fold cross-validation: auto (5 folds when the dev "
+                    "set has < 1,000 examples), a number k >= 2, or 1 (the dev set).")]
+           = "auto",
            bias_target: Annotated[float | None, typer.Option(
                help="Largest acceptable avoidable bias, a fraction (default: twice the dev "
                     "set's noise, at least 0.005).")] = None,
@@ -210,14 +213,26 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
     from deeprecipe.basic_recipe.loop import recipe as run_recipe  # loaded on use: keeps the
     from deeprecipe.runs.budget import parse_budget  # CLI fast
 
+    k = _parse_folds(folds)
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
     rounds = rounds or (5 if budget is None else 50)
     result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force,
-                        resume=resume, workers=workers, folds=folds,
+                        resume=resume, workers=workers, folds=k,
                         bias_target=bias_target, variance_target=variance_target,
                         time_budget=None if budget is None else parse_budget(budget))
     _print_recipe(result, run_dir, quiet)
+
+
+def _parse_folds(text: str) -> int | str:
+    """--folds: "auto" or an int >= 1; DeepRecipeError (one line, exit 2) otherwise."""
+    value = text.strip().lower()
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise DeepRecipeError(f"--folds takes auto, 1 (judge on the dev set) or a number k >= 2 "
+                              f"(k-fold cross-validation), got {text!r}")
+    return int(value)
 
 
 def _print_recipe(result, run_dir: Path, quiet: bool) -> None:
