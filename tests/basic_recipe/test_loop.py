@@ -23,6 +23,7 @@ from deeprecipe.runs.config import (
     DataConfig,
     ModelConfig,
     OptimizerConfig,
+    SplitConfig,
     TrainingConfig,
     load_config,
 )
@@ -183,6 +184,15 @@ def test_auto_folds_need_every_class_in_every_fold(tmp_path):
                                X_dev=data.X_dev[dev], y_dev=data.y_dev[dev])
     assert resolve_folds("auto", data) == (None, "")
     assert resolve_folds(3, data)[0] == 3 and resolve_folds(1, data) == (None, "")
+
+
+def test_auto_folds_skip_a_small_dev_set_cut_from_big_data():
+    config = dataclasses.replace(_config("moons", [8], 2), data=DataConfig(
+        dataset="moons", n_samples=30_000), split=SplitConfig(dev=500, test=500))
+    data = prepare_data(config, check_distribution=False)
+    assert len(data.y_dev) == 500 and resolve_folds("auto", data) == (None, "")
+    small = dataclasses.replace(data, X_train=data.X_train[:2000], y_train=data.y_train[:2000])
+    assert resolve_folds("auto", small)[0] == 5
 
 
 @pytest.mark.parametrize("folds", [0, -2, 2.5, "five", True])

@@ -6,9 +6,10 @@ fresh network trained on the other k - 1. The cross-validated error counts every
 pooled example once, so its noise is sqrt(p (1 - p) / m), not sqrt(p (1 - p) / n_dev).
 
 ``folds="auto"`` (the default) uses AUTO_FOLDS folds when the dev set has fewer than
-AUTO_MAX_DEV examples: there the dev set's noise (0.74 points at 2% error on 359 digits) hides
-the changes the recipe tries, while k more trainings of a model on a few thousand rows are
-cheap. ``folds=1`` judges on the dev set alone.
+AUTO_MAX_DEV examples (and train + dev at most AUTO_MAX_POOLED): there the dev set's noise
+(0.74 points at 2% error on 359 digits) hides the changes the recipe tries, while k more
+trainings of a model on a few thousand rows are cheap. ``folds=1`` judges on the dev set
+alone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = ["cross_validated_error", "check_folds", "resolve_folds", "AUTO_FOLDS"
 
 AUTO_FOLDS = 5       # folds of "auto"
 AUTO_MAX_DEV = 1000  # dev examples below which "auto" cross-validates
+AUTO_MAX_POOLED = 20_000  # train + dev examples above which "auto" never does (k trainings)
 
 
 def check_folds(folds) -> int | str | None:
@@ -42,12 +44,13 @@ def check_folds(folds) -> int | str | None:
 def resolve_folds(folds: int | str | None, data: PreparedData) -> tuple[int | None, str]:
     """(k or None, why): what ``check_folds``'s value means for ``data``.
 
-    "auto": AUTO_FOLDS when the dev set has fewer than AUTO_MAX_DEV examples and every class
-    has at least AUTO_FOLDS of the pooled train + dev examples (stratified folds need one per
-    fold); else None. 1 and None: None."""
+    "auto": AUTO_FOLDS when the dev set has fewer than AUTO_MAX_DEV examples, train + dev
+    at most AUTO_MAX_POOLED (a small dev set cut from big data is the user's choice) and
+    every class has at least AUTO_FOLDS of the pooled train + dev examples (stratified folds
+    need one per fold); else None. 1 and None: None."""
     n_dev = len(data.y_dev)
     if folds == "auto":
-        if n_dev >= AUTO_MAX_DEV:
+        if n_dev >= AUTO_MAX_DEV or n_dev + len(data.y_train) > AUTO_MAX_POOLED:
             return None, ""
         if data.task == "classification":
             pooled = np.concatenate([np.asarray(data.y_train), np.asarray(data.y_dev)])
