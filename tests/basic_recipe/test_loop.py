@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from _data import DATA
 
+from deeprecipe.basic_recipe import rounds, steps
 from deeprecipe.basic_recipe.folds import resolve_folds
 from deeprecipe.basic_recipe.loop import RecipeResult, recipe, resume_recipe
 from deeprecipe.basic_recipe.readings import READINGS, dev_noise, more_data_gain
@@ -200,6 +201,27 @@ def test_bad_folds_fail_early(folds, tmp_path):
     with pytest.raises(DeepRecipeError, match="folds must be 'auto', 1"):
         recipe(_config("digits", [2], 5), tmp_path / "x", folds=folds)
     assert not (tmp_path / "x").exists()
+
+
+def test_the_architecture_search_step_is_trained_and_judged_like_any_step(tmp_path,
+                                                                          monkeypatch):
+    """With the problem's own steps spent, a random search picks the next candidate."""
+    monkeypatch.setattr(steps, "BIAS_ACTIONS", ())
+    monkeypatch.setattr(steps, "VARIANCE_ACTIONS", ())
+    monkeypatch.setattr(rounds, "ARCHITECTURE_TRIALS", 4)
+    result, doc = _run(_config("digits", [4], 20), tmp_path / "run", max_rounds=2)
+    first, second = doc["rounds"]
+    search = second["evidence"]["architecture_search"]
+    assert first["decision"].startswith("a random search over the architecture")
+    assert [t["params"] for t in search["trials"]][0] == {} and len(search["trials"]) == 5
+    picked = search["picked"]
+    assert second["changes"]["model.hidden_layer_sizes"]["to"] == \
+        picked["hidden_layer_sizes"] != [4]
+    assert "alpha_search" not in second["evidence"]  # α was one of the searched dimensions
+    assert second["evidence"]["learning_rate"] == picked["learning_rate"]
+    assert doc["tried"][-1]["action"] == "search"
+    assert (tmp_path / "run" / "rounds" / "02" / "search.json").is_file()
+    assert doc["stop_reason"] in ("max_rounds=2 reached", "both gaps are under the targets")
 
 
 def test_the_budget_stops_training_with_the_best_model_so_far(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from deeprecipe.basic_recipe.readings import read_curve
-from deeprecipe.basic_recipe.steps import VARIANCE_ACTIONS, next_step
+from deeprecipe.basic_recipe.steps import SEARCH_ACTIONS, VARIANCE_ACTIONS, next_step
 from deeprecipe.runs.config import Config, ModelConfig
 from deeprecipe.runs.diagnosis import diagnose
 
@@ -62,7 +62,18 @@ def test_variance_steps_come_in_the_notes_order_data_then_regularization_then_bi
         if step.kind == "wider_dropout":  # a bigger network with at most keep_prob 0.8
             assert step.config.model.hidden_layer_sizes == [256, 128]
             assert step.config.model.keep_prob == 0.8
-    assert tuple(kinds) == VARIANCE_ACTIONS == ("augment", "regularize", "wider_dropout")
+    assert tuple(kinds) == VARIANCE_ACTIONS + SEARCH_ACTIONS == (
+        "augment", "regularize", "wider_dropout", "search")  # the search when they are spent
+
+
+def test_the_search_is_the_last_step_for_bias_too_and_needs_hidden_layers():
+    diag = diagnose(train_error=0.10, dev_error=0.11, human_error=0.0)
+    failed = {"longer", "wider", "deeper", "adam"}
+    step = next_step(_config([64, 32]), diag, PLATEAU, _data(5000), failed, 50)
+    assert step.kind == "search" and step.problem == "bias" and step.config is None
+    assert next_step(_config([64, 32]), diag, PLATEAU, _data(5000), failed | {"search"},
+                     50) is None
+    assert next_step(_config([]), diag, PLATEAU, _data(5000), failed, 50) is None
 
 
 @pytest.mark.parametrize("image_shape", [None, (8, 8), (15, 40, 3)])

@@ -28,7 +28,14 @@ from deeprecipe.basic_recipe.readings import (
     dev_set_warning,
     read_curve,
 )
-from deeprecipe.basic_recipe.searches import alpha_search, regularization_search, regularized
+from deeprecipe.basic_recipe.searches import (
+    ARCHITECTURE_TRIALS,
+    alpha_search,
+    architecture_search,
+    picked_by_search,
+    regularization_search,
+    regularized,
+)
 from deeprecipe.basic_recipe.steps import Step, next_step
 from deeprecipe.errors import DivergenceError
 from deeprecipe.optimize import checkpoints
@@ -141,31 +148,28 @@ class Rounds:
             time.perf_counter() + 0.25 * self.budget.left
 
     def prepare(self, n: int, step: Step | None) -> tuple[Step | None, Config, dict]:
-        """The searches before round ``n`` trains: the variance step's, then α's.
+        """The searches before round ``n`` trains: the step's own (regularize, search), then
+        α's (which the architecture search already covers).
 
         Returns (the step, completed; None if its search found nothing better, the config to
         train, the searches' evidence)."""
         evidence: dict = {}
         cfg = self.config if step is None else (step.config or self.accepted.config)
         epochs = _search_epochs(cfg, self.small)
-        if step is not None and step.config is None:  # regularize: a small search completes it
-            found = regularization_search(
-                self.runner, cfg, self.small, len(self.data.X_train), round_=n,
-                epochs=min(3 * epochs, max(2, cfg.training.epochs // 2)),
-                cache=self._dir(n) / rundir.ROUND_REGULARIZATION,
-                deadline=self._search_deadline()) if self._searching() else None
-            evidence["regularization_search"] = found
-            done = None if found is None else regularized(cfg, found)
+        if step is not None and step.config is None:  # a search completes the step
+            key, found, done = self._step_search(n, step, cfg, epochs)
+            evidence[key] = found
             if done is None:
                 self.tried.append({"round": n, "action": step.kind, "text": step.text,
                                    "helped": False})
                 self.failed.add(step.kind)
-                self.say(f"round {n}: the regularization search " + (
+                self.say(f"round {n}: the {key.replace('_', ' ')} " + (
                     "found nothing better" if found else "has no time left in the budget"))
                 return None, cfg, evidence
             step = dataclasses.replace(step, config=done[0], changes=done[1], text=done[2])
             cfg = done[0]
-        if (step is None or step.problem != "alpha") and self._searching():
+        if (step is None or step.problem != "alpha" and step.kind != "search") and \
+                self._searching():
             found = alpha_search(self.runner, cfg, self.small, epochs=epochs, round_=n,
                                  cache=self._dir(n) / rundir.ROUND_ALPHA,
                                  deadline=self._search_deadline())
@@ -174,6 +178,32 @@ class Rounds:
                 cfg = dataclasses.replace(cfg, optimizer=dataclasses.replace(
                     cfg.optimizer, learning_rate=found["picked"]))
         return step, cfg, evidence
+
+    def _step_search(self, n: int, step: Step, cfg: Config, epochs: int
+                     ) -> tuple[str, dict | None, tuple | None]:
+        """(evidence key, the search's record or None without budget, (config, changes,
+        text) of its pick or None) for a step that a search completes."""
+        epochs = min(3 * epochs, max(2, cfg.training.epochs // 2))
+        if not self._searching():
+            found = None
+        elif step.kind == "search":  # the last step: half of the budget left may go to it
+            deadline = None if self.budget.total is None else \
+                time.perf_counter() + 0.5 * self.budget.left
+            found = architecture_search(self.runner, cfg, self.small, epochs=epochs,
+                                        round_=n, seed=self.config.seed, deadline=deadline,
+                                        n_trials=ARCHITECTURE_TRIALS,
+                                        cache=self._dir(n) / rundir.ROUND_SEARCH)
+            done = None if found is None else picked_by_search(
+                cfg, found, f"architecture picked by a random search of "
+                            f"{sum(t['status'] == 'complete' for t in found['trials'])} trials")
+            return "architecture_search", found, done
+        else:
+            found = regularization_search(
+                self.runner, cfg, self.small, len(self.data.X_train), round_=n, epochs=epochs,
+                cache=self._dir(n) / rundir.ROUND_REGULARIZATION,
+                deadline=self._search_deadline())
+        key = "architecture_search" if step.kind == "search" else "regularization_search"
+        return key, found, None if found is None else regularized(cfg, found)
 
     def train(self, n: int, cfg: Config, step: Step | None, resume: bool) -> Model:
         """Train round ``n`` (resumed from its checkpoints) and read it."""
@@ -258,7 +288,9 @@ class Rounds:
                               self.config.training.epochs, bias_pays=self.bias_pays,
                               human_given=self.human_given)
         if following is None:
-            self.stop_reason = "no automatic step left; next: more data or an architecture search"
+            self.stop_reason = "no automatic step left; next: " + (
+                "more data, or a longer search with `deeprecipe tune`" if "search" in
+                {t["action"] for t in self.tried} else "more data or an architecture search")
         return following
 
     def decide(self, model: Model, step: Step | None, evidence: dict, seconds: float,

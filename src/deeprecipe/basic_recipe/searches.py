@@ -1,5 +1,6 @@
-"""The recipe's short searches on the caviar runner: α for every candidate network, and the
-L2 λ and keep_prob of a variance step.
+"""The recipe's short searches on the caviar runner: α for every candidate network, the
+L2 λ and keep_prob of a variance step, and the random search over the architecture that
+comes when the steps are spent.
 
 The trials train on a seeded subset of the data (at most 10,000 training and 5,000 dev rows:
 α and the regularization strength carry over, and the trials stay short) and run in parallel
@@ -21,8 +22,12 @@ from deeprecipe.basic_recipe.steps import set_knobs
 from deeprecipe.runs.config import Config, config_to_dict
 from deeprecipe.runs.prepare import PreparedData
 from deeprecipe.tuning.caviar import Runner
+from deeprecipe.tuning.draws import draw
+from deeprecipe.tuning.spaces import IntUniform, LogUniform, Uniform
 
-__all__ = ["search_data", "alpha_search", "regularization_search", "ALPHA_FACTORS"]
+__all__ = ["search_data", "alpha_search", "regularization_search", "architecture_search",
+           "architecture_space", "picked_by_search", "regularized", "ARCHITECTURE_TRIALS",
+           "ALPHA_FACTORS"]
 
 #: α candidates: the current α times 10^k, k = 0, -1/2, 1/2, -1, 1 (a log scale; the nearest
 #: first, in case the budget cuts the search short).
@@ -30,6 +35,10 @@ ALPHA_FACTORS = (1.0, 10 ** -0.5, 10 ** 0.5, 0.1, 10.0)
 _L2_PER_EXAMPLE = (0.001, 0.004, 0.016)  # λ/m on the (λ/2m) Σ‖W‖² scale
 _KEEP_PROBS = (0.9, 0.75, 0.5)
 _MAX_TRAIN, _MAX_DEV = 10_000, 5_000
+ARCHITECTURE_TRIALS = 30  # drawn configurations of an architecture search (the budget may cut it)
+_UNITS = (16, 1024)       # hidden units per layer, log scale
+_LAYERS = (1, 3)
+_KEEP = (0.5, 1.0)        # keep_prob, linear scale
 
 
 def search_data(data: PreparedData, seed: int) -> PreparedData:
@@ -57,10 +66,11 @@ def _trials(runner: Runner, config: Config, candidates: list[dict], epochs: int,
         if deadline is not None and time.perf_counter() > deadline:
             break  # closing the generator cancels the trials not started
     skipped = {"status": "skipped", "dev_error": None, "train_error": None, "curve": {},
+               "dev_cost": None,
                "error": "the search's share of the time budget was spent"}
     results = [done.get(i, {**skipped, "params": job["params"]}) for i, job in enumerate(jobs)]
     return [{"params": r["params"], "status": r["status"], "dev_error": r["dev_error"],
-             "train_error": r["train_error"],
+             "train_error": r["train_error"], "dev_cost": r.get("dev_cost"),
              "final_cost": (r["curve"].get("cost") or [None])[-1], "error": r["error"]}
             for r in results]
 
@@ -138,9 +148,60 @@ def regularization_search(runner: Runner, config: Config, data: PreparedData,
 def regularized(config: Config, found: dict) -> tuple[Config, dict, str] | None:
     """The config with the search's pick, its changes and a sentence (None: nothing beat
     the unchanged config)."""
+    return picked_by_search(config, found, "regularized by a small search")
+
+
+def architecture_space(config: Config) -> dict:
+    """The search's space, each on its scale: α ~ α0 · 10^U(-1, 1), hidden units
+    ~ 2^U(log2 16, log2 1024) (rounded), layers ~ U{1, 2, 3}, keep_prob ~ U(0.5, 1)."""
+    lr = config.optimizer.learning_rate
+    return {"learning_rate": LogUniform(lr / 10, min(lr * 10, 1.0)),
+            "hidden_units": IntUniform(*_UNITS, log=True), "n_layers": IntUniform(*_LAYERS),
+            "keep_prob": Uniform(*_KEEP)}
+
+
+def architecture_search(runner: Runner, config: Config, data: PreparedData, *, epochs: int,
+                        round_: int, seed: int, n_trials: int = ARCHITECTURE_TRIALS,
+                        cache: Path | None = None, deadline: float | None = None) -> dict:
+    """A random search (``architecture_space``, trial i drawn from (seed, round, i) alone) with
+    the unchanged config as trial 0. It proposes the trial with the lowest dev error (then
+    the lower dev cost), unless that is the unchanged config; the round that trains the
+    proposal is judged like any step, so the search itself applies no noise threshold.
+
+    Returns {"name": "search", "epochs", "space", "trials", "picked": {knob: value} or {},
+    "threshold"}.
+    """
+    space = architecture_space(config)
+    candidates = [{}] + [draw(space, seed, round_, n_trials, i) for i in range(n_trials)]
+    candidates[1:] = [{**c, "keep_prob": round(c["keep_prob"], 2),
+                       "learning_rate": float(f"{c['learning_rate']:.3g}")}
+                      for c in candidates[1:]]
+
+    def run() -> dict:
+        trials = _trials(runner, config, candidates, epochs, round_, deadline)
+        ok = [i for i, t in enumerate(trials) if t["status"] == "complete"]
+        best = min(ok, key=lambda i: (trials[i]["dev_error"], trials[i]["dev_cost"] or 0.0,
+                                      i), default=0)
+        params = trials[best]["params"]
+        picked = {} if best == 0 else {
+            "hidden_layer_sizes": [params["hidden_units"]] * params["n_layers"],
+            "keep_prob": params["keep_prob"], "learning_rate": params["learning_rate"]}
+        return {"name": "search", "epochs": epochs,
+                "space": {k: d.to_dict() for k, d in space.items()}, "trials": trials,
+                "picked": picked, "threshold": _ties(trials, len(data.y_dev))[1]}
+
+    return _cached(cache, run)
+
+
+def picked_by_search(config: Config, found: dict, what: str) -> tuple[Config, dict, str] | None:
+    """The config with a search's pick, its changes and a sentence (None: nothing picked)."""
     if not found["picked"]:
         return None
     changes: dict = {}
     new = set_knobs(config, found["picked"], changes)
-    text = ", ".join(f"{k} {c['from']:g} → {c['to']:g}" for k, c in changes.items())
-    return new, changes, f"regularized by a small search: {text}"
+    text = ", ".join(f"{k} {_show(c['from'])} → {_show(c['to'])}" for k, c in changes.items())
+    return new, changes, f"{what}: {text}"
+
+
+def _show(value) -> str:
+    return f"{value:g}" if isinstance(value, float | int) else str(value)

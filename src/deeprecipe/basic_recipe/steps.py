@@ -10,7 +10,10 @@ Which step comes next depends on the curve reading and the diagnosis of the acce
 - high variance, in the notes' order: more data (for images of at least 16 x 16 pixels,
   augmented copies: crops and noise), then regularization (L2 λ and keep_prob picked by a
   small search, ``searches.regularization_search``), then the architecture: a wider network
-  with dropout.
+  with dropout;
+- when the steps for the problem are spent: a random search over the architecture and its
+  regularization (hidden units, layers, keep_prob and α on their scales,
+  ``searches.architecture_search``), the notes' tuning, with the budget that is left.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from deeprecipe.runs.diagnosis import Diagnosis
 from deeprecipe.runs.knobs import BY_NAME, apply
 from deeprecipe.runs.prepare import PreparedData
 
-__all__ = ["BIAS_ACTIONS", "VARIANCE_ACTIONS", "ALPHA_ACTIONS", "Step", "propose", "next_step",
-           "set_knobs"]
+__all__ = ["BIAS_ACTIONS", "VARIANCE_ACTIONS", "ALPHA_ACTIONS", "SEARCH_ACTIONS", "Step",
+           "propose", "next_step", "set_knobs"]
 
 #: The steps the recipe can take, per problem.
 BIAS_ACTIONS = ("longer", "wider", "deeper", "adam")
 VARIANCE_ACTIONS = ("augment", "regularize", "wider_dropout")
 ALPHA_ACTIONS = ("lower_alpha",)
+SEARCH_ACTIONS = ("search",)  # after the problem's own steps, for either problem
 
 _MAX_UNITS, _MAX_LAYERS, _MAX_EPOCHS = 1024, 6, 100_000
 _LARGE_DATA = 10_000  # training examples from which a wider step quadruples the units
@@ -126,6 +130,11 @@ def propose(kind: str, config: Config, data: PreparedData, base_epochs: int,
         if not config.model.hidden_layer_sizes:
             return None
         return None, {}, "regularization picked by a small search (L2 λ, keep_prob)"
+    if kind == "search":
+        if not config.model.hidden_layer_sizes:
+            return None
+        return None, {}, ("a random search over the architecture and its regularization "
+                          "(hidden units, layers, keep_prob, α)")
     if kind == "augment":  # a one-pixel crop moves an 8x8 digit by an eighth of its width
         if data.image_shape is None or min(data.image_shape[:2]) < _MIN_AUGMENT_SIDE or \
                 config.regularization.augment:
@@ -162,6 +171,8 @@ def next_step(config: Config, diag: Diagnosis, reading: CurveReading | None,
         kinds += [(k, "bias") for k in order]
     if problem == "variance" or (problem == "bias" and diag.verdict != "high_bias"):
         kinds += [(k, "variance") for k in VARIANCE_ACTIONS]
+    if problem is not None:
+        kinds += [(k, problem) for k in SEARCH_ACTIONS]
     for kind, why in kinds:
         if kind in failed:
             continue

@@ -41,6 +41,7 @@ RECIPE_ARGS_NAME = "recipe_args.json"
 RECIPE_ARGS = f"{ROUNDS}/{RECIPE_ARGS_NAME}"  # the recipe's baseline and options, to resume
 ROUND_ALPHA = "alpha.json"        # in ROUNDS/NN: the round's α search
 ROUND_REGULARIZATION = "regularization.json"  # in ROUNDS/NN: its L2 / keep_prob search
+ROUND_SEARCH = "search.json"      # in ROUNDS/NN: its random search over the architecture
 RECIPE_CLOCK = f"{ROUNDS}/clock.json"  # seconds of the budget spent, for a resumed recipe
 PANDA = "panda.json"              # a babysat model's branches, chunks and events
 BRANCHES = "branches"
