@@ -224,6 +224,18 @@ def test_the_architecture_search_step_is_trained_and_judged_like_any_step(tmp_pa
     assert doc["stop_reason"] in ("max_rounds=2 reached", "both gaps are under the targets")
 
 
+def test_the_architecture_search_needs_time_for_a_whole_round_after_it(tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setattr(steps, "BIAS_ACTIONS", ())
+    monkeypatch.setattr(steps, "VARIANCE_ACTIONS", ())
+    config = _config("digits", [4], 100_000)  # round 1 takes half the budget
+    result, doc = _run(config, tmp_path / "run", time_budget=4.0)
+    assert len(doc["rounds"]) == 1 and doc["tried"] == [
+        {"round": 2, "action": "search", "text": doc["rounds"][0]["decision"],
+         "helped": False}]
+    assert not (tmp_path / "run" / "rounds" / "02" / "search.json").exists()
+
+
 def test_the_budget_stops_training_with_the_best_model_so_far(tmp_path):
     config = _config("digits", [64, 32], 100_000)  # only the budget can end this
     result, doc = _run(config, tmp_path / "run", time_budget=4.0)

@@ -142,6 +142,12 @@ class Rounds:
         """Short searches only while at least a quarter of the budget is left."""
         return self.budget.total is None or self.budget.left > 0.25 * self.budget.total
 
+    def _search_fits(self) -> bool:
+        """Time for the architecture search and a whole round after it: at least twice the
+        accepted round's seconds left (a candidate cut short by the budget cannot win)."""
+        return self.budget.total is None or \
+            self.budget.left >= 2.0 * self.rounds[self.accepted.n - 1].seconds
+
     def _search_deadline(self) -> float | None:
         """A search may take a quarter of the budget left."""
         return None if self.budget.total is None else \
@@ -184,7 +190,7 @@ class Rounds:
         """(evidence key, the search's record or None without budget, (config, changes,
         text) of its pick or None) for a step that a search completes."""
         epochs = min(3 * epochs, max(2, cfg.training.epochs // 2))
-        if not self._searching():
+        if not self._searching() or step.kind == "search" and not self._search_fits():
             found = None
         elif step.kind == "search":  # the last step: half of the budget left may go to it
             deadline = None if self.budget.total is None else \

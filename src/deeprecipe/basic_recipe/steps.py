@@ -164,8 +164,8 @@ def next_step(config: Config, diag: Diagnosis, reading: CurveReading | None,
     problem = _problem(diag, bias_pays, human_given)
     if problem == "bias":
         order = list(BIAS_ACTIONS)
-        if reading is None or reading.kind != "not_converged" or \
-                reading.evidence.get("stopped_early"):
+        if "longer" in order and (reading is None or reading.kind != "not_converged" or
+                                  reading.evidence.get("stopped_early")):
             order.remove("longer")
             order.insert(2, "longer")  # a bigger network first when J has levelled off
         kinds += [(k, "bias") for k in order]
