@@ -14,7 +14,7 @@ import pytest
 from _cli import _env, assert_one_line_error, cli, cli_many
 from _holder import held_elsewhere
 
-from deeprecipe.errors import DeepRecipeError
+from deeprecipe.errors import CheckpointError, DeepRecipeError
 from deeprecipe.optimize import checkpoints
 from deeprecipe.optimize.callbacks import Callback
 from deeprecipe.persistence import load
@@ -308,3 +308,23 @@ def test_every_writer_refuses_a_babysat_directory_another_process_holds(tmp_path
         assert nudge(tmp_path, scale_learning_rate=0.5)["running"] is False  # only queued
     assert files() == before
     assert len(resume(tmp_path, chunks=1).history) == 2  # free again: the nudge applies
+
+
+def test_a_corrupt_branch_checkpoint_is_one_line_for_rollback_status_and_resume(tmp_path):
+    babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=1)
+    chunks = json.loads((tmp_path / "panda.json").read_text())["branches"]["main"]["chunks"]
+    first, last = (tmp_path / chunks[k]["checkpoint"] for k in ("1", "2"))
+    for path in (first, last):
+        meta = json.loads(path.read_text())
+        meta["history"]["events"] = "none"
+        path.write_text(json.dumps(meta))
+    wrong = "the checkpoint's history.events must be a list, got 'none'"
+    for call, path in ((lambda: rollback(tmp_path, chunk=1), first),
+                       (lambda: status(tmp_path), last),
+                       (lambda: resume(tmp_path, chunks=1), last)):
+        with pytest.raises(CheckpointError) as info:
+            call()
+        assert str(info.value) == f"{path}: {wrong}"
+    state = json.loads((tmp_path / "panda.json").read_text())
+    assert sorted(state["branches"]) == ["main"] and state["running"] is None
+    assert sorted(p.name for p in (tmp_path / "branches").iterdir()) == ["main"]

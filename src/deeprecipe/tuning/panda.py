@@ -26,7 +26,12 @@ from pathlib import Path
 
 from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe._validation import check_in_range, check_int
-from deeprecipe.errors import ConfigError, DeepRecipeError, InvalidValueError
+from deeprecipe.errors import (
+    CheckpointError,
+    ConfigError,
+    DeepRecipeError,
+    InvalidValueError,
+)
 from deeprecipe.optimize import checkpoints
 from deeprecipe.optimize.callbacks import Callback
 from deeprecipe.optimize.history import History
@@ -262,14 +267,14 @@ def _rollback(run_dir: Path, state: dict, chunk: int) -> dict:
     name = f"b{n}"
     entry = src["chunks"][str(chunk)]
     source = run_dir / entry["checkpoint"]
+    meta, history = _checkpoint(source)  # a corrupt one is named before anything is copied
     target = run_dir / rundir.BRANCHES / name / rundir.CHECKPOINTS / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source.with_suffix(".npz"), target.with_suffix(".npz"))
-    meta = load_json(source.with_suffix(".json"))
     message = f"rolled back to chunk {chunk} of branch {parent!r} (epoch {entry['epoch']})"
-    meta["history"]["events"].append({"epoch": entry["epoch"], "step": 0, "kind": "rollback",
-                                      "message": message, "from_branch": parent,
-                                      "chunk": chunk})
+    history.events.append({"epoch": entry["epoch"], "step": 0, "kind": "rollback",
+                           "message": message, "from_branch": parent, "chunk": chunk})
+    meta["history"] = history.to_dict()
     write_json_atomic(target.with_suffix(".json"), meta)  # last: the checkpoint is complete
     chunks = {c: e for c, e in src["chunks"].items() if int(c) < chunk}
     chunks[str(chunk)] = {"checkpoint": str(target.relative_to(run_dir)),
@@ -286,6 +291,19 @@ def _rollback(run_dir: Path, state: dict, chunk: int) -> dict:
     _save_run(run_dir, cfg, data, net, trainer)
     return {"branch": name, "parent": parent, "chunk": chunk, "epoch": entry["epoch"],
             "message": message}
+
+
+def _checkpoint(path: Path) -> tuple[dict, History]:
+    """(metadata, history) of a branch's checkpoint; CheckpointError naming the file."""
+    path = path.with_suffix(".json")
+    meta = load_json(path)
+    try:
+        if not isinstance(meta, dict):
+            raise CheckpointError("the checkpoint must be a JSON table, got "
+                                  f"{type(meta).__name__}")
+        return meta, History.from_dict(meta.get("history"), what="the checkpoint's history")
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
 
 
 def _carry_nudges(run_dir: Path, state: dict, parent: str, name: str) -> int:
@@ -311,7 +329,7 @@ def status(run_dir: str | Path) -> dict:
     branches = {}
     for name, b in state["branches"].items():
         _, entry = _last_chunk(b)
-        hist = (load_json(run_dir / entry["checkpoint"])["history"] if entry
+        hist = (_checkpoint(run_dir / entry["checkpoint"])[1].to_dict() if entry
                 else {"epochs": [], "events": []})
         branches[name] = {"parent": b["parent"], "from_chunk": b["from_chunk"],
                           "chunks": b["chunks"], "epochs": hist["epochs"],
