@@ -137,7 +137,7 @@ def _open(run_dir: Path, state: dict, callbacks=(), verbose: bool = False):
                            callbacks=(*callbacks, NudgeWatcher(
                                run_dir, state["active"],
                                lambda kind, message, **extra: event(state, kind, message,
-                                                                     **extra))))
+                                                                    **extra))))
     _, entry = _last_chunk(branch)
     if entry is not None:
         trainer.resume(run_dir / entry["checkpoint"])  # nudged values come back with it
