@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
 import pytest
+from _holder import held_elsewhere
 
 from deeprecipe import data as dd
+from deeprecipe import workflows
 from deeprecipe.errors import DataError, DeepRecipeError
 from deeprecipe.runs.build import build_network, fit
 from deeprecipe.runs.config import config_from_dict, load_config
 from deeprecipe.runs.evaluate import evaluate
 from deeprecipe.runs.prepare import prepare_data
+from deeprecipe.runs.locks import RunDirBusyError
 from deeprecipe.runs.rundir import RUN_FILES, prepare_run_dir
 from deeprecipe.workflows import gradcheck_for, run
 
@@ -301,3 +305,22 @@ def test_an_npz_with_its_own_test_set_keeps_it_as_the_test_set(tmp_path):
     assert data.X_test is None and (len(data.X_train), len(data.X_dev)) == (120, 50)
     np.testing.assert_allclose(data.X_dev, data.standardizer.transform(X_test.astype(np.float32)))
     assert "the file's test set as the dev set" in data.split_summary["mode"]
+
+
+def test_a_run_that_loses_the_race_for_a_new_directory_leaves_it_to_the_winner(tmp_path,
+                                                                               monkeypatch):
+    """Two runs start on one new directory; the other takes its lock while this one loads
+    the data: this one is refused and must not delete the directory the winner works in."""
+    run_dir = tmp_path / "new"
+    winner = contextlib.ExitStack()
+
+    def prepare_while_another_run_starts(config, **kwargs):
+        data = prepare_data(config, **kwargs)
+        pid = winner.enter_context(held_elsewhere(run_dir))
+        (run_dir / "theirs.txt").write_text(str(pid))
+        return data
+
+    monkeypatch.setattr(workflows, "prepare_data", prepare_while_another_run_starts)
+    with winner, pytest.raises(RunDirBusyError, match="in use by another deeprecipe process"):
+        run(config_from_dict(tiny()), run_dir, report=False)
+    assert (run_dir / "theirs.txt").is_file()

@@ -28,7 +28,7 @@ from deeprecipe.runs.config import (
     load_config,
 )
 from deeprecipe.runs.finish import RunResult, save_run
-from deeprecipe.runs.locks import check_free, hold_run_dir
+from deeprecipe.runs.locks import RunDirBusyError, check_free, hold_run_dir
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.runs.rundir import prepare_run_dir
 from deeprecipe.tuning.checks import check_search, with_tuning
@@ -52,16 +52,19 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
     deadline = Deadline.from_budget(budget)
     if config.tuning.n_trials > 0:
         check_search(config)
+    run_dir = Path(run_dir)
+    if run_dir.is_dir():  # a live run, babysit or recipe: refused first, --force or not
+        check_free(run_dir)
     run_dir = prepare_run_dir(run_dir, force=force, resume=resume, create=False)
     created = not run_dir.exists()
-    if not created:
-        check_free(run_dir)
     data = prepare_data(config)
     prepare_run_dir(run_dir, force=force, resume=resume)
     try:
         with hold_run_dir(run_dir):
             return _run_in(config, run_dir, data, start, deadline, verbose=verbose,
                            resume=resume, report=report)
+    except RunDirBusyError:  # another process made the directory meanwhile: it is theirs
+        raise
     except DeepRecipeError:
         if created and not (run_dir / rundir.CHECKPOINTS).exists() and \
                 not (run_dir / rundir.STUDY).exists():
@@ -143,9 +146,9 @@ def _resumable(run_dir: Path) -> bool:
 def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = False,
            force: bool = False) -> RunResult | RecipeResult | BabysitResult:
     """Continue what ``run_dir`` holds: a recipe, a babysat model (``chunks`` more; None:
-    what an interrupted session had left, else 1) or a run. ``force`` takes over a babysat
-    directory whose stale ``running`` marker names a pid that another process reuses (a run
-    or a recipe needs none: their lock dies with their process)."""
+    what an interrupted session had left, else 1) or a run. Each holds the directory's lock
+    (RunDirBusyError while another process works there, ``force`` or not); ``force`` only
+    clears a babysat directory's stale ``running`` marker whose pid another process reuses."""
     run_dir = Path(run_dir)
     if (run_dir / rundir.RECIPE_ARGS).exists():
         return resume_recipe(run_dir, verbose=verbose)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _data import DATA
+from _holder import held_elsewhere
 
 from deeprecipe.basic_recipe import rounds, steps
 from deeprecipe.basic_recipe.folds import resolve_folds
@@ -28,6 +29,7 @@ from deeprecipe.runs.config import (
     TrainingConfig,
     load_config,
 )
+from deeprecipe.runs.locks import RunDirBusyError
 from deeprecipe.runs.prepare import prepare_data
 
 FOOTBALL = DATA / "football.npz"
@@ -385,3 +387,16 @@ def test_an_interrupted_recipe_resumes_to_the_same_rounds(digits_small, tmp_path
     assert resumed.result.metrics == pytest.approx(reference["metrics"], rel=0, abs=0)
     with pytest.raises(DeepRecipeError, match="other config"):
         recipe(_config("digits", [4], 20), run_dir, max_rounds=3, resume=True)
+
+
+def test_a_recipe_refuses_a_directory_another_process_works_in(tmp_path):
+    """A live run, babysit or recipe holds the directory: the recipe is refused, --force or
+    not, before it writes anything (its lock is the one run and babysit take)."""
+    run_dir = tmp_path / "r"
+    config = _config("moons", [4], 2)
+    with held_elsewhere(run_dir) as pid:
+        for force in (False, True):
+            with pytest.raises(RunDirBusyError, match=f"in use by another deeprecipe process "
+                                                      f"\\(pid {pid}\\)"):
+                recipe(config, run_dir, max_rounds=1, force=force)
+    assert [p.name for p in run_dir.iterdir()] == [".lock"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
+from _cli import assert_one_line_error, cli
 from typer.testing import CliRunner
 
 from deeprecipe.cli import app
@@ -281,6 +282,16 @@ def _checkpoints(run: Path, edit) -> None:
         _edit_json(path, edit)
 
 
+def _checkpoint_arrays(run: Path, edit) -> None:
+    """Edit the arrays of every checkpoint (what resume reads) and drop the final model."""
+    (run / "model.json").unlink()
+    for path in sorted((run / "checkpoints").glob("epoch-*.npz")):
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files}
+        edit(arrays)
+        np.savez(path, **arrays)
+
+
 HOSTILE_RUN_FILES = {
     "n_out = 10^9": (lambda r: _edit_json(r / "model.json", lambda d: _first_dense(d).update(
         n_out=10**9)), ("evaluate",), "would need"),
@@ -304,6 +315,26 @@ HOSTILE_RUN_FILES = {
         learning_rate="fast")), ("resume",), "learning_rate must be a real number"),
     "deep checkpoint": (lambda r: _checkpoints(r, lambda d: d.update(
         epoch=json.loads("[" * 500 + "]" * 500))), ("resume",), "epoch must be an integer"),
+    "string beta1": (lambda r: _checkpoints(r, lambda d: d["optimizer"].update(beta1="x")),
+                     ("resume",), "the checkpoint's optimizer.beta1 must be a real number, "
+                                  "got 'x'"),
+    "unknown optimizer key": (lambda r: _checkpoints(r, lambda d: d["optimizer"].update(
+        _tmp=None)), ("resume",), "the checkpoint's optimizer must be a table with keys"),
+    "negative schedule lr0": (lambda r: _checkpoints(r, lambda d: d["schedule"].update(lr0=-1)),
+                              ("resume",), "the checkpoint's schedule.lr0 must be > 0.0, got -1"),
+    "history a list": (lambda r: _checkpoints(r, lambda d: d.update(history=[])), ("resume",),
+                       "the checkpoint's history must be a table"),
+    "steps of two lengths": (lambda r: _checkpoints(r, lambda d: d["history"]["steps"][
+        "cost"].pop()), ("resume",), "the checkpoint's history.steps must be lists of one "
+                                     "length"),
+    "early stopping wait a string": (lambda r: _checkpoints(r, lambda d: d["callbacks"][0].update(
+        wait="2")), ("resume",), "the checkpoint's callbacks[0].wait must be an integer"),
+    "NaN weights": (lambda r: _checkpoint_arrays(r, lambda a: a.update({
+        "param/0.W": np.full_like(a["param/0.W"], np.nan)})), ("resume",),
+        "the checkpoint's array 'param/0.W' must be finite, got NaN or inf"),
+    "float64 weights": (lambda r: _checkpoint_arrays(r, lambda a: a.update({
+        "param/0.W": a["param/0.W"].astype(np.float64)})), ("resume",),
+        "the checkpoint's array 'param/0.W' must be float32 of shape (2, 4), got float64"),
 }
 
 
@@ -319,6 +350,17 @@ def test_hostile_run_files(tmp_path, finished_run, case):
         assert "could not be read" in (run / "report.html").read_text()
         return
     assert_refused(*command, run, match=match)
+
+
+def test_resume_of_a_corrupt_checkpoint_is_one_line_on_stderr(tmp_path, finished_run):
+    """The real command line: exit 2, one line on stderr naming the checkpoint file and the
+    field, no traceback (a string β used to pass the load and fail in the first step)."""
+    run = tmp_path / "h"
+    shutil.copytree(finished_run, run)
+    _checkpoints(run, lambda d: d["optimizer"].update(beta1="0.9"))
+    line = assert_one_line_error(cli("resume", run, "-q", cwd=tmp_path))
+    assert line.startswith(f"error: {run / 'checkpoints' / 'epoch-0002.json'}: ")
+    assert line.endswith("the checkpoint's optimizer.beta1 must be a real number, got '0.9'")
 
 
 # -- item 9: a stale "running" marker whose pid another process reuses ---------------------------

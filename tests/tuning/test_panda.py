@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
+from _cli import _env, assert_one_line_error, cli, cli_many
+from _holder import held_elsewhere
 
-from deeprecipe.errors import DeepRecipeError
+from deeprecipe.errors import CheckpointError, DeepRecipeError
 from deeprecipe.optimize import checkpoints
 from deeprecipe.optimize.callbacks import Callback
 from deeprecipe.persistence import load
-from deeprecipe.runs.config import config_from_dict
+from deeprecipe.runs.config import config_from_dict, config_to_dict, dump_config
+from deeprecipe.runs.locks import RunDirBusyError, check_free
 from deeprecipe.tuning import babysit, nudge, resume, rollback, status
 from deeprecipe.tuning import panda
 from deeprecipe.workflows import run
@@ -70,7 +75,7 @@ def test_a_nudge_reaches_a_running_babysit_at_the_next_epoch_boundary(tmp_path):
     try:
         assert gate.reached.wait(timeout=60)
         assert status(tmp_path)["running"] is not None
-        with pytest.raises(DeepRecipeError, match="running"):
+        with pytest.raises(RunDirBusyError, match="in use by another deeprecipe process"):
             rollback(tmp_path, chunk=1)
         sent = nudge(tmp_path, learning_rate=0.002, l2=0.1)
         assert sent["running"] is True
@@ -201,3 +206,125 @@ def test_force_takes_over_from_a_stale_marker_whose_pid_is_reused(tmp_path, unre
     (tmp_path / "panda.json").write_text(json.dumps(state))
     assert len(resume(tmp_path, chunks=1, force=True).history) == 2
     assert status(tmp_path)["running"] is None
+
+
+# -- one writer per directory: a babysit holds the run directory's lock, as run does ----------
+BUSY = "{run_dir} is in use by another deeprecipe process (pid {pid}); wait for it to finish " \
+       "or choose another --out"
+
+BABYSITTER = """\
+import json, sys
+from deeprecipe.optimize.callbacks import Callback
+from deeprecipe.runs.config import config_from_dict
+from deeprecipe.tuning import babysit
+
+
+class Hold(Callback):
+    def on_epoch_end(self, trainer, record):
+        if record["epoch"] == 3:  # chunk 1 is saved, chunk 2 under way: park until told
+            print("holding", flush=True)
+            sys.stdin.readline()
+
+
+babysit(config_from_dict(json.loads(sys.argv[2])), sys.argv[1], chunks=2, epochs_per_chunk=2,
+        callbacks=(Hold(),))
+"""
+
+
+@pytest.fixture
+def live_babysit(tmp_path):
+    """(run_dir, process): a real babysit in another process, parked at the end of epoch 3;
+    writing a line to its stdin lets it finish."""
+    run_dir = tmp_path / "p"
+    proc = subprocess.Popen([sys.executable, "-c", BABYSITTER, str(run_dir),
+                             json.dumps(config_to_dict(CONFIG))], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert proc.stdout.readline().strip() == "holding"
+        yield run_dir, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_live_babysit_refuses_every_other_writer_and_still_takes_nudges(tmp_path,
+                                                                          live_babysit):
+    run_dir, proc = live_babysit
+    (tmp_path / "c.toml").write_text(dump_config(CONFIG), encoding="utf-8")
+    writers = [["run", "c.toml", "--out", run_dir, "-q"],
+               ["run", "c.toml", "--out", run_dir, "-q", "--force"],
+               ["babysit", "c.toml", "--out", run_dir, "-q", "--force"],
+               ["recipe", "c.toml", "--out", run_dir, "-q", "--force", "--rounds", "1"],
+               ["resume", run_dir, "-q"],
+               ["resume", run_dir, "-q", "--force"],
+               ["rollback", run_dir, "--chunk", "1", "--force"],
+               ["nudge", run_dir, "--learning-rate", "0.002"]]
+    *refused, nudged = cli_many(writers, cwd=tmp_path)
+    for args, result in zip(writers, refused, strict=False):
+        line = assert_one_line_error(result)
+        assert line == "error: " + BUSY.format(run_dir=run_dir, pid=proc.pid), args
+    assert nudged.returncode == 0 and "nudge queued" in nudged.stdout, nudged.stderr
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    assert proc.wait(timeout=120) == 0
+    state = json.loads((run_dir / "panda.json").read_text())
+    assert state["running"] is None and sorted(state["branches"]) == ["main"]
+    assert sorted(state["branches"]["main"]["chunks"]) == ["1", "2"]
+    kinds = [e["kind"] for e in state["events"]]
+    assert kinds.count("babysit") == 1 and "resume" not in kinds and "takeover" not in kinds
+    (applied,) = [e for e in state["events"] if e["kind"] == "nudge"]
+    assert applied["epoch"] == 3 and applied["changes"]["learning_rate"][1] == 0.002
+    assert not (run_dir / "rounds").exists()  # the recipe never started
+
+
+def test_a_killed_babysit_leaves_no_lock_behind(tmp_path, live_babysit):
+    run_dir, proc = live_babysit
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    check_free(run_dir)  # the kernel let go with the process: no grace period, no --force
+    done = cli("resume", run_dir, "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    state = json.loads((run_dir / "panda.json").read_text())
+    assert state["running"] is None and sorted(state["branches"]["main"]["chunks"]) == ["1", "2"]
+    assert "takeover" not in [e["kind"] for e in state["events"]]
+
+
+def test_every_writer_refuses_a_babysat_directory_another_process_holds(tmp_path):
+    babysit(CONFIG, tmp_path, chunks=1, epochs_per_chunk=1)
+    files = lambda: {p.name: p.read_bytes() for p in tmp_path.iterdir()  # noqa: E731
+                     if p.is_file() and p.name != ".lock"}  # .lock: the holder's pid
+    before = files()
+    with held_elsewhere(tmp_path) as pid:
+        busy = BUSY.format(run_dir=tmp_path, pid=pid)
+        for write in (lambda: babysit(CONFIG, tmp_path, chunks=1, force=True),
+                      lambda: babysit(CONFIG, tmp_path, chunks=1),
+                      lambda: resume(tmp_path, chunks=1, force=True),
+                      lambda: rollback(tmp_path, chunk=1, force=True),
+                      lambda: run(CONFIG, tmp_path, force=True, report=False)):
+            with pytest.raises(RunDirBusyError) as info:
+                write()
+            assert str(info.value) == busy
+        assert nudge(tmp_path, scale_learning_rate=0.5)["running"] is False  # only queued
+    assert files() == before
+    assert len(resume(tmp_path, chunks=1).history) == 2  # free again: the nudge applies
+
+
+def test_a_corrupt_branch_checkpoint_is_one_line_for_rollback_status_and_resume(tmp_path):
+    babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=1)
+    chunks = json.loads((tmp_path / "panda.json").read_text())["branches"]["main"]["chunks"]
+    first, last = (tmp_path / chunks[k]["checkpoint"] for k in ("1", "2"))
+    for path in (first, last):
+        meta = json.loads(path.read_text())
+        meta["history"]["events"] = "none"
+        path.write_text(json.dumps(meta))
+    wrong = "the checkpoint's history.events must be a list, got 'none'"
+    for call, path in ((lambda: rollback(tmp_path, chunk=1), first),
+                       (lambda: status(tmp_path), last),
+                       (lambda: resume(tmp_path, chunks=1), last)):
+        with pytest.raises(CheckpointError) as info:
+            call()
+        assert str(info.value) == f"{path}: {wrong}"
+    state = json.loads((tmp_path / "panda.json").read_text())
+    assert sorted(state["branches"]) == ["main"] and state["running"] is None
+    assert sorted(p.name for p in (tmp_path / "branches").iterdir()) == ["main"]

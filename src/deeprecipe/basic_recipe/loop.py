@@ -43,6 +43,7 @@ from deeprecipe.runs import rundir
 from deeprecipe.runs.config import Config, config_from_dict, config_to_dict
 from deeprecipe.runs.diagnosis import diagnose
 from deeprecipe.runs.finish import RunResult, save_run
+from deeprecipe.runs.locks import check_free, hold_run_dir
 from deeprecipe.runs.prepare import PreparedData, prepare_data
 from deeprecipe.runs.rundir import prepare_run_dir
 from deeprecipe.tuning.caviar import Runner
@@ -195,6 +196,8 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
                                            closed="neither"))
     tol, targets = _tolerances(bias_target, variance_target)
     run_dir = Path(run_dir)
+    if run_dir.is_dir():  # a live run, babysit or recipe: refused first, --force or not
+        check_free(run_dir)
     args = {"config": config_to_dict(config), "max_rounds": max_rounds,
             "time_budget": time_budget, "bias_target": bias_target,
             "variance_target": variance_target, "folds": folds}
@@ -202,21 +205,24 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
         _check_resumable(run_dir, args)
     else:
         _check_outputs(run_dir, force)
-        shutil.rmtree(run_dir / rundir.ROUNDS, ignore_errors=True)  # never resume a stale round
-        write_json_atomic(run_dir / _ARGS, args)
-    budget = Budget(time_budget, _spent(run_dir) if resume else 0.0)  # data preparation counts
-    data = prepare_data(config) if data is None else data
-    small = search_data(data, config.seed)
-    k, judged_by = resolve_folds(folds, data)
-    with Runner(workers, data=small) as runner:
-        state = Rounds(config, run_dir, data, tol=tol, budget=budget,
-                       runner=runner, small=small,
-                       console=Console(stderr=True) if verbose else None,
-                       max_rounds=max_rounds, folds=k)
-        if judged_by:
-            state.say(judged_by)
-        _loop(state, max_rounds, resume)
-    return _finish(state, targets, judged_by)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with hold_run_dir(run_dir):  # the whole recipe: one writer in the directory, as for run
+        if not resume:  # never resume a stale round
+            shutil.rmtree(run_dir / rundir.ROUNDS, ignore_errors=True)
+            write_json_atomic(run_dir / _ARGS, args)
+        budget = Budget(time_budget, _spent(run_dir) if resume else 0.0)  # data prep counts
+        data = prepare_data(config) if data is None else data
+        small = search_data(data, config.seed)
+        k, judged_by = resolve_folds(folds, data)
+        with Runner(workers, data=small) as runner:
+            state = Rounds(config, run_dir, data, tol=tol, budget=budget,
+                           runner=runner, small=small,
+                           console=Console(stderr=True) if verbose else None,
+                           max_rounds=max_rounds, folds=k)
+            if judged_by:
+                state.say(judged_by)
+            _loop(state, max_rounds, resume)
+        return _finish(state, targets, judged_by)
 
 
 def _spent(run_dir: Path) -> float:

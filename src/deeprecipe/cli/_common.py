@@ -79,7 +79,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or 
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")]
 TakeOver = Annotated[bool, typer.Option(
     "--force", help="Take over a babysat run directory whose 'running' marker names a pid that "
-                    "another process reuses (after a crash); never while the babysit runs.")]
+                    "another process reuses (after a crash); a directory that a live process "
+                    "works in is refused all the same.")]
 OUT_HELP = "Run directory (default: runs/<name>; the only way to write elsewhere)."
 
 

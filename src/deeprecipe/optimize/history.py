@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass, field
 
+from deeprecipe.errors import CheckpointError
+
 __all__ = ["History"]
+
+_NUMBERS = {"epoch": (int, "integers"), "step": (int, "integers"),
+            "cost": (float, "real numbers"), "cost_ewa": (float, "real numbers")}
 
 
 @dataclass
@@ -48,7 +54,10 @@ class History:
         return {"epochs": self.epochs, "steps": self.steps, "events": self.events}
 
     @classmethod
-    def from_dict(cls, d: dict) -> History:
+    def from_dict(cls, d: dict, *, what: str = "history") -> History:
+        """The History of :meth:`to_dict` output; CheckpointError naming the first part that
+        is not what ``to_dict`` writes (``what``, e.g. "the checkpoint's history", leads)."""
+        _check(d, what)
         steps = {k: list(v) for k, v in d["steps"].items()} if d.get("steps") else None
         h = cls([dict(r) for r in d.get("epochs", [])], events=[dict(e) for e in
                                                                 d.get("events", [])])
@@ -87,3 +96,49 @@ class History:
                 for k in h.steps:
                     h.steps[k].append(row.get(k))
         return h
+
+
+def _is_number(value, kind: type) -> bool:
+    """An int (for ``kind`` int) or any real number (for float), never a bool."""
+    wanted = numbers.Integral if kind is int else numbers.Real
+    return isinstance(value, wanted) and not isinstance(value, bool)
+
+
+def _check(d, what: str) -> None:
+    """CheckpointError unless ``d`` has the shape of :meth:`History.to_dict` output: epochs
+    (tables with an integer epoch), steps (lists of one length) and events (tables with a kind
+    and an epoch); missing parts are allowed (they start empty)."""
+    def bad(where: str, expected: str, value) -> None:
+        text = repr(value)
+        raise CheckpointError(f"{what}{where} must be {expected}, got "
+                              f"{text if len(text) <= 60 else text[:57] + '...'}")
+
+    if not isinstance(d, dict):
+        bad("", "a table of epochs, steps and events", d)
+    epochs, steps, events = d.get("epochs", []), d.get("steps"), d.get("events", [])
+    for where, value in ((".epochs", epochs), (".events", events)):
+        if not isinstance(value, list):
+            bad(where, "a list", value)
+    for i, row in enumerate(epochs):
+        if not (isinstance(row, dict) and _is_number(row.get("epoch"), int)):
+            bad(f".epochs[{i}]", "a table with an integer epoch", row)
+    for i, event in enumerate(events):
+        if not (isinstance(event, dict) and isinstance(event.get("kind"), str)
+                and _is_number(event.get("epoch"), int)):
+            bad(f".events[{i}]", "a table with a string kind and an integer epoch", event)
+    if steps is None:
+        return
+    if not isinstance(steps, dict):
+        bad(".steps", "a table of lists", steps)
+    for key, value in steps.items():
+        if not isinstance(value, list):
+            bad(f".steps.{key}", "a list", value)
+    if len({len(v) for v in steps.values()}) > 1:
+        bad(".steps", "lists of one length", {k: len(v) for k, v in steps.items()})
+    for key, (kind, plural) in _NUMBERS.items():
+        fast = {int} if kind is int else {int, float}  # JSON's own types: one cheap pass
+        values = steps.get(key, [])
+        if not all(type(v) in fast for v in values):
+            for v in values:
+                if not _is_number(v, kind):
+                    bad(f".steps.{key}", f"a list of {plural}", v)

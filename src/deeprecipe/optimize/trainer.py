@@ -23,7 +23,7 @@ from deeprecipe.engine.losses import Loss
 from deeprecipe.engine.network import Sequential, cost_and_error
 from deeprecipe.errors import CheckpointError, DataError, DivergenceError
 from deeprecipe.errors import InvalidTypeError, InvalidValueError
-from deeprecipe.optimize import checkpoints
+from deeprecipe.optimize import _restore, checkpoints
 from deeprecipe.optimize._interrupt import InterruptFlag
 from deeprecipe.optimize.averages import ExponentialAverage
 from deeprecipe.optimize.batches import resolve_batch_size
@@ -31,7 +31,7 @@ from deeprecipe.optimize.callbacks import Callback, Checkpoint, ProgressBar
 from deeprecipe.optimize.history import History
 from deeprecipe.optimize.optimizers import Adam, Optimizer
 from deeprecipe.optimize.rows import Rows, prepare_rows
-from deeprecipe.optimize.schedules import Constant, schedule_from_config
+from deeprecipe.optimize.schedules import Constant
 
 __all__ = ["train", "Trainer"]
 
@@ -285,11 +285,12 @@ class Trainer:
         return meta, arrays
 
     def load_state_dict(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-        """Put the trainer back at the saved position; CheckpointError if it does not match."""
+        """Put the trainer back at the saved position; CheckpointError naming the first field
+        that does not match or is corrupt (every field is checked before any is taken)."""
         if not isinstance(meta, dict):
             raise CheckpointError(f"not a deeprecipe checkpoint ({type(meta).__name__})")
         try:
-            self._load_state(meta, arrays)
+            _restore.restore(self, meta, arrays)  # every field checked before it is taken
         except CheckpointError:
             raise
         except (KeyError, IndexError, TypeError, AttributeError, ValueError,
@@ -297,42 +298,6 @@ class Trainer:
             raise CheckpointError(f"the checkpoint is incomplete or corrupt "
                                   f"({type(exc).__name__}: {exc}); resume from an earlier "
                                   "one") from None
-
-    def _load_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-        net = self.net
-        net.load_hyperparameters(meta["network"])  # CheckpointError for another structure
-        for key, mine in (("m", self.m), ("batch_size", self.batch_size),
-                          ("loss", self.loss.name)):
-            if meta[key] != mine:
-                raise CheckpointError(f"the checkpoint has {key}={meta[key]!r} but this run has "
-                                      f"{key}={mine!r}; resume with the same data and settings")
-        net.load_arrays(arrays)
-        self.optimizer.load_config(meta["optimizer"])
-        self.optimizer.load_state_dict({k[4:]: a for k, a in arrays.items()
-                                        if k.startswith("opt/")})
-        if meta.get("schedule") is not None:
-            self.schedule = schedule_from_config(meta["schedule"])
-        self.optimizer.learning_rate = float(meta["optimizer"]["learning_rate"])
-        self.l2, self.l1 = meta["l2"], meta["l1"]
-        rngs = meta["rng"]  # each state is checked before it is set: a corrupt one is named
-        checkpoints.restore_rng("shuffle", self.shuffle_rng, rngs["shuffle"])
-        checkpoints.restore_rng("augment", self.augment_rng, rngs["augment"])
-        for i, state in rngs["layers"].items():
-            checkpoints.restore_rng(f"layer {i}", net.layers[int(i)].rng, state)
-        self.epoch, self.step_in_epoch = meta["epoch"], meta["step_in_epoch"]
-        self.epoch_sums = list(meta["epoch_sums"])
-        self.perm = arrays.get("perm")
-        if self.step_in_epoch and self.perm is None and self.batch_size < self.m:
-            raise CheckpointError("a mid-epoch checkpoint lacks its permutation: it is corrupt")
-        self.ewa.load_state_dict(meta["ewa"])
-        self.history = History.from_dict(meta["history"])
-        self.stop_training = bool(meta.get("stopped", False))
-        saved_cbs = meta.get("callbacks", [])
-        for i, cb in enumerate(self.callbacks):
-            if i < len(saved_cbs) and saved_cbs[i]["type"] == type(cb).__name__:
-                prefix = f"cb{i}/"
-                cb.load_state_dict(saved_cbs[i], {k[len(prefix):]: a for k, a in arrays.items()
-                                                  if k.startswith(prefix)})
 
     def resume(self, path: str | Path | None = None) -> bool:
         """Load ``path`` (or the latest checkpoint in checkpoint_dir); False if there is none."""

@@ -9,6 +9,10 @@ run_dir/
 A nudge is applied at the next epoch boundary of a running babysit (a callback polls nudges/),
 or, when nothing runs, at the start of the next ``resume``. ``rollback(chunk=k)`` starts a new
 branch from the checkpoint of chunk k; the old branch stays as it was.
+
+``babysit``, ``resume`` and ``rollback`` hold the run directory's lock (``runs.locks``, as
+``run`` does) for as long as they work: another writer is refused, ``--force`` or not, and the
+kernel drops the lock of a killed process. ``nudge`` only queues a file, so it never needs it.
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe._validation import check_in_range, check_int
-from deeprecipe.errors import ConfigError, DeepRecipeError, InvalidValueError
+from deeprecipe.errors import (
+    CheckpointError,
+    ConfigError,
+    DeepRecipeError,
+    InvalidValueError,
+)
 from deeprecipe.optimize import checkpoints
 from deeprecipe.optimize.callbacks import Callback
 from deeprecipe.optimize.history import History
@@ -33,8 +41,19 @@ from deeprecipe.runs.build import build_network, make_trainer
 from deeprecipe.runs.config import Config, config_from_dict, config_to_dict
 from deeprecipe.runs.finish import save_run
 from deeprecipe.runs.knobs import BY_NAME, KNOBS, check_value
+from deeprecipe.runs.locks import check_free, hold_run_dir
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.tuning._nudges import NudgeWatcher
+from deeprecipe.tuning._session import (
+    alive,
+    event,
+    held,
+    load_state,
+    save_state,
+    started,
+    state_path,
+    thread_key,
+)
 
 __all__ = ["babysit", "nudge", "rollback", "resume", "status", "BabysitResult", "NudgeWatcher"]
 
@@ -59,71 +78,6 @@ class BabysitResult:
                 f"model in {self.run_dir / 'model.npz'}")
 
 
-# -- state ---------------------------------------------------------------------------------
-def _state_path(run_dir: Path) -> Path:
-    return Path(run_dir) / rundir.PANDA
-
-
-def _load_state(run_dir: Path) -> dict:
-    path = _state_path(run_dir)
-    if not path.exists():
-        raise DeepRecipeError(f"{run_dir} holds no panda session (no panda.json); start one "
-                              "with babysit(config, run_dir)")
-    return load_json(path)
-
-
-def _save_state(run_dir: Path, state: dict) -> None:
-    write_json_atomic(_state_path(run_dir), state)
-
-
-def _event(state: dict, kind: str, message: str, **extra) -> None:
-    state["events"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "kind": kind,
-                            "branch": state["active"], "message": message, **extra})
-
-
-def _started(pid: int) -> str | None:
-    """The start time of process ``pid`` (clock ticks since boot, /proc), None if unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2:].split()[19]
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _alive(running: dict) -> bool:
-    """Whether the recorded babysit process still runs (not another process that reuses its
-    pid: the start times must agree where they are known)."""
-    pid = running["pid"]
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError, OSError):
-        return False
-    recorded, now = running.get("started"), _started(pid)
-    return recorded is None or now is None or recorded == now
-
-
-def _refuse_if_running(run_dir: Path, state: dict, command: str, force: bool) -> None:
-    """DeepRecipeError if the ``running`` marker names a live process (not this thread);
-    ``force`` takes the directory over instead (a pid reused by an unrelated process)."""
-    running = state.get("running")
-    if not (running and _alive(running) and running.get("thread") != _thread_key()):
-        return
-    pid = running["pid"]
-    if not force:
-        raise DeepRecipeError(
-            f"cannot {command}: a babysit is running (pid {pid}, branch {running['branch']}); "
-            f"nudge it or wait for it to end; if pid {pid} is not that babysit (it crashed and "
-            f"another process has the pid now), take over with `deeprecipe {command} {run_dir} "
-            "--force`")
-    _event(state, "takeover", f"took over from pid {pid} (--force): its running marker was "
-           "stale", pid=pid)
-    state["running"] = None
-
-
-def _thread_key() -> str:
-    return f"{os.getpid()}-{threading.get_ident()}"
-
-
 # -- nudges ---------------------------------------------------------------------------------
 def nudge(run_dir: str | Path, *, scale_learning_rate: float | None = None,
           **values) -> dict:
@@ -135,7 +89,7 @@ def nudge(run_dir: str | Path, *, scale_learning_rate: float | None = None,
     with its file and whether a babysit was running.
     """
     run_dir = Path(run_dir)
-    state = _load_state(run_dir)
+    state = load_state(run_dir)
     cfg = config_from_dict(state["config"])
     request = {k: v for k, v in values.items() if v is not None}
     live = [k.name for k in KNOBS if k.live is not None]
@@ -159,7 +113,7 @@ def nudge(run_dir: str | Path, *, scale_learning_rate: float | None = None,
     write_json_atomic(path, {**request, "branch": state["active"]})
     running = state.get("running")
     return {"file": str(path), "request": request,
-            "running": bool(running and _alive(running))}
+            "running": bool(running and alive(running))}
 
 
 # -- training sessions ---------------------------------------------------------------------
@@ -182,8 +136,8 @@ def _open(run_dir: Path, state: dict, callbacks=(), verbose: bool = False):
                            checkpoint_dir=run_dir / branch["dir"] / rundir.CHECKPOINTS,
                            callbacks=(*callbacks, NudgeWatcher(
                                run_dir, state["active"],
-                               lambda kind, message, **extra: _event(state, kind, message,
-                                                                     **extra))))
+                               lambda kind, message, **extra: event(state, kind, message,
+                                                                    **extra))))
     _, entry = _last_chunk(branch)
     if entry is not None:
         trainer.resume(run_dir / entry["checkpoint"])  # nudged values come back with it
@@ -202,13 +156,13 @@ def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
     cfg, data, net, trainer = _open(run_dir, state, callbacks, verbose)
     name = state["active"]
     branch = state["branches"][name]
-    state["running"] = {"pid": os.getpid(), "thread": _thread_key(), "branch": name,
+    state["running"] = {"pid": os.getpid(), "thread": thread_key(), "branch": name,
                         "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                        "started": _started(os.getpid())}
+                        "started": started(os.getpid())}
     # the chunk count this session ends at: a resume after a crash (even one during the final
     # save) trains only what is left of it, never an extra chunk
     state["target"] = {"branch": name, "chunks": _last_chunk(branch)[0] + n_chunks}
-    _save_state(run_dir, state)
+    save_state(run_dir, state)
     try:
         for _ in range(n_chunks):
             trainer.fit(trainer.epoch + state["epochs_per_chunk"])
@@ -217,9 +171,9 @@ def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
             branch["chunks"][str(k)] = {"checkpoint": str(path.relative_to(run_dir)),
                                         "epoch": trainer.epoch}
             last = trainer.history.last
-            _event(state, "chunk", f"chunk {k} done at epoch {trainer.epoch}: dev_error "
+            event(state, "chunk", f"chunk {k} done at epoch {trainer.epoch}: dev_error "
                    f"{last.get('dev_error', float('nan')):.4f}", chunk=k, epoch=trainer.epoch)
-            _save_state(run_dir, state)
+            save_state(run_dir, state)
             if trainer.stop_training:
                 break
     except KeyboardInterrupt:
@@ -227,10 +181,10 @@ def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
                                 f"`deeprecipe resume {run_dir}`") from None
     finally:
         state["running"] = None
-        _save_state(run_dir, state)
+        save_state(run_dir, state)
     metrics = _save_run(run_dir, cfg, data, net, trainer)
     state["target"] = None
-    _save_state(run_dir, state)
+    save_state(run_dir, state)
     return BabysitResult(run_dir, name, net, trainer.history, metrics, dict(branch["chunks"]))
 
 
@@ -245,25 +199,28 @@ def babysit(config: Config, run_dir: str | Path, *, chunks: int = 3,
     holds a run or a session is refused (with the command that continues it) unless ``force``.
     """
     run_dir = Path(run_dir)
-    if _state_path(run_dir).exists() and not force:
+    if run_dir.is_dir():  # a live run, babysit or recipe: refused first, whatever the flags
+        check_free(run_dir)
+    if state_path(run_dir).exists() and not force:
         raise DeepRecipeError(f"{run_dir} already holds a panda session (a babysat model); "
                               f"continue it with `deeprecipe resume {run_dir}`, pass --force "
                               "to start over, or choose another --out")
     rundir.prepare_run_dir(run_dir, force=force, create=False)  # a finished run: refused
-    if force:  # start over: the old session's branches and queued nudges go with it
-        for name in (rundir.PANDA, rundir.BRANCHES, rundir.NUDGES):
-            path = run_dir / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     chunks = check_int("chunks", chunks, low=1)
     per = (max(1, config.training.epochs // chunks) if epochs_per_chunk is None
            else check_int("epochs_per_chunk", epochs_per_chunk, low=1))
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = {"format": FORMAT, "config": config_to_dict(config), "epochs_per_chunk": per,
-             "active": "main", "running": None, "events": [],
-             "branches": {"main": {"parent": None, "from_chunk": None,
-                                   "dir": "branches/main", "chunks": {}}}}
-    _event(state, "babysit", f"started: {chunks} chunks of {per} epochs")
-    return _session(run_dir, state, chunks, callbacks, verbose)
+    with hold_run_dir(run_dir):  # for the whole session: no second writer, --force or not
+        if force:  # start over: the old session's branches and queued nudges go with it
+            for name in (rundir.PANDA, rundir.BRANCHES, rundir.NUDGES):
+                path = run_dir / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        state = {"format": FORMAT, "config": config_to_dict(config), "epochs_per_chunk": per,
+                 "active": "main", "running": None, "events": [],
+                 "branches": {"main": {"parent": None, "from_chunk": None,
+                                       "dir": "branches/main", "chunks": {}}}}
+        event(state, "babysit", f"started: {chunks} chunks of {per} epochs")
+        return _session(run_dir, state, chunks, callbacks, verbose)
 
 
 def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = False,
@@ -276,15 +233,14 @@ def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = Fa
     pid of a crashed babysit (never force while the babysit really runs).
     """
     run_dir = Path(run_dir)
-    state = _load_state(run_dir)
-    _refuse_if_running(run_dir, state, "resume", force)
-    target = state.get("target")
-    if chunks is None and target and target["branch"] == state["active"]:
-        chunks = max(0, target["chunks"] - _last_chunk(state["branches"][state["active"]])[0])
-    else:
-        chunks = 1 if chunks is None else check_int("chunks", chunks, low=1)
-    _event(state, "resume", f"resumed branch {state['active']} for {chunks} chunk(s)")
-    return _session(run_dir, state, chunks, callbacks, verbose)
+    with held(run_dir, "resume", force) as state:
+        target = state.get("target")
+        if chunks is None and target and target["branch"] == state["active"]:
+            chunks = max(0, target["chunks"] - _last_chunk(state["branches"][state["active"]])[0])
+        else:
+            chunks = 1 if chunks is None else check_int("chunks", chunks, low=1)
+        event(state, "resume", f"resumed branch {state['active']} for {chunks} chunk(s)")
+        return _session(run_dir, state, chunks, callbacks, verbose)
 
 
 def rollback(run_dir: str | Path, *, chunk: int, force: bool = False) -> dict:
@@ -295,8 +251,11 @@ def rollback(run_dir: str | Path, *, chunk: int, force: bool = False) -> dict:
     as for :func:`resume`, take over from a stale ``running`` marker whose pid was reused.
     """
     run_dir = Path(run_dir)
-    state = _load_state(run_dir)
-    _refuse_if_running(run_dir, state, "rollback", force)
+    with held(run_dir, "rollback", force) as state:
+        return _rollback(run_dir, state, chunk)
+
+
+def _rollback(run_dir: Path, state: dict, chunk: int) -> dict:
     parent = state["active"]
     src = state["branches"][parent]
     if str(chunk) not in src["chunks"]:
@@ -308,14 +267,14 @@ def rollback(run_dir: str | Path, *, chunk: int, force: bool = False) -> dict:
     name = f"b{n}"
     entry = src["chunks"][str(chunk)]
     source = run_dir / entry["checkpoint"]
+    meta, history = _checkpoint(source)  # a corrupt one is named before anything is copied
     target = run_dir / rundir.BRANCHES / name / rundir.CHECKPOINTS / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source.with_suffix(".npz"), target.with_suffix(".npz"))
-    meta = load_json(source.with_suffix(".json"))
     message = f"rolled back to chunk {chunk} of branch {parent!r} (epoch {entry['epoch']})"
-    meta["history"]["events"].append({"epoch": entry["epoch"], "step": 0, "kind": "rollback",
-                                      "message": message, "from_branch": parent,
-                                      "chunk": chunk})
+    history.events.append({"epoch": entry["epoch"], "step": 0, "kind": "rollback",
+                           "message": message, "from_branch": parent, "chunk": chunk})
+    meta["history"] = history.to_dict()
     write_json_atomic(target.with_suffix(".json"), meta)  # last: the checkpoint is complete
     chunks = {c: e for c, e in src["chunks"].items() if int(c) < chunk}
     chunks[str(chunk)] = {"checkpoint": str(target.relative_to(run_dir)),
@@ -323,15 +282,28 @@ def rollback(run_dir: str | Path, *, chunk: int, force: bool = False) -> dict:
     state["branches"][name] = {"parent": parent, "from_chunk": chunk,
                                "dir": f"branches/{name}", "chunks": chunks}
     state["active"] = name
-    _event(state, "rollback", message, from_branch=parent, chunk=chunk)
+    event(state, "rollback", message, from_branch=parent, chunk=chunk)
     carried = _carry_nudges(run_dir, state, parent, name)
     if carried:
         message += f"; {carried} pending nudge(s) of {parent!r} will apply to {name!r}"
-    _save_state(run_dir, state)
+    save_state(run_dir, state)
     cfg, data, net, trainer = _open(run_dir, state)
     _save_run(run_dir, cfg, data, net, trainer)
     return {"branch": name, "parent": parent, "chunk": chunk, "epoch": entry["epoch"],
             "message": message}
+
+
+def _checkpoint(path: Path) -> tuple[dict, History]:
+    """(metadata, history) of a branch's checkpoint; CheckpointError naming the file."""
+    path = path.with_suffix(".json")
+    meta = load_json(path)
+    try:
+        if not isinstance(meta, dict):
+            raise CheckpointError("the checkpoint must be a JSON table, got "
+                                  f"{type(meta).__name__}")
+        return meta, History.from_dict(meta.get("history"), what="the checkpoint's history")
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
 
 
 def _carry_nudges(run_dir: Path, state: dict, parent: str, name: str) -> int:
@@ -344,7 +316,7 @@ def _carry_nudges(run_dir: Path, state: dict, parent: str, name: str) -> int:
         request = load_json(path)
         if request.get("branch", parent) == parent:
             write_json_atomic(path, {**request, "branch": name})
-            _event(state, "nudge_carried", f"the nudge {request} queued on branch {parent!r} "
+            event(state, "nudge_carried", f"the nudge {request} queued on branch {parent!r} "
                    f"applies to branch {name!r}, made by the roll-back", request=request)
             carried += 1
     return carried
@@ -353,11 +325,11 @@ def _carry_nudges(run_dir: Path, state: dict, parent: str, name: str) -> int:
 def status(run_dir: str | Path) -> dict:
     """Branches (parent, chunks, history, events), the active one, session events, nudges."""
     run_dir = Path(run_dir)
-    state = _load_state(run_dir)
+    state = load_state(run_dir)
     branches = {}
     for name, b in state["branches"].items():
         _, entry = _last_chunk(b)
-        hist = (load_json(run_dir / entry["checkpoint"])["history"] if entry
+        hist = (_checkpoint(run_dir / entry["checkpoint"])[1].to_dict() if entry
                 else {"epochs": [], "events": []})
         branches[name] = {"parent": b["parent"], "from_chunk": b["from_chunk"],
                           "chunks": b["chunks"], "epochs": hist["epochs"],
@@ -365,7 +337,7 @@ def status(run_dir: str | Path) -> dict:
     folder = run_dir / rundir.NUDGES
     running = state.get("running")
     return {"run_dir": str(run_dir), "active": state["active"],
-            "running": running if running and _alive(running) else None,
+            "running": running if running and alive(running) else None,
             "epochs_per_chunk": state["epochs_per_chunk"], "branches": branches,
             "events": state["events"],
             "pending_nudges": [load_json(p) for p in sorted(folder.glob("*.json"))]
