@@ -265,20 +265,14 @@ MID_EPOCH = {
 }
 
 
-@pytest.mark.parametrize("case", list(CORRUPT))
-def test_a_corrupt_field_is_one_line_naming_the_file_and_the_field(tmp_path, saved, case):
-    edit, *expected = CORRUPT[case]
-    path = _copy(saved["epoch"], tmp_path / "ckpt")
-    _edit(path, **edit)
-    with pytest.raises(CheckpointError) as info:
-        _resume_and_train(path)
-    _assert_one_named_line(info.value, path, *expected)
-
-
-@pytest.mark.parametrize("case", list(MID_EPOCH))
-def test_a_corrupt_mid_epoch_position_is_named(tmp_path, saved, case):
-    edit, *expected = MID_EPOCH[case]
-    path = _copy(saved["mid"], tmp_path / "ckpt")
+@pytest.mark.parametrize("which, case", [("epoch", c) for c in CORRUPT] +
+                         [("mid", c) for c in MID_EPOCH])
+def test_a_corrupt_field_is_one_line_naming_the_file_and_the_field(tmp_path, saved, which,
+                                                                   case):
+    """Each corruption of an end-of-epoch checkpoint (CORRUPT) or of a mid-epoch one's
+    position (MID_EPOCH)."""
+    edit, *expected = (CORRUPT if which == "epoch" else MID_EPOCH)[case]
+    path = _copy(saved[which], tmp_path / "ckpt")
     _edit(path, **edit)
     with pytest.raises(CheckpointError) as info:
         _resume_and_train(path)
