@@ -15,15 +15,17 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from deeprecipe._io import load_json, write_json_atomic
-from deeprecipe.errors import DeepRecipeError
+from deeprecipe.errors import CheckpointError, DeepRecipeError
 from deeprecipe.runs import rundir
 from deeprecipe.runs.locks import hold_run_dir
 
-__all__ = ["state_path", "load_state", "save_state", "event", "started", "alive",
-           "thread_key", "held"]
+__all__ = ["state_path", "load_state", "check_state", "save_state", "event", "started",
+           "alive", "thread_key", "held", "FORMAT"]
+
+FORMAT = "deeprecipe-panda/1"  # panda.json's format
 
 
 def state_path(run_dir: Path) -> Path:
@@ -31,11 +33,88 @@ def state_path(run_dir: Path) -> Path:
 
 
 def load_state(run_dir: Path) -> dict:
+    """panda.json, checked (``check_state``)."""
     path = state_path(run_dir)
     if not path.exists():
         raise DeepRecipeError(f"{run_dir} holds no panda session (no panda.json); start one "
                               "with babysit(config, run_dir)")
-    return load_json(path)
+    state = load_json(path)
+    check_state(state, path)
+    return state
+
+
+def _bad(path: Path, field: str, expected: str, value) -> CheckpointError:
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    return CheckpointError(f"{path}: the panda session's {field} must be {expected}, got "
+                           f"{shown}; the file is damaged (start over with `deeprecipe "
+                           "babysit CONFIG --out DIR --force`)")
+
+
+def _is_int(value, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _named(value, names) -> bool:
+    return isinstance(value, str) and value in names
+
+
+def _inside(value) -> bool:
+    """A relative path that stays inside the run directory."""
+    if not isinstance(value, str) or not value or "\\" in value:
+        return False
+    parts = PurePosixPath(value).parts
+    return not PurePosixPath(value).is_absolute() and ".." not in parts and parts != ()
+
+
+def _check_branch(path: Path, name: str, branch, names) -> None:
+    where = f"branches[{name!r}]"
+    if not isinstance(branch, dict):
+        raise _bad(path, where, "a table", branch)
+    if branch.get("parent") is not None and not _named(branch.get("parent"), names):
+        raise _bad(path, f"{where}.parent", "none or a branch", branch.get("parent"))
+    if branch.get("from_chunk") is not None and not _is_int(branch.get("from_chunk"), 1):
+        raise _bad(path, f"{where}.from_chunk", "none or a chunk number", branch["from_chunk"])
+    if not _inside(branch.get("dir")):
+        raise _bad(path, f"{where}.dir", "a path inside the run directory", branch.get("dir"))
+    chunks = branch.get("chunks")
+    if not isinstance(chunks, dict):
+        raise _bad(path, f"{where}.chunks", "a table of chunks", chunks)
+    for key, entry in chunks.items():
+        if not (key.isdigit() and int(key) >= 1 and isinstance(entry, dict)
+                and _inside(entry.get("checkpoint")) and _is_int(entry.get("epoch"), 0)):
+            raise _bad(path, f"{where}.chunks[{key!r}]", "a chunk number >= 1 with a "
+                       "checkpoint path inside the run directory and an epoch", entry)
+
+
+def check_state(state, path: Path) -> None:
+    """CheckpointError naming panda.json's first malformed field: the session's tables, its
+    branches, their chunks (paths inside the run directory), the running marker, the target."""
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise _bad(path, "format", repr(FORMAT), state.get("format") if isinstance(
+            state, dict) else state)
+    if not isinstance(state.get("config"), dict):
+        raise _bad(path, "config", "a table", state.get("config"))
+    if not _is_int(state.get("epochs_per_chunk"), 1):
+        raise _bad(path, "epochs_per_chunk", "an int >= 1", state.get("epochs_per_chunk"))
+    if not isinstance(state.get("events"), list):
+        raise _bad(path, "events", "a list", state.get("events"))
+    branches = state.get("branches")
+    if not isinstance(branches, dict) or not branches:
+        raise _bad(path, "branches", "a table of branches", branches)
+    for name, branch in branches.items():
+        _check_branch(path, name, branch, branches)
+    if not _named(state.get("active"), branches):
+        raise _bad(path, "active", f"one of the branches {sorted(branches)}",
+                   state.get("active"))
+    running = state.get("running")
+    if running is not None and not (isinstance(running, dict) and _is_int(running.get("pid"), 1)
+                                    and isinstance(running.get("branch"), str)):
+        raise _bad(path, "running", "none or a marker with a pid and a branch", running)
+    target = state.get("target")
+    if target is not None and not (isinstance(target, dict) and _named(target.get("branch"),
+                                                                       branches)
+                                   and _is_int(target.get("chunks"), 0)):
+        raise _bad(path, "target", "none or a branch with a chunk count", target)
 
 
 def save_state(run_dir: Path, state: dict) -> None:

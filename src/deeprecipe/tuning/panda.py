@@ -45,6 +45,7 @@ from deeprecipe.runs.locks import check_free, hold_run_dir
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.tuning._nudges import NudgeWatcher
 from deeprecipe.tuning._session import (
+    FORMAT,
     alive,
     event,
     held,
@@ -57,7 +58,6 @@ from deeprecipe.tuning._session import (
 
 __all__ = ["babysit", "nudge", "rollback", "resume", "status", "BabysitResult", "NudgeWatcher"]
 
-FORMAT = "deeprecipe-panda/1"
 
 
 @dataclass
