@@ -398,3 +398,19 @@ def test_state_never_decays_into_subnormal_floats(make):
             state = getattr(opt, slot)["W"]
             assert not np.any((state != 0) & (np.abs(state) < tiny))
     assert np.isfinite(params["W"]).all()
+
+
+@pytest.mark.parametrize("cls", [GradientDescent, Momentum, RMSprop, Adam])
+def test_load_config_takes_only_its_own_checked_settings(cls):
+    opt = cls(learning_rate=0.05)
+    saved = cls(learning_rate=0.002).get_config()
+    opt.load_config(saved)
+    assert opt.get_config() == saved and opt.learning_rate == 0.002  # through the property
+    before = opt.get_config()
+    with pytest.raises(CheckpointError, match="has the settings"):
+        opt.load_config({**saved, "step": 1})  # would replace the method
+    with pytest.raises(CheckpointError, match="has the settings"):
+        opt.load_config({k: v for k, v in saved.items() if k != "learning_rate"})
+    with pytest.raises(DeepRecipeError, match="learning_rate"):
+        opt.load_config({**saved, "learning_rate": -1.0})
+    assert opt.get_config() == before and callable(opt.step)

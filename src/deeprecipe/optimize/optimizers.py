@@ -28,10 +28,8 @@ from deeprecipe.errors import (
     NotFittedError,
 )
 
-__all__ = [
-    "Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam",
-    "OPTIMIZERS", "make_optimizer", "optimizer_with", "optimizer_from_config",
-]
+__all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "OPTIMIZERS",
+           "make_optimizer", "optimizer_with", "optimizer_from_config"]
 
 
 _FLUSH_EVERY = 64
@@ -189,9 +187,13 @@ class Optimizer:
         if config.get("type") != type(self).__name__:
             raise CheckpointError(f"the saved optimizer is {config.get('type')!r}, this one is "
                                   f"{type(self).__name__!r}; resume with the same optimizer")
-        for key, value in config.items():
-            if key != "type":
-                setattr(self, key, value)
+        settings = {k: v for k, v in config.items() if k != "type"}
+        if settings.keys() != self.get_config().keys() - {"type"}:
+            raise CheckpointError(f"the saved {type(self).__name__} has the settings "
+                                  f"{sorted(settings)}, expected {sorted(self.get_config())}")
+        checked = type(self)(**settings)  # each value through the constructor's checks
+        for key in settings:
+            setattr(self, key, getattr(checked, key))
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Flat arrays (copies) for np.savez: {"t": array(t), "v/0.W": ..., ...}."""
