@@ -190,26 +190,24 @@ class Rounds:
         """(evidence key, the search's record or None without budget, (config, changes,
         text) of its pick or None) for a step that a search completes."""
         epochs = min(3 * epochs, max(2, cfg.training.epochs // 2))
-        if not self._searching() or step.kind == "search" and not self._search_fits():
-            found = None
-        elif step.kind == "search":  # the last step: half of the budget left may go to it
+        if step.kind == "search":  # the last step: half of the budget left may go to it
+            if not (self._searching() and self._search_fits()):
+                return "architecture_search", None, None
             deadline = None if self.budget.total is None else \
                 time.perf_counter() + 0.5 * self.budget.left
             found = architecture_search(self.runner, cfg, self.small, epochs=epochs,
                                         round_=n, seed=self.config.seed, deadline=deadline,
                                         n_trials=ARCHITECTURE_TRIALS,
                                         cache=self._dir(n) / rundir.ROUND_SEARCH)
-            done = None if found is None else picked_by_search(
-                cfg, found, f"architecture picked by a random search of "
-                            f"{sum(t['status'] == 'complete' for t in found['trials'])} trials")
-            return "architecture_search", found, done
-        else:
-            found = regularization_search(
-                self.runner, cfg, self.small, len(self.data.X_train), round_=n, epochs=epochs,
-                cache=self._dir(n) / rundir.ROUND_REGULARIZATION,
-                deadline=self._search_deadline())
-        key = "architecture_search" if step.kind == "search" else "regularization_search"
-        return key, found, None if found is None else regularized(cfg, found)
+            trials = sum(t["status"] == "complete" for t in found["trials"])
+            return "architecture_search", found, picked_by_search(
+                cfg, found, f"architecture picked by a random search of {trials} trials")
+        if not self._searching():
+            return "regularization_search", None, None
+        found = regularization_search(
+            self.runner, cfg, self.small, len(self.data.X_train), round_=n, epochs=epochs,
+            cache=self._dir(n) / rundir.ROUND_REGULARIZATION, deadline=self._search_deadline())
+        return "regularization_search", found, regularized(cfg, found)
 
     def train(self, n: int, cfg: Config, step: Step | None, resume: bool) -> Model:
         """Train round ``n`` (resumed from its checkpoints) and read it."""
