@@ -34,8 +34,8 @@ from deeprecipe.runs.prepare import prepare_data
 
 DATA = Path(os.environ.get("DEEPRECIPE_DATA",
                            Path(__file__).resolve().parents[2] / "shared" / "data"))
-DATASETS = {"fashion_mnist": str(DATA / "fashion_mnist.npz"), "mnist": str(DATA / "mnist.npz"),
-            "digits": "digits"}
+DATASETS = {name: str(DATA / f"{name}.npz") for name in (
+    "fashion_mnist", "mnist", "mnist1d", "football", "catvnoncat")} | {"digits": "digits"}
 
 
 def init_config(dataset: str):

@@ -76,6 +76,21 @@ def test_the_search_is_the_last_step_for_bias_too_and_needs_hidden_layers():
     assert next_step(_config([]), diag, PLATEAU, _data(5000), failed, 50) is None
 
 
+def test_when_bias_steps_stop_paying_without_a_human_error_the_search_still_comes():
+    """No human-level error: after a bias step fails, the gap may be Bayes error, so no more
+    bias steps; but the budget left still goes to the random search (football: 3 s of 30)."""
+    diag = diagnose(train_error=0.077, dev_error=0.071, human_error=0.0)
+    assert diag.verdict == "high_bias"
+    step = next_step(_config([64, 32]), diag, PLATEAU, _data(200), {"wider"}, 50,
+                     bias_pays=False)
+    assert (step.kind, step.problem) == ("search", "bias")
+    assert next_step(_config([64, 32]), diag, PLATEAU, _data(200), {"wider", "search"}, 50,
+                     bias_pays=False) is None
+    ok = diagnose(train_error=0.0, dev_error=0.0, human_error=0.0)
+    assert next_step(_config([64, 32]), ok, PLATEAU, _data(200), set(), 50,
+                     bias_pays=False) is None  # nothing to fix: no search either
+
+
 @pytest.mark.parametrize("image_shape", [None, (8, 8), (15, 40, 3)])
 def test_augmentation_is_only_for_images_of_16_pixels_a_side(image_shape):
     diag = diagnose(train_error=0.004, dev_error=0.028, human_error=0.0)

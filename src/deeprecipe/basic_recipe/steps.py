@@ -11,9 +11,11 @@ Which step comes next depends on the curve reading and the diagnosis of the acce
   augmented copies: crops and noise), then regularization (L2 λ and keep_prob picked by a
   small search, ``searches.regularization_search``), then the architecture: a wider network
   with dropout;
-- when the steps for the problem are spent: a random search over the architecture and its
-  regularization (hidden units, layers, keep_prob and α on their scales,
-  ``searches.architecture_search``), the notes' tuning, with the budget that is left.
+- when the steps for the problem are spent (for bias without a human-level error: also when
+  they stop paying, since the gap may then be Bayes error that no bias step removes): a random
+  search over the architecture and its regularization (hidden units, layers, keep_prob and α
+  on their scales, ``searches.architecture_search``), the notes' tuning, with the budget that
+  is left.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ BIAS_ACTIONS = ("longer", "wider", "deeper", "adam")
 VARIANCE_ACTIONS = ("augment", "regularize", "wider_dropout")
 ALPHA_ACTIONS = ("lower_alpha",)
 SEARCH_ACTIONS = ("search",)  # after the problem's own steps, for either problem
+_BIAS_VERDICTS = ("high_bias", "high_bias_and_variance")
 
 _MAX_UNITS, _MAX_LAYERS, _MAX_EPOCHS = 1024, 6, 100_000
 _LARGE_DATA = 10_000  # training examples from which a wider step quadruples the units
@@ -147,7 +150,7 @@ def propose(kind: str, config: Config, data: PreparedData, base_epochs: int,
 
 def _problem(diag: Diagnosis, bias_pays: bool, human_given: bool) -> str | None:
     """"bias" (bias first, as in the notes), "variance" or None (nothing to fix)."""
-    if diag.verdict in ("high_bias", "high_bias_and_variance") and (human_given or bias_pays):
+    if diag.verdict in _BIAS_VERDICTS and (human_given or bias_pays):
         return "bias"
     if diag.variance > 0 and diag.verdict in ("high_variance", "high_bias_and_variance"):
         return "variance"
@@ -171,8 +174,8 @@ def next_step(config: Config, diag: Diagnosis, reading: CurveReading | None,
         kinds += [(k, "bias") for k in order]
     if problem == "variance" or (problem == "bias" and diag.verdict != "high_bias"):
         kinds += [(k, "variance") for k in VARIANCE_ACTIONS]
-    if problem is not None:
-        kinds += [(k, problem) for k in SEARCH_ACTIONS]
+    if problem is not None or diag.verdict in _BIAS_VERDICTS:  # bias steps spent or unpaid
+        kinds += [(k, problem or "bias") for k in SEARCH_ACTIONS]
     for kind, why in kinds:
         if kind in failed:
             continue
