@@ -226,6 +226,24 @@ def test_the_architecture_search_step_is_trained_and_judged_like_any_step(tmp_pa
     assert doc["stop_reason"] in ("max_rounds=2 reached", "both gaps are under the targets")
 
 
+@pytest.mark.parametrize("budget, searches", [(600.0, 3), (None, 1)])
+def test_more_searches_spend_a_budget_the_steps_leave_unspent(tmp_path, monkeypatch, budget,
+                                                              searches):
+    """With half of a budget unspent, two more searches (fresh draws) follow a search that
+    found nothing; without a budget the recipe stops after one, its steps being spent."""
+    monkeypatch.setattr(steps, "BIAS_ACTIONS", ())
+    monkeypatch.setattr(steps, "VARIANCE_ACTIONS", ())
+    monkeypatch.setattr(rounds, "ARCHITECTURE_TRIALS", 0)  # only the unchanged config: no pick
+    result, doc = _run(_config("digits", [4], 10), tmp_path / "run", time_budget=budget,
+                       max_rounds=10)
+    tried = [t for t in doc["tried"] if t["action"] == "search"]
+    assert [t["helped"] for t in tried] == [False] * searches, doc["tried"]
+    assert [t["text"].split(" (")[0] for t in tried[1:]] == \
+        ["another random search over the architecture"] * (searches - 1)
+    assert [t["text"].split("(")[1][:6] for t in tried[1:]] == ["2 of 3", "3 of 3"][:searches - 1]
+    assert doc["stop_reason"].endswith("a longer search with `deeprecipe tune`")
+
+
 def test_the_architecture_search_needs_time_for_a_whole_round_after_it(tmp_path,
                                                                        monkeypatch):
     monkeypatch.setattr(steps, "BIAS_ACTIONS", ())

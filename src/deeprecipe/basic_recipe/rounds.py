@@ -36,7 +36,7 @@ from deeprecipe.basic_recipe.searches import (
     regularization_search,
     regularized,
 )
-from deeprecipe.basic_recipe.steps import Step, next_step
+from deeprecipe.basic_recipe.steps import Step, next_step, propose
 from deeprecipe.errors import DivergenceError
 from deeprecipe.optimize import checkpoints
 from deeprecipe.optimize.batches import resolve_batch_size
@@ -52,6 +52,7 @@ __all__ = ["RecipeRound", "Rounds", "Model"]
 _CHECKPOINTS_PER_ROUND = 20  # at most, plus the last epoch's (Ctrl-C saves the exact position)
 _MIN_TOLERANCE = 0.005  # the smallest gap read as a problem when no target is given
 _SEARCH_STEPS = 500  # mini-batch steps of an α trial: enough to rank learning rates
+_MORE_SEARCHES = 2  # architecture searches after the first, while half the budget is unspent
 _WHAT = {"dev_error": "dev", "cv_error": "cross-validated error"}
 _WORDS = {"ok": "ok", "high_bias": "high bias", "high_variance": "high variance",
           "high_bias_and_variance": "high bias and high variance"}
@@ -292,10 +293,29 @@ class Rounds:
                               self.config.training.epochs, bias_pays=self.bias_pays,
                               human_given=self.human_given)
         if following is None:
+            following = self._another_search()
+        if following is None:
             self.stop_reason = "no automatic step left; next: " + (
                 "more data, or a longer search with `deeprecipe tune`" if "search" in
                 {t["action"] for t in self.tried} else "more data or an architecture search")
         return following
+
+    def _another_search(self) -> Step | None:
+        """Another architecture search (fresh draws: trial i comes from the seed, the round
+        and i) when the automatic steps are spent but half of a given budget is not, so that
+        the time the user gave goes to the notes' tuning rather than back unused; at most
+        1 + _MORE_SEARCHES searches in all, and none without a budget."""
+        done = sum(t["action"] == "search" for t in self.tried)
+        acc = self.accepted
+        if self.budget.total is None or not 1 <= done <= _MORE_SEARCHES or \
+                self.budget.left < 0.5 * self.budget.total or \
+                propose("search", acc.config, self.data, self.config.training.epochs) is None:
+            return None
+        problem = "bias" if acc.diag.verdict.startswith("high_bias") else "variance"
+        return Step("search", problem, None, {}, (
+            f"another random search over the architecture ({done + 1} of "
+            f"{1 + _MORE_SEARCHES}: {self.budget.left / self.budget.total:.0%} of the budget "
+            "is left)"))
 
     def decide(self, model: Model, step: Step | None, evidence: dict, seconds: float,
                max_rounds: int) -> Step | None:
