@@ -109,9 +109,12 @@ def search_winner(found: dict, trials: list[dict]) -> int | None:
 
 
 def _rank(t: dict) -> tuple:
-    """The search's order: dev error, then dev cost, then trial number; no error last."""
-    return (t["dev_error"] is None, t["dev_error"] or 0.0,
-            t["dev_cost"] if t["dev_cost"] is not None else float("inf"), t["index"])
+    """The search's order: dev error, then dev cost, then trial number; trials without a dev
+    error last, in trial order."""
+    if t["dev_error"] is None:
+        return (True, 0.0, 0.0, t["index"])
+    return (False, t["dev_error"], float("inf") if t["dev_cost"] is None else t["dev_cost"],
+            t["index"])
 
 
 def _show(key: str, value) -> str:
