@@ -299,5 +299,5 @@ def search_parts(files: RunFiles, rec: dict) -> list[str]:
         svg = _search_svg(f"fig-search-{n}", trials, winner, found.get("space"))
         fig = figure(f"fig-search-{n}", svg, f"Round {n}'s search: the dev error of each "
                      "trial against its hidden units, α and keep_prob.") if svg else ""
-        parts.append(f'<div class="grid"><div>{tab}</div>{fig}</div>')
+        parts += [tab, fig]  # one below the other: the table is too wide for half a row
     return parts
