@@ -1,10 +1,11 @@
 """One self-contained HTML page per run directory: numbers, curves, diagnosis, tuning.
 
 The report only reads the files a run saved (summary.json, history.jsonl, diagnosis.json and,
-when present, tuning.json, panda.json, recipe.json); it never trains. Each file is optional: a
-section whose input is missing is left out and named in a note at the end. Figures are drawn
-with matplotlib's object API and embedded as inline SVG, the CSS is inline and there is no
-script, font or URL to fetch, so the page opens offline in any browser.
+when present, tuning.json, panda.json, recipe.json and the recipe's rounds/NN/search.json); it
+never trains. Each file is optional: a section whose input is missing is left out and named in
+a note at the end. Figures are drawn with matplotlib's object API and embedded as inline SVG,
+the CSS is inline and there is no script, font or URL to fetch, so the page opens offline in
+any browser.
 
 Imports runs (the run directory's file names) and optimize (history, averages) only, so every
 workflow, the recipe and the babysitter can end with a report.

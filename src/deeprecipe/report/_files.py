@@ -34,25 +34,29 @@ class RunFiles:
     recipe: dict | None = None
     learning_curve: dict | None = None
     branches: dict[str, dict] = field(default_factory=dict)
+    searches: dict[int, dict | None] = field(default_factory=dict)
     found: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
-def _read_json(path: Path, files: RunFiles, *, list_key: str | None = None) -> dict | None:
+def _read_json(path: Path, files: RunFiles, *, list_key: str | None = None,
+               label: str | None = None) -> dict | None:
+    """The JSON object in ``path`` (named ``label`` in found/problems, its name by default)."""
+    label = label or path.name
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        files.problems.append(f"{path.name}: could not be read ({exc})")
+        files.problems.append(f"{label}: could not be read ({exc})")
         return None
     if isinstance(data, list) and list_key is not None:
         data = {list_key: data}
     if not isinstance(data, dict):
-        files.problems.append(f"{path.name}: expected a JSON object, got "
+        files.problems.append(f"{label}: expected a JSON object, got "
                               f"{type(data).__name__}")
         return None
-    files.found.append(path.name)
+    files.found.append(label)
     return data
 
 
@@ -80,7 +84,22 @@ def load_run(run_dir: str | Path) -> RunFiles:
     files.recipe = _read_json(run_dir / rundir.RECIPE, files, list_key="rounds")
     files.learning_curve = _read_json(run_dir / rundir.LEARNING_CURVE, files)
     _read_branches(files)
+    _read_searches(files)
     return files
+
+
+def _read_searches(files: RunFiles) -> None:
+    """The recipe's architecture searches: rounds/NN/search.json for every round NN."""
+    try:
+        paths = sorted((files.run_dir / rundir.ROUNDS).glob(f"*/{rundir.ROUND_SEARCH}"))
+    except OSError as exc:
+        files.problems.append(f"{rundir.ROUNDS}/: could not be listed ({exc})")
+        return
+    for path in paths:
+        name = path.parent.name
+        if name.isascii() and name.isdigit() and path.is_file():
+            label = f"{rundir.ROUNDS}/{name}/{path.name}"
+            files.searches[int(name)] = _read_json(path, files, label=label)
 
 
 def _read_branches(files: RunFiles) -> None:

@@ -11,6 +11,7 @@ import json
 from deeprecipe.report import _figures as F
 from deeprecipe.report._files import RunFiles
 from deeprecipe.report._html import Raw, badge, esc, figure, fmt, note, num, pct, section, table
+from deeprecipe.report._recipe import judged_by_line, search_parts
 from deeprecipe.report._sections import VERDICTS, all_events, batches_per_epoch
 from deeprecipe.report._tuning import study_parts
 
@@ -252,7 +253,8 @@ def _round_row(i: int, r: dict) -> list:
 
 
 def recipe_section(files: RunFiles) -> Built:
-    """The automated recipe: one row and one sentence per round, and the errors per round."""
+    """The automated recipe: how it judged its changes, one row and one sentence per round,
+    the errors per round and each architecture search's trials."""
     rec = files.recipe
     if rec is None:
         return None, "no automated recipe (recipe.json missing)"
@@ -262,7 +264,8 @@ def recipe_section(files: RunFiles) -> Built:
         narrative = [ln for ln in narrative.splitlines() if ln.strip()]
     if not isinstance(narrative, list) or not narrative:
         narrative = [r["narrative"] for r in rounds if isinstance(r.get("narrative"), str)]
-    parts, fig = [], ""
+    judged = judged_by_line(rec)
+    parts, fig = [judged] if judged else [], ""
     if narrative:
         parts.append('<ol class="narrative">' + "".join(f"<li>{esc(s)}</li>"
                                                        for s in narrative) + "</ol>")
@@ -283,7 +286,9 @@ def recipe_section(files: RunFiles) -> Built:
         parts.append(table(["round", "α", "train error", "dev error", "± noise", "kept",
                             "curve", "verdict", "decision"], [_round_row(i, r)
                                                              for i, r in enumerate(rounds)]))
-    if not parts and not fig:
+    searches = search_parts(files, rec)
+    if not parts and not fig and not searches:
         parts.append(note("recipe.json holds no rounds."))
     return section("recipe", "The recipe, round by round",
-                   f'<div class="grid"><div>{"".join(parts)}</div>{fig}</div>'), None
+                   f'<div class="grid"><div>{"".join(parts)}</div>{fig}</div>'
+                   + "".join(searches)), None
