@@ -124,6 +124,22 @@ def test_the_judged_by_line_says_cross_validation_or_the_dev_set(run):
     assert "5-fold" not in section[:section.index("</p>")]
 
 
+def test_the_round_table_shows_the_cross_validated_error_that_decided(run):
+    rounds_ = _json(run / "recipe.json")["rounds"]
+    section = _recipe_section(build_report(run))
+    table = section[section.index("<th>round</th>"):]
+    headers = re.findall(r"<th>(.*?)</th>", table)[:6]
+    assert headers == ["round", "α", "train error", "dev error", "cross-validated error",
+                       "± noise"]
+    body = table[table.index("<tbody>"):table.index("</tbody>")]
+    rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body)]
+    assert [row[4] for row in rows] == [f"{r['evidence']['cv_error']:.1%}" for r in rounds_]
+    _edit_recipe(run, lambda d: [r["evidence"].pop("cv_error") for r in d["rounds"]])
+    section = _recipe_section(build_report(run))  # judged on the dev set: no such column
+    assert "cross-validated error</th>" not in section
+
+
 @pytest.mark.parametrize("folds, judged_by, expected", [
     ("five", "", None),                     # wrongly typed, nothing to say: no line
     (True, 3, None),

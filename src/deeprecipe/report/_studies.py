@@ -231,8 +231,9 @@ def _round_curves_svg(rounds: list[dict]) -> str | None:
     return F.render("fig-recipe-curves", draw, size=(8.0, 3.2))
 
 
-def _round_row(i: int, r: dict) -> list:
-    """One round's evidence (α, errors, the noise threshold, the curve reading) and decision."""
+def _round_row(i: int, r: dict, cv: bool = False) -> list:
+    """One round's evidence (α, errors, the cross-validated error when ``cv``, the noise
+    threshold, the curve reading) and decision."""
     ev = r.get("evidence") if isinstance(r.get("evidence"), dict) else {}
     reading = r.get("reading") if isinstance(r.get("reading"), dict) else {}
     alpha = ev.get("alpha_search") if isinstance(ev.get("alpha_search"), dict) else {}
@@ -246,6 +247,7 @@ def _round_row(i: int, r: dict) -> list:
             (f"{lr:g}" if isinstance(lr, (int, float)) else "-")
             + (f" (search: {tried})" if tried else ""),
             pct(r.get("train_error")), pct(r.get("dev_error")),
+            *([pct(ev.get("cv_error"))] if cv else []),
             pct(ev.get("noise_threshold")) if ev.get("noise_threshold") else "-", kept,
             _short(str(reading.get("text", "")), 120),
             badge(*VERDICTS.get(str(r.get("verdict")), (str(r.get("verdict", "")), "info"))),
@@ -282,10 +284,13 @@ def recipe_section(files: RunFiles) -> Built:
     more = rec.get("more_data") if isinstance(rec.get("more_data"), dict) else {}
     if isinstance(more.get("text"), str):
         parts.append(note(more["text"]))
-    if rounds:
-        parts.append(table(["round", "α", "train error", "dev error", "± noise", "kept",
-                            "curve", "verdict", "decision"], [_round_row(i, r)
-                                                             for i, r in enumerate(rounds)]))
+    if rounds:  # under cross-validation its error, not dev error, decided "kept"
+        cv = any(num((r.get("evidence") or {}).get("cv_error")) is not None for r in rounds
+                 if isinstance(r.get("evidence") or {}, dict))
+        parts.append(table(["round", "α", "train error", "dev error",
+                            *(["cross-validated error"] if cv else []), "± noise", "kept",
+                            "curve", "verdict", "decision"],
+                           [_round_row(i, r, cv) for i, r in enumerate(rounds)]))
     searches = search_parts(files, rec)
     if not parts and not fig and not searches:
         parts.append(note("recipe.json holds no rounds."))
