@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from _timeouts import GUARD
+
 HOLDER = """\
 import sys
 from deeprecipe.runs.locks import hold_run_dir
@@ -30,7 +32,7 @@ def held_elsewhere(run_dir: Path) -> Iterator[int]:
     finally:
         proc.stdin.close()  # ends the readline: the holder lets go and exits
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=GUARD)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

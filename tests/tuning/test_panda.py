@@ -23,6 +23,7 @@ from deeprecipe.runs.locks import RunDirBusyError, check_free
 from deeprecipe.tuning import babysit, nudge, resume, rollback, status
 from deeprecipe.tuning import panda
 from deeprecipe.workflows import run
+from _timeouts import GUARD
 
 CONFIG = config_from_dict({"data": {"dataset": "digits", "n_samples": 300},
                            "model": {"hidden_layer_sizes": [8]},
@@ -63,7 +64,7 @@ class _Gate(Callback):
     def on_epoch_end(self, trainer, record) -> None:
         if record["epoch"] == 2:
             self.reached.set()
-            self.go.wait(timeout=60)
+            self.go.wait(timeout=GUARD)
 
 
 def test_a_nudge_reaches_a_running_babysit_at_the_next_epoch_boundary(tmp_path):
@@ -73,7 +74,7 @@ def test_a_nudge_reaches_a_running_babysit_at_the_next_epoch_boundary(tmp_path):
         "result", babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=2, callbacks=(gate,))))
     worker.start()
     try:
-        assert gate.reached.wait(timeout=60)
+        assert gate.reached.wait(timeout=GUARD)
         assert status(tmp_path)["running"] is not None
         with pytest.raises(RunDirBusyError, match="in use by another deeprecipe process"):
             rollback(tmp_path, chunk=1)
@@ -81,7 +82,7 @@ def test_a_nudge_reaches_a_running_babysit_at_the_next_epoch_boundary(tmp_path):
         assert sent["running"] is True
     finally:
         gate.go.set()
-        worker.join(timeout=60)
+        worker.join(timeout=GUARD)
     history = box["result"].history
     (event,) = [e for e in history.events if e["kind"] == "nudge"]
     assert event["epoch"] == 2 and event["changes"]["learning_rate"] == [0.01, 0.002]
@@ -267,7 +268,7 @@ def test_a_live_babysit_refuses_every_other_writer_and_still_takes_nudges(tmp_pa
     assert nudged.returncode == 0 and "nudge queued" in nudged.stdout, nudged.stderr
     proc.stdin.write("go\n")
     proc.stdin.flush()
-    assert proc.wait(timeout=120) == 0
+    assert proc.wait(timeout=GUARD) == 0
     state = json.loads((run_dir / "panda.json").read_text())
     assert state["running"] is None and sorted(state["branches"]) == ["main"]
     assert sorted(state["branches"]["main"]["chunks"]) == ["1", "2"]
@@ -281,7 +282,7 @@ def test_a_live_babysit_refuses_every_other_writer_and_still_takes_nudges(tmp_pa
 def test_a_killed_babysit_leaves_no_lock_behind(tmp_path, live_babysit):
     run_dir, proc = live_babysit
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.wait(timeout=GUARD)
     check_free(run_dir)  # the kernel let go with the process: no grace period, no --force
     done = cli("resume", run_dir, "-q", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
