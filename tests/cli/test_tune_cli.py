@@ -179,7 +179,10 @@ def test_sigkill_of_tune_workers_2_then_resume_loses_and_repeats_no_trial(tmp_pa
         wait_until(lambda: len(_complete_folders(run_dir)) >= 2, "two complete trials",
                    proc=proc, poll=0.05)
         busy = cli("resume", "runs/s", cwd=tmp_path)  # a second process may not join in
-        assert "in use by another deeprecipe process" in one_line_error(busy)
+        assert one_line_error(busy) == (
+            f"error: runs/s is in use by another deeprecipe process (pid {proc.pid}); wait for "
+            "it to finish (or stop it), then `deeprecipe resume runs/s` goes on from where it "
+            "ended")
         os.killpg(proc.pid, signal.SIGKILL)  # the parent and its two workers
     finally:
         proc.wait()
