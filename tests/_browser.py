@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from _timeouts import GUARD
+
 __all__ = ["unavailable", "offline_chromium", "figure_boxes", "severe_logs", "resource_urls",
            "screenshot"]
 
@@ -68,7 +70,7 @@ def offline_chromium(user_data_dir: str | Path) -> Iterator:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(_driver_binary()))
     try:
-        driver.set_page_load_timeout(60)
+        driver.set_page_load_timeout(GUARD)
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
             "offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0})

@@ -7,10 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _timeouts import GUARD
+
 CLI = [sys.executable, "-m", "deeprecipe.cli"]
-
-
-TIMEOUT = 180
 
 
 def _env(columns: int = 200) -> dict:
@@ -22,7 +21,7 @@ def _env(columns: int = 200) -> dict:
     return env
 
 
-def cli(*args, cwd: Path, timeout: float = TIMEOUT, columns: int = 200
+def cli(*args, cwd: Path, timeout: float = GUARD, columns: int = 200
         ) -> subprocess.CompletedProcess:
     """Run ``python -m deeprecipe.cli ARGS`` in ``cwd``; text output, never raises on exit code."""
     return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True,
@@ -37,7 +36,7 @@ def cli_many(arg_lists, *, cwd: Path, columns: int = 200) -> list[subprocess.Com
     results = []
     try:
         for args, p in zip(arg_lists, procs, strict=True):
-            out, err = p.communicate(timeout=TIMEOUT)
+            out, err = p.communicate(timeout=GUARD)
             results.append(subprocess.CompletedProcess(args, p.returncode, out, err))
     finally:
         for p in procs:

@@ -2,9 +2,11 @@
 
 Trains BatchNorm + Dropout on moons with Adam, a schedule, validation data and EarlyStopping,
 checkpointing into CKPT_DIR; writes the final parameters/state to OUT.npz and the history to
-OUT.json. ``--sleep-epoch`` / ``--sleep-step`` slow it down so a test can kill it mid-run.
+OUT.json. ``--pause-at EPOCH STEP`` parks it after that step (of the 1-based epoch): it writes
+OUT.paused and waits until OUT.go exists, so a test signals it at a known point mid-epoch, on a
+machine of any speed.
 
-    python tests/_resume_worker.py CKPT_DIR OUT [--epochs N] [--resume] [--sleep-epoch S]
+    python tests/_resume_worker.py CKPT_DIR OUT [--epochs N] [--resume] [--pause-at EPOCH STEP]
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import make_moons
@@ -22,19 +25,18 @@ from deeprecipe.optimize.callbacks import Callback
 EPOCHS = 8
 
 
-class Slow(Callback):
-    """Sleeps after every epoch and every step, so that a signal lands mid-run."""
+class Pause(Callback):
+    """Parks training after step ``at[1]`` of epoch ``at[0]``: writes ``out``.paused, then waits
+    for ``out``.go (a SIGINT meanwhile is noted by the trainer and acted on at the next step)."""
 
-    def __init__(self, per_epoch: float, per_step: float) -> None:
-        self.per_epoch, self.per_step = per_epoch, per_step
+    def __init__(self, at: tuple[int, int] | None, out: str) -> None:
+        self.at, self.out = at, out
 
     def on_step_end(self, trainer, step, cost) -> None:
-        if self.per_step:
-            time.sleep(self.per_step)
-
-    def on_epoch_end(self, trainer, record) -> None:
-        if self.per_epoch:
-            time.sleep(self.per_epoch)
+        if self.at is not None and (trainer.epoch + 1, step) == tuple(self.at):
+            Path(f"{self.out}.paused").touch()
+            while not Path(f"{self.out}.go").exists():
+                time.sleep(0.01)
 
 
 def make_data():
@@ -50,7 +52,7 @@ def make_net() -> dr.Sequential:
                          input_dim=2, random_state=7)
 
 
-def run(ckpt_dir, out, *, epochs=EPOCHS, resume=False, sleep_epoch=0.0, sleep_step=0.0):
+def run(ckpt_dir, out, *, epochs=EPOCHS, resume=False, pause_at=None):
     (X, y), dev = make_data()
     net = make_net()
     history = dr.train(net, X, y, loss="categorical_crossentropy",
@@ -58,7 +60,7 @@ def run(ckpt_dir, out, *, epochs=EPOCHS, resume=False, sleep_epoch=0.0, sleep_st
                        schedule=dr.schedules.InverseTimeDecay(0.02, 0.5), batch_size=32,
                        epochs=epochs, validation_data=dev,
                        callbacks=[dr.callbacks.EarlyStopping(patience=100),
-                                  Slow(sleep_epoch, sleep_step)],
+                                  Pause(pause_at, out)],
                        random_state=11, checkpoint_dir=ckpt_dir, resume=resume)
     np.savez(f"{out}.npz", **{f"param/{k}": p for k, p in net.params.items()},
              **{f"state/{k}": s for k, s in net.state.items()})
@@ -72,11 +74,9 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--sleep-epoch", type=float, default=0.0)
-    parser.add_argument("--sleep-step", type=float, default=0.0)
+    parser.add_argument("--pause-at", type=int, nargs=2, metavar=("EPOCH", "STEP"))
     a = parser.parse_args()
-    run(a.ckpt_dir, a.out, epochs=a.epochs, resume=a.resume, sleep_epoch=a.sleep_epoch,
-        sleep_step=a.sleep_step)
+    run(a.ckpt_dir, a.out, epochs=a.epochs, resume=a.resume, pause_at=a.pause_at)
 
 
 if __name__ == "__main__":

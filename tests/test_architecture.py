@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grimp
 import pytest
+from _timeouts import GUARD
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "deeprecipe"
 ROOT = SRC.parents[1]
@@ -128,6 +129,6 @@ def test_every_folder_says_what_lives_there_and_what_it_may_import():
                     reason="import-linter is not installed (pip install -e '.[test]')")
 def test_the_layers_contract_holds():
     done = subprocess.run([shutil.which("lint-imports")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=GUARD)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "Contracts: 1 kept, 0 broken." in done.stdout

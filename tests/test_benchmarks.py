@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _timeouts import GUARD
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_engine.py"
 
@@ -19,7 +20,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_engine.py"
 def _child(framework: str, case: str) -> dict:
     out = subprocess.run([sys.executable, str(BENCH), "--child", framework, "--case", case,
                           "--quick", "--threads", "1"],
-                         capture_output=True, text=True, timeout=300, check=True)
+                         capture_output=True, text=True, timeout=GUARD, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -58,7 +59,7 @@ def test_benchmark_table_names_every_target():
 def test_floor_ratio_child_times_floor_bare_loop_and_user_path_interleaved():
     out = subprocess.run([sys.executable, str(BENCH), "--child", "floor-ratio", "--batch", "512",
                           "--quick", "--threads", "1", "--clock", "cpu"],
-                         capture_output=True, text=True, timeout=600, check=True)
+                         capture_output=True, text=True, timeout=GUARD, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(res["times"]) == {"floor", "floor_eval", "bare", "user"}
     assert all(len(t) == 1 and t[0] > 0 for t in res["times"].values())

@@ -24,6 +24,7 @@ from deeprecipe._io import (
     write_text_atomic,
 )
 from deeprecipe.errors import CheckpointError, DataError
+from _timeouts import GUARD
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
@@ -160,7 +161,7 @@ print(grown, message, sep="\\n")
 def _peak_and_message(call: str, tmp_path, max_bytes: int) -> tuple[int, str]:
     env = dict(os.environ, DEEPRECIPE_MAX_BYTES=str(max_bytes), OMP_NUM_THREADS="1")
     res = subprocess.run([sys.executable, "-c", _PEAK.format(call=call)], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=300)
+                         env=env, capture_output=True, text=True, timeout=GUARD)
     assert res.returncode == 0, res.stderr
     grown, message = res.stdout.strip().split("\n")
     return int(grown) << 10, message

@@ -1,7 +1,7 @@
 """SIGKILL suite (#16): ``run``, ``recipe`` and ``babysit`` are killed at seeded random
 moments, some of them inside atomic writes (DEEPRECIPE_TEST_WRITE_DELAY stretches every write),
 then resumed; each ends bit for bit where an uninterrupted run ends, and nothing hangs (every
-process has a timeout).
+process has a hang guard, tests/_timeouts.py).
 
 A kill before the first file leaves nothing to resume: then the original command is run
 again, as a user would. Any other refusal of ``resume`` is a lost run and fails the test.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _timeouts import GUARD
 
 CLI = [sys.executable, "-m", "deeprecipe.cli"]
-TIMEOUT = 240
 TRIALS = int(os.environ.get("DEEPRECIPE_SIGKILL_TRIALS", "2"))
 
 CONFIG = """\
@@ -63,7 +63,7 @@ def _env(delay: float = 0.0) -> dict:
 
 def _cli(args, cwd: Path, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=TIMEOUT, env=env or _env())
+                          timeout=GUARD, env=env or _env())
 
 
 def _model(run_dir: Path) -> dict[str, np.ndarray]:
@@ -94,7 +94,7 @@ def _kill_at(args, cwd: Path, seconds: float, delay: float) -> bool:
         return False
     except subprocess.TimeoutExpired:
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.wait(timeout=GUARD)
         return True
 
 

@@ -7,13 +7,13 @@ import json
 
 import numpy as np
 import pytest
-from _holder import held_elsewhere
+from _holder import busy, held_elsewhere
 
 from deeprecipe import data as dd
 from deeprecipe import workflows
 from deeprecipe.errors import DataError, DeepRecipeError
 from deeprecipe.runs.build import build_network, fit
-from deeprecipe.runs.config import config_from_dict, load_config
+from deeprecipe.runs.config import config_from_dict, dump_config, load_config
 from deeprecipe.runs.evaluate import evaluate
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.runs.locks import RunDirBusyError
@@ -321,6 +321,25 @@ def test_a_run_that_loses_the_race_for_a_new_directory_leaves_it_to_the_winner(t
         return data
 
     monkeypatch.setattr(workflows, "prepare_data", prepare_while_another_run_starts)
-    with winner, pytest.raises(RunDirBusyError, match="in use by another deeprecipe process"):
+    with winner, pytest.raises(RunDirBusyError) as refused:
         run(config_from_dict(tiny()), run_dir, report=False)
-    assert (run_dir / "theirs.txt").is_file()
+    assert str(refused.value) == busy(run_dir, "start", int((run_dir / "theirs.txt").read_text()))
+
+
+def test_a_run_and_its_resume_each_get_their_own_advice_while_another_process_works(tmp_path):
+    """A new run (--force or not) is told to choose another --out; a resume (run --resume, or
+    resume RUN_DIR) works on this very directory, so it is told to wait and resume."""
+    run_dir = tmp_path / "r"
+    config = config_from_dict(tiny())
+    run_dir.mkdir()
+    (run_dir / "config.toml").write_text(dump_config(config), encoding="utf-8")
+    with held_elsewhere(run_dir) as pid:
+        for start, action in ((lambda: run(config, run_dir, report=False), "start"),
+                              (lambda: run(config, run_dir, force=True, report=False), "start"),
+                              (lambda: run(config, run_dir, resume=True, report=False), "resume"),
+                              (lambda: workflows.resume(run_dir), "resume"),
+                              (lambda: workflows.resume(run_dir, force=True), "resume")):
+            with pytest.raises(RunDirBusyError) as refused:
+                start()
+            assert str(refused.value) == busy(run_dir, action, pid)
+    assert sorted(p.name for p in run_dir.iterdir()) == [".lock", "config.toml"]

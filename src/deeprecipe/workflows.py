@@ -53,14 +53,15 @@ def run(config: Config, run_dir: str | Path, *, verbose: bool = False, resume: b
     if config.tuning.n_trials > 0:
         check_search(config)
     run_dir = Path(run_dir)
+    action = "resume" if resume else "start"
     if run_dir.is_dir():  # a live run, babysit or recipe: refused first, --force or not
-        check_free(run_dir)
+        check_free(run_dir, action=action)
     run_dir = prepare_run_dir(run_dir, force=force, resume=resume, create=False)
     created = not run_dir.exists()
     data = prepare_data(config)
     prepare_run_dir(run_dir, force=force, resume=resume)
     try:
-        with hold_run_dir(run_dir):
+        with hold_run_dir(run_dir, action=action):
             return _run_in(config, run_dir, data, start, deadline, verbose=verbose,
                            resume=resume, report=report)
     except RunDirBusyError:  # another process made the directory meanwhile: it is theirs
@@ -147,13 +148,14 @@ def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = Fa
            force: bool = False) -> RunResult | RecipeResult | BabysitResult:
     """Continue what ``run_dir`` holds: a recipe, a babysat model (``chunks`` more; None:
     what an interrupted session had left, else 1) or a run. Each holds the directory's lock
-    (RunDirBusyError while another process works there, ``force`` or not); ``force`` only
-    clears a babysat directory's stale ``running`` marker whose pid another process reuses."""
+    (RunDirBusyError while another process works there). ``force`` is accepted and ignored: it
+    used to clear a crashed babysit's leftover ``running`` marker, which the lock now tells
+    apart from a live babysit by itself."""
     run_dir = Path(run_dir)
     if (run_dir / rundir.RECIPE_ARGS).exists():
         return resume_recipe(run_dir, verbose=verbose)
     if (run_dir / rundir.PANDA).exists():
-        return resume_babysit(run_dir, chunks=chunks, verbose=verbose, force=force)
+        return resume_babysit(run_dir, chunks=chunks, verbose=verbose)
     if not (run_dir / rundir.CONFIG).exists():
         raise DeepRecipeError(f"{run_dir} holds nothing to resume (no {rundir.CONFIG} or "
                               f"{rundir.PANDA}); start it with `deeprecipe run CONFIG --out "

@@ -14,6 +14,7 @@ from deeprecipe.report import build_report
 from deeprecipe.runs.config import config_from_dict
 from deeprecipe.runs.diagnosis import LearningCurve
 from deeprecipe.workflows import run
+from _timeouts import GUARD
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def tiny_run(tmp_path_factory):
 
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "deeprecipe.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=GUARD)
 
 
 def test_report_without_learning_curve_notes_it_missing(tiny_run, tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _data import DATA
-from _holder import held_elsewhere
+from _holder import busy, held_elsewhere
 
 from deeprecipe.basic_recipe import rounds, steps
 from deeprecipe.basic_recipe.folds import resolve_folds
@@ -413,8 +413,9 @@ def test_a_recipe_refuses_a_directory_another_process_works_in(tmp_path):
     run_dir = tmp_path / "r"
     config = _config("moons", [4], 2)
     with held_elsewhere(run_dir) as pid:
-        for force in (False, True):
-            with pytest.raises(RunDirBusyError, match=f"in use by another deeprecipe process "
-                                                      f"\\(pid {pid}\\)"):
-                recipe(config, run_dir, max_rounds=1, force=force)
+        for options, action in (({}, "start"), ({"force": True}, "start"),
+                                ({"resume": True}, "resume")):
+            with pytest.raises(RunDirBusyError) as refused:
+                recipe(config, run_dir, max_rounds=1, **options)
+            assert str(refused.value) == busy(run_dir, action, pid)
     assert [p.name for p in run_dir.iterdir()] == [".lock"]

@@ -11,13 +11,13 @@ import json
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from _cli import CLI, TIMEOUT, _env, assert_one_line_error, cli, cli_many
+from _cli import CLI, _env, assert_one_line_error, cli, cli_many
+from _timeouts import GUARD, wait_until
 
 from deeprecipe.runs.config import load_config
 
@@ -101,7 +101,7 @@ def test_installed_console_script(work):
     exe = shutil.which("deeprecipe")
     assert exe is not None, "the deeprecipe console script is not installed"
     res = subprocess.run([exe, "gradcheck", "--help"], cwd=work, capture_output=True, text=True,
-                         timeout=TIMEOUT, env=_env())
+                         timeout=GUARD, env=_env())
     assert res.returncode == 0, res.stderr
     assert "Example: deeprecipe gradcheck" in res.stdout
 
@@ -323,13 +323,10 @@ def test_interrupted_run_resumes(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env())
     checkpoints = tmp_path / "long" / "checkpoints"  # the latest 5 are kept as it goes
-    deadline = time.monotonic() + 60
-    while (not any(checkpoints.glob("epoch-*.json")) and proc.poll() is None
-           and time.monotonic() < deadline):
-        time.sleep(0.02)
+    wait_until(lambda: any(checkpoints.glob("epoch-*.json")), "first checkpoint", proc=proc)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=TIMEOUT)
+    out, err = proc.communicate(timeout=GUARD)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     run_dir = tmp_path / "long"

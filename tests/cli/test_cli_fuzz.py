@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 import deeprecipe as dr
 from deeprecipe.cli import app
 from deeprecipe.errors import DeepRecipeError
+from _timeouts import GUARD
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -292,7 +293,7 @@ def test_real_processes_print_one_line(tmp_path, files, args):
         (tmp_path / name).write_bytes(content)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.run([sys.executable, "-m", "deeprecipe.cli", *args], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=GUARD, env=env)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error: ")

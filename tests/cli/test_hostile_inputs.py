@@ -364,28 +364,31 @@ def test_resume_of_a_corrupt_checkpoint_is_one_line_on_stderr(tmp_path, finished
 
 
 # -- item 9: a stale "running" marker whose pid another process reuses ---------------------------
-def test_resume_and_rollback_force_take_over_from_a_reused_pid(tmp_path):
+def test_resume_and_rollback_get_past_a_reused_pid_with_or_without_force(tmp_path):
+    """The lock is free, so the marker is a crashed babysit's: no --force needed, and
+    --force (kept for old scripts) changes nothing; its help says so."""
     cfg = config(tmp_path / "c.toml", name="p")
     assert invoke("babysit", cfg, "--chunks", "2", "-q").exit_code == 0
     run = tmp_path / "runs" / "p"
-    sleeper = subprocess.Popen(["sleep", "30"])  # alive, and not a babysit
+    sleeper = subprocess.Popen(["sleep", "600"])  # alive, and not a babysit
     try:
-        state = json.loads((run / "panda.json").read_text())
-        state["running"] = {"pid": sleeper.pid, "thread": "1-2", "branch": "main"}
-        (run / "panda.json").write_text(json.dumps(state))
-        for command in (["rollback", run, "--chunk", "1"], ["resume", run, "-q"]):
-            assert_refused(*command, match=f"take over with `deeprecipe {command[0]} {run} "
-                                           "--force`")
-        assert invoke("rollback", run, "--chunk", "1", "--force").exit_code == 0
-        state = json.loads((run / "panda.json").read_text())
-        state["running"] = {"pid": sleeper.pid, "thread": "1-2", "branch": state["active"]}
-        (run / "panda.json").write_text(json.dumps(state))
-        result = invoke("resume", run, "-q", "--force")
-        assert result.exit_code == 0, result.output
+        for command in (["rollback", run, "--chunk", "1"], ["resume", run, "-q"],
+                        ["rollback", run, "--chunk", "1", "--force"],
+                        ["resume", run, "-q", "--force"]):
+            state = json.loads((run / "panda.json").read_text())
+            state["running"] = {"pid": sleeper.pid, "thread": "1-2", "branch": state["active"]}
+            (run / "panda.json").write_text(json.dumps(state))
+            result = invoke(*command)
+            assert result.exit_code == 0, (command, result.output)
+            assert json.loads((run / "panda.json").read_text())["running"] is None
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert json.loads((run / "panda.json").read_text())["running"] is None
+    events = json.loads((run / "panda.json").read_text())["events"]
+    assert [e["pid"] for e in events if e["kind"] == "stale_marker"] == [sleeper.pid] * 4
+    for command in ("resume", "rollback"):
+        assert "Does nothing (kept for old scripts)" in " ".join(
+            invoke(command, "--help").output.split())
 
 
 # -- item 10: help text -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from _timeouts import GUARD, wait_until
 
 CLI = [sys.executable, "-m", "deeprecipe.cli"]
 CONFIG = """name = "r"
@@ -35,7 +36,7 @@ def _env() -> dict:
 
 def _cli(*args, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=_env())
+                          timeout=GUARD, env=_env())
 
 
 def _rounds(run_dir: Path) -> list[dict]:
@@ -82,8 +83,8 @@ def test_a_recipe_killed_mid_round_resumes_to_the_same_decisions(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
     round_2 = tmp_path / "killed" / "rounds" / "02" / "checkpoints"
     try:
-        while proc.poll() is None and not any(round_2.glob("epoch-*.json")):
-            time.sleep(0.01)
+        wait_until(lambda: any(round_2.glob("epoch-*.json")), "round 2's first checkpoint",
+                   proc=proc)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()

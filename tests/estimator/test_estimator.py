@@ -21,6 +21,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import deeprecipe as dr
 from deeprecipe.errors import DeepRecipeError, InvalidTypeError, InvalidValueError
 from deeprecipe.estimator import DeepClassifier, DeepRegressor
+from _timeouts import GUARD
 
 # scikit-learn's checks run on the class defaults, as they are: nothing skipped or xfailed.
 @parametrize_with_checks([DeepClassifier(), DeepRegressor()])
@@ -388,7 +389,7 @@ def test_early_stopping_needs_enough_samples():
 def test_benchmark_script_runs_quick():
     bench = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_estimators.py"
     out = subprocess.run([sys.executable, str(bench), "--quick"], capture_output=True,
-                         text=True, timeout=300, check=True).stdout
+                         text=True, timeout=GUARD, check=True).stdout
     assert "2-fold CV" in out
     row = next(line for line in out.splitlines() if line.startswith("| iris (extra) |"))
     cells = [c.strip() for c in row.strip("|").split("|")]

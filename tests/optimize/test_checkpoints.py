@@ -7,18 +7,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from _timeouts import GUARD, wait_until
 
 import deeprecipe as dr
 from deeprecipe.errors import CheckpointError
 from deeprecipe.optimize import checkpoints
 
 WORKER = Path(__file__).resolve().parents[1] / "_resume_worker.py"
-TIMEOUT = 60.0
 
 
 def _cmd(ckpt_dir: Path, out: Path, *extra: str) -> list[str]:
@@ -32,21 +32,14 @@ def _env() -> dict[str, str]:
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:
-    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=GUARD)
     assert done.returncode == 0, done.stderr
     return done
 
 
-def _wait_for(proc: subprocess.Popen, path: Path) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"worker ended (rc={proc.returncode}) before {path.name}: "
-                                 f"{proc.stderr.read()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"timed out waiting for {path}")
-        time.sleep(0.01)
+def _paused(proc: subprocess.Popen, out: Path) -> None:
+    """Wait until the worker is parked at its --pause-at step (it wrote OUT.paused)."""
+    wait_until(Path(f"{out}.paused").exists, f"{out.name}.paused", proc=proc)
 
 
 def _load(out: Path) -> tuple[dict[str, np.ndarray], dict]:
@@ -83,13 +76,15 @@ def reference(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("kill_after", [1, 3, 6])
 def test_sigkill_then_resume_is_bit_for_bit(tmp_path, reference, kill_after):
     ckpt, out = tmp_path / "ckpt", tmp_path / "out"
-    proc = subprocess.Popen(_cmd(ckpt, out, "--sleep-step", "0.03"), env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # parked after step 3 of the next epoch's 10: mid-epoch, whatever the machine's speed
+    proc = subprocess.Popen(_cmd(ckpt, out, "--pause-at", str(kill_after + 1), "3"),
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
     try:
-        _wait_for(proc, ckpt / f"epoch-{kill_after:04d}.json")
-        time.sleep(0.1)  # a few of the next epoch's 10 steps (>= 0.03 s each): mid-epoch
+        _paused(proc, out)
+        assert (ckpt / f"epoch-{kill_after:04d}.json").exists()
         proc.kill()  # SIGKILL: no handler, no cleanup
-        proc.wait(timeout=TIMEOUT)
+        proc.wait(timeout=GUARD)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -97,7 +92,7 @@ def test_sigkill_then_resume_is_bit_for_bit(tmp_path, reference, kill_after):
     assert proc.returncode == -signal.SIGKILL
     assert not Path(f"{out}.npz").exists()  # it really died before finishing
     latest = checkpoints.latest_checkpoint(ckpt)
-    assert latest is not None and latest.name >= f"epoch-{kill_after:04d}.json"
+    assert latest is not None and latest.name == f"epoch-{kill_after:04d}.json"
     _run(_cmd(ckpt, out, "--resume"))
     _assert_same_run(reference, out)
 
@@ -105,20 +100,20 @@ def test_sigkill_then_resume_is_bit_for_bit(tmp_path, reference, kill_after):
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child needs POSIX")
 def test_ctrl_c_writes_mid_epoch_checkpoint_and_resume_is_bit_for_bit(tmp_path, reference):
     ckpt, out = tmp_path / "ckpt", tmp_path / "out"
-    proc = subprocess.Popen(_cmd(ckpt, out, "--sleep-step", "0.05"), env=_env(),
+    proc = subprocess.Popen(_cmd(ckpt, out, "--pause-at", "3", "3"), env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(proc, ckpt / "epoch-0002.json")
-        time.sleep(0.12)  # a few steps into epoch 3 (10 steps of >= 0.05 s each)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=TIMEOUT)
+        _paused(proc, out)  # parked after step 3 of epoch 3's 10
+        proc.send_signal(signal.SIGINT)  # noted by the trainer, acted on at the next step
+        Path(f"{out}.go").touch()
+        _, stderr = proc.communicate(timeout=GUARD)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode != 0
     assert "resume" in stderr and "KeyboardInterrupt" in stderr
     mid = [p.name for p in checkpoints.list_checkpoints(ckpt) if "-step-" in p.name]
-    assert len(mid) == 1 and mid[0].startswith("epoch-0002-step-"), mid
+    assert mid == ["epoch-0002-step-000003.json"], mid
     assert checkpoints.latest_checkpoint(ckpt).name == mid[0]
     _run(_cmd(ckpt, out, "--resume"))
     _assert_same_run(reference, out)

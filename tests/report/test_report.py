@@ -350,7 +350,6 @@ def test_space_hint_overrides_name():
 
 @pytest.mark.skipif(_browser.unavailable() is not None,
                     reason=str(_browser.unavailable()))
-@pytest.mark.timeout(180)
 @pytest.mark.parametrize("kind", ["full", "plain", "panda"])
 def test_report_renders_in_offline_chromium(tmp_path, kind):
     if kind == "panda":

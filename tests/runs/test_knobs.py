@@ -14,6 +14,7 @@ from deeprecipe.errors import ConfigError
 from deeprecipe.runs.config import Config, config_from_dict, dump_config
 from deeprecipe.runs.knobs import BY_NAME, KNOBS, apply, check_value, set_live
 from deeprecipe.tuning.hyperparameters import HYPERPARAMETERS
+from _timeouts import GUARD
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -121,7 +122,7 @@ def test_a_new_knob_is_one_table_entry(tmp_path):
     end = text.index("\n)\n\nBY_NAME")
     knobs.write_text(text[:end + 1] + NEW_KNOB.lstrip("\n") + text[end + 1:])
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300, env={"PYTHONPATH": str(src),
+                          text=True, timeout=GUARD, env={"PYTHONPATH": str(src),
                                                        "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-3000:]
     import json

@@ -1,6 +1,7 @@
 """Locks a crash cannot leave behind: a writer SIGKILLed while it holds the journal lock, and
 the dangling relative symlink lock Optuna's JournalFileSymlinkLock left (which made a resumed
-study spin at 100% CPU), block nobody."""
+study spin at 100% CPU), block nobody. The run directory's lock says who holds it (another
+process with its pid, or this one) and what to do for the action at hand."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 
 import pytest
+from _holder import ADVICE, busy, held_elsewhere
+from _timeouts import GUARD
 
-from deeprecipe.runs.locks import FileLock, RunDirBusyError, check_free, hold_run_dir
+from deeprecipe.runs.locks import ACTIONS, FileLock, RunDirBusyError, check_free, hold_run_dir
 
 HOLDER = textwrap.dedent("""
     import sys, time
@@ -39,10 +42,8 @@ def test_a_journal_writer_killed_mid_write_blocks_no_one(tmp_path):
         lock = FileLock(journal.with_name("journal.log.flock"))
         assert not lock.acquire(timeout=0.2)  # really held while the writer lives
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        start = time.monotonic()
-        assert lock.acquire(timeout=5)  # the kernel let go with the process: no grace period
-        assert time.monotonic() - start < 1.0
+        proc.wait(timeout=GUARD)
+        assert lock.try_acquire()  # the kernel let go with the process: no grace period
         lock.release()
     finally:
         if proc.poll() is None:
@@ -68,22 +69,95 @@ def test_a_study_resumes_past_a_killed_writers_leftovers_with_a_relative_path(tm
             study = optuna.create_study(study_name="s", storage=open_storage(
                 "journal:runs/r/study/journal.log"))
             study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
-        """)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        """)], cwd=tmp_path, capture_output=True, text=True, timeout=GUARD)
     assert done.returncode == 0, done.stderr
     study = optuna.load_study(study_name="s",
                               storage=open_storage("journal:runs/r/study/journal.log"))
     assert len(study.trials) == 3
 
 
-def test_one_process_per_run_directory(tmp_path):
-    with hold_run_dir(tmp_path):
-        holder = subprocess.run(
-            [sys.executable, "-c", "import sys; from deeprecipe.runs.locks import check_free; "
-             "check_free(sys.argv[1])", str(tmp_path)], capture_output=True, text=True,
-            timeout=60)
-        assert holder.returncode != 0 and "in use by another deeprecipe process" in \
-            holder.stderr and f"pid {os.getpid()}" in holder.stderr
-    check_free(tmp_path)  # released on exit
-    with hold_run_dir(tmp_path), pytest.raises(RunDirBusyError, match="choose another --out"):
-        with hold_run_dir(tmp_path):
+# -- the run directory's lock: who holds it, and what to do ---------------------------------
+def test_every_action_has_its_advice():
+    assert sorted(ACTIONS) == sorted(ADVICE)
+    for action in ("resume", "rollback"):  # they work on an existing run: no other --out
+        assert "--out" not in ACTIONS[action]
+    with pytest.raises(ValueError, match="action must be one of .*'start'.* got 'run'"):
+        check_free("anywhere", action="run")
+
+
+@pytest.mark.parametrize("action", sorted(ADVICE))
+def test_another_process_is_named_with_its_pid_and_the_action_s_advice(tmp_path, action):
+    with held_elsewhere(tmp_path) as pid:
+        with pytest.raises(RunDirBusyError) as refused:
+            check_free(tmp_path, action=action)
+        assert str(refused.value) == busy(tmp_path, action, pid)
+        with pytest.raises(RunDirBusyError) as refused, hold_run_dir(tmp_path, action=action):
             pass
+        assert str(refused.value) == busy(tmp_path, action, pid)
+    with hold_run_dir(tmp_path, action=action):  # free once the holder has ended
+        assert (tmp_path / ".lock").read_text() == str(os.getpid())
+
+
+def test_a_child_process_is_told_this_parent_holds_the_directory(tmp_path):
+    with hold_run_dir(tmp_path):
+        child = subprocess.run(
+            [sys.executable, "-c", "import sys; from deeprecipe.runs.locks import check_free; "
+             "check_free(sys.argv[1], action='resume')", str(tmp_path)], capture_output=True,
+            text=True, timeout=GUARD)
+        assert child.returncode != 0
+        assert child.stderr.strip().splitlines()[-1] == (
+            "deeprecipe.runs.locks.RunDirBusyError: "
+            + busy(tmp_path, "resume", os.getpid()))
+    check_free(tmp_path)  # released on exit
+
+
+@pytest.mark.parametrize("action", sorted(ADVICE))
+def test_a_nested_call_is_told_this_process_holds_the_directory(tmp_path, action):
+    with hold_run_dir(tmp_path):
+        for attempt in (lambda: check_free(tmp_path, action=action),
+                        lambda: hold_run_dir(tmp_path, action=action).__enter__()):
+            with pytest.raises(RunDirBusyError) as refused:
+                attempt()
+            assert str(refused.value) == busy(tmp_path, action)
+    check_free(tmp_path)
+
+
+def test_another_thread_is_told_this_process_holds_the_directory(tmp_path):
+    """A real second holder in this process: flock on a second open file of the same lock
+    conflicts within one process too, and the message must not call us another process."""
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with hold_run_dir(tmp_path):
+            holding.set()
+            done.wait(timeout=GUARD)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(timeout=GUARD)
+        for action in ADVICE:
+            with pytest.raises(RunDirBusyError) as refused:
+                check_free(tmp_path, action=action)
+            assert str(refused.value) == busy(tmp_path, action)
+            assert str(os.getpid()) not in str(refused.value)
+    finally:
+        done.set()
+        holder.join(timeout=GUARD)
+    check_free(tmp_path)  # the thread let go
+
+
+def test_a_forked_child_names_its_parent_as_the_other_process(tmp_path):
+    """The holder's pid is ours only in the process that took the lock: a child that inherits
+    the table of held locks (fork) still names its parent as another process."""
+    with hold_run_dir(tmp_path):
+        pid = os.fork()
+        if pid == 0:  # the child: report and leave at once, whatever happens
+            try:
+                check_free(tmp_path)
+                code = 1
+            except RunDirBusyError as exc:
+                code = 0 if str(exc) == busy(tmp_path, "start", os.getppid()) else 2
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

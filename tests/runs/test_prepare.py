@@ -21,6 +21,7 @@ from deeprecipe.optimize.rows import Rows
 from deeprecipe.runs.build import fit
 from deeprecipe.runs.config import config_from_dict
 from deeprecipe.runs.prepare import prepare_data
+from _timeouts import GUARD
 
 ROWS, FEATURES = 500_000, 200  # 400 MB of float32 (381 MiB)
 BUDGET = 160 * 2**20  # anonymous memory the training may add: less than half the array
@@ -83,7 +84,7 @@ def test_trains_from_a_mapped_file_under_a_memory_limit_the_array_breaks(tmp_pat
     assert X_path.stat().st_size > 2 * BUDGET
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "1"}
     proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(_config(X_path, epochs=1)),
-                           str(BUDGET)], capture_output=True, text=True, env=env, timeout=600)
+                           str(BUDGET)], capture_output=True, text=True, env=env, timeout=GUARD)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["mapped"]
@@ -174,7 +175,7 @@ def _peak_above_runtime(small: dict, big: dict) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "1"}
     proc = subprocess.run([sys.executable, "-c", _PEAK_CHILD, json.dumps(small),
                            json.dumps(big)], capture_output=True, text=True, env=env,
-                          timeout=600)
+                          timeout=GUARD)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -235,7 +236,7 @@ def test_trains_from_shards_under_a_memory_limit_the_array_breaks(tmp_path):
     proc = subprocess.run([sys.executable, "-c", _CHILD,
                            json.dumps(_config(tmp_path / "shards", epochs=1)), str(budget),
                            json.dumps(_config(few, epochs=1))],
-                          capture_output=True, text=True, env=env, timeout=600)
+                          capture_output=True, text=True, env=env, timeout=GUARD)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["mapped"] and not result["loaded_whole"]

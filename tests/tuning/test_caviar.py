@@ -49,4 +49,6 @@ def test_a_silent_scheduler_is_a_clear_error_within_seconds(tmp_path):
     with pytest.raises(DeepRecipeError, match="no Dask scheduler answered at "
                                               "tcp://127.0.0.1:1"):
         tune(CONFIG, run_dir=tmp_path, space=SPACE, seed=7, scheduler="tcp://127.0.0.1:1")
-    assert time.monotonic() - start < 10  # a hang guard, not a speed test
+    # connect() waits 5 s; Dask's own default would be 30 s: what is checked is that the 5 s
+    # apply (25 s leaves a loaded machine 20 s for the rest), not how fast the machine is
+    assert time.monotonic() - start < 25

@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -15,6 +14,7 @@ import pytest
 
 from deeprecipe.runs.config import config_from_dict
 from deeprecipe.tuning import LogUniform, tune
+from _timeouts import GUARD, wait_until
 
 pytest.importorskip("optuna_dashboard", reason="optuna-dashboard is not installed")
 
@@ -30,7 +30,7 @@ def _free_port() -> int:
 
 
 def _get(url: str):
-    with urllib.request.urlopen(url, timeout=5) as r:
+    with urllib.request.urlopen(url, timeout=GUARD) as r:
         return json.loads(r.read().decode("utf-8"))
 
 
@@ -42,21 +42,23 @@ def test_the_real_dashboard_serves_the_study_s_trials(tmp_path):
     study = tune(config, run_dir=tmp_path / "study",
                  space={"learning_rate": LogUniform(1e-3, 1e-1)}, seed=0)
     port = _free_port()
-    server = subprocess.Popen(  # stops itself after 120 s even if this test dies
-        [sys.executable, "-c", SERVE, "120", str(tmp_path / "study" / "journal.log"),
+    server = subprocess.Popen(  # stops itself after 2 GUARDs even if this test dies
+        [sys.executable, "-c", SERVE, str(2 * GUARD), str(tmp_path / "study" / "journal.log"),
          "--storage-class", "JournalFileStorage", "--host", "127.0.0.1", "--port", str(port),
          "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        summaries, deadline = None, time.monotonic() + 60
-        while summaries is None and time.monotonic() < deadline:
-            assert server.poll() is None, server.stdout.read()
+        answer = {}
+
+        def answers() -> bool:  # the server answers once it has started
             try:
-                summaries = _get(f"{base}/api/studies")["study_summaries"]
+                answer["studies"] = _get(f"{base}/api/studies")["study_summaries"]
             except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
-        assert summaries is not None, "the dashboard did not answer within 60 s"
-        (summary,) = summaries
+                return False
+            return True
+
+        wait_until(answers, "answer from the dashboard", proc=server, poll=0.2)
+        (summary,) = answer["studies"]
         assert summary["study_name"] == "dash"
         detail = _get(f"{base}/api/studies/{summary['study_id']}")
         served = sorted((t["number"], t["values"][0]) for t in detail["trials"]
@@ -69,4 +71,4 @@ def test_the_real_dashboard_serves_the_study_s_trials(tmp_path):
         assert params == {"learning_rate"}
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=GUARD)

@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 from _cli import _env, assert_one_line_error, cli, cli_many
-from _holder import held_elsewhere
+from _holder import busy, held_elsewhere
 
 from deeprecipe.errors import CheckpointError, DeepRecipeError
 from deeprecipe.optimize import checkpoints
@@ -22,7 +22,9 @@ from deeprecipe.runs.config import config_from_dict, config_to_dict, dump_config
 from deeprecipe.runs.locks import RunDirBusyError, check_free
 from deeprecipe.tuning import babysit, nudge, resume, rollback, status
 from deeprecipe.tuning import panda
+from deeprecipe.workflows import resume as resume_workflow
 from deeprecipe.workflows import run
+from _timeouts import GUARD
 
 CONFIG = config_from_dict({"data": {"dataset": "digits", "n_samples": 300},
                            "model": {"hidden_layer_sizes": [8]},
@@ -63,7 +65,7 @@ class _Gate(Callback):
     def on_epoch_end(self, trainer, record) -> None:
         if record["epoch"] == 2:
             self.reached.set()
-            self.go.wait(timeout=60)
+            self.go.wait(timeout=GUARD)
 
 
 def test_a_nudge_reaches_a_running_babysit_at_the_next_epoch_boundary(tmp_path):
@@ -73,15 +75,16 @@ def test_a_nudge_reaches_a_running_babysit_at_the_next_epoch_boundary(tmp_path):
         "result", babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=2, callbacks=(gate,))))
     worker.start()
     try:
-        assert gate.reached.wait(timeout=60)
+        assert gate.reached.wait(timeout=GUARD)
         assert status(tmp_path)["running"] is not None
-        with pytest.raises(RunDirBusyError, match="in use by another deeprecipe process"):
+        with pytest.raises(RunDirBusyError) as refused:  # the babysit is a thread of ours
             rollback(tmp_path, chunk=1)
+        assert str(refused.value) == busy(tmp_path, "rollback")
         sent = nudge(tmp_path, learning_rate=0.002, l2=0.1)
         assert sent["running"] is True
     finally:
         gate.go.set()
-        worker.join(timeout=60)
+        worker.join(timeout=GUARD)
     history = box["result"].history
     (event,) = [e for e in history.events if e["kind"] == "nudge"]
     assert event["epoch"] == 2 and event["changes"]["learning_rate"] == [0.01, 0.002]
@@ -181,37 +184,41 @@ def unrelated_process():
         proc.wait()
 
 
-def test_force_takes_over_from_a_stale_marker_whose_pid_is_reused(tmp_path, unrelated_process):
+def test_a_crashed_babysit_s_marker_is_cleared_under_the_lock_even_if_its_pid_lives_on(
+        tmp_path, unrelated_process):
     """A crashed babysit's marker (no start time recorded, as an older session wrote it) whose
-    pid is now a live unrelated process: resume and rollback refuse, naming --force; with
-    force=True they take the directory over and log it."""
+    pid is now a live unrelated process: the lock is free, so no babysit runs; resume and
+    rollback clear the marker and log it, without --force. force=True is accepted and changes
+    nothing."""
     babysit(CONFIG, tmp_path, chunks=2, epochs_per_chunk=1)
-    state = json.loads((tmp_path / "panda.json").read_text())
-    state["running"] = {"pid": unrelated_process, "thread": "1-2", "branch": "main",
-                        "since": "2020-01-01T00:00:00"}
-    (tmp_path / "panda.json").write_text(json.dumps(state))
-    assert status(tmp_path)["running"]["pid"] == unrelated_process
-    for call, command in ((lambda **kw: rollback(tmp_path, chunk=1, **kw), "rollback"),
-                          (lambda **kw: resume(tmp_path, chunks=1, **kw), "resume")):
-        with pytest.raises(DeepRecipeError, match=(
-                f"cannot {command}: a babysit is running \\(pid {unrelated_process}.*take over "
-                f"with `deeprecipe {command} {tmp_path} --force`")):
-            call()
-    assert rollback(tmp_path, chunk=1, force=True)["chunk"] == 1
-    state = json.loads((tmp_path / "panda.json").read_text())
-    assert state["running"] is None
-    (takeover,) = [e for e in state["events"] if e["kind"] == "takeover"]
-    assert takeover["pid"] == unrelated_process
-    state["running"] = {"pid": unrelated_process, "thread": "1-2", "branch": state["active"]}
-    (tmp_path / "panda.json").write_text(json.dumps(state))
+
+    def crash_marker() -> None:
+        state = json.loads((tmp_path / "panda.json").read_text())
+        state["running"] = {"pid": unrelated_process, "thread": "1-2",
+                            "branch": state["active"], "since": "2020-01-01T00:00:00"}
+        (tmp_path / "panda.json").write_text(json.dumps(state))
+
+    def cleared() -> list[dict]:
+        state = json.loads((tmp_path / "panda.json").read_text())
+        assert state["running"] is None
+        return [e for e in state["events"] if e["kind"] == "stale_marker"]
+
+    crash_marker()
+    assert status(tmp_path)["running"]["pid"] == unrelated_process  # status takes no lock
+    assert rollback(tmp_path, chunk=1)["chunk"] == 1
+    (first,) = cleared()
+    assert first["pid"] == unrelated_process and "ended without clearing" in first["message"]
+    crash_marker()
+    assert len(resume(tmp_path, chunks=1).history) == 2
+    assert len(cleared()) == 2
+    crash_marker()
+    assert rollback(tmp_path, chunk=1, force=True)["chunk"] == 1  # accepted, ignored
+    crash_marker()
     assert len(resume(tmp_path, chunks=1, force=True).history) == 2
-    assert status(tmp_path)["running"] is None
+    assert len(cleared()) == 4 and status(tmp_path)["running"] is None
 
 
 # -- one writer per directory: a babysit holds the run directory's lock, as run does ----------
-BUSY = "{run_dir} is in use by another deeprecipe process (pid {pid}); wait for it to finish " \
-       "or choose another --out"
-
 BABYSITTER = """\
 import json, sys
 from deeprecipe.optimize.callbacks import Callback
@@ -252,22 +259,24 @@ def test_a_live_babysit_refuses_every_other_writer_and_still_takes_nudges(tmp_pa
                                                                           live_babysit):
     run_dir, proc = live_babysit
     (tmp_path / "c.toml").write_text(dump_config(CONFIG), encoding="utf-8")
-    writers = [["run", "c.toml", "--out", run_dir, "-q"],
-               ["run", "c.toml", "--out", run_dir, "-q", "--force"],
-               ["babysit", "c.toml", "--out", run_dir, "-q", "--force"],
-               ["recipe", "c.toml", "--out", run_dir, "-q", "--force", "--rounds", "1"],
-               ["resume", run_dir, "-q"],
-               ["resume", run_dir, "-q", "--force"],
-               ["rollback", run_dir, "--chunk", "1", "--force"],
-               ["nudge", run_dir, "--learning-rate", "0.002"]]
-    *refused, nudged = cli_many(writers, cwd=tmp_path)
-    for args, result in zip(writers, refused, strict=False):
+    writers = {("run", "c.toml", "--out", run_dir, "-q"): "start",
+               ("run", "c.toml", "--out", run_dir, "-q", "--force"): "start",
+               ("run", "c.toml", "--out", run_dir, "-q", "--resume"): "resume",
+               ("babysit", "c.toml", "--out", run_dir, "-q", "--force"): "start",
+               ("recipe", "c.toml", "--out", run_dir, "-q", "--force", "--rounds", "1"): "start",
+               ("resume", run_dir, "-q"): "resume",
+               ("resume", run_dir, "-q", "--force"): "resume",
+               ("rollback", run_dir, "--chunk", "1"): "rollback",
+               ("rollback", run_dir, "--chunk", "1", "--force"): "rollback"}
+    *refused, nudged = cli_many([*writers, ["nudge", run_dir, "--learning-rate", "0.002"]],
+                                cwd=tmp_path)
+    for (args, action), result in zip(writers.items(), refused, strict=True):
         line = assert_one_line_error(result)
-        assert line == "error: " + BUSY.format(run_dir=run_dir, pid=proc.pid), args
+        assert line == "error: " + busy(run_dir, action, proc.pid), args
     assert nudged.returncode == 0 and "nudge queued" in nudged.stdout, nudged.stderr
     proc.stdin.write("go\n")
     proc.stdin.flush()
-    assert proc.wait(timeout=120) == 0
+    assert proc.wait(timeout=GUARD) == 0
     state = json.loads((run_dir / "panda.json").read_text())
     assert state["running"] is None and sorted(state["branches"]) == ["main"]
     assert sorted(state["branches"]["main"]["chunks"]) == ["1", "2"]
@@ -281,7 +290,7 @@ def test_a_live_babysit_refuses_every_other_writer_and_still_takes_nudges(tmp_pa
 def test_a_killed_babysit_leaves_no_lock_behind(tmp_path, live_babysit):
     run_dir, proc = live_babysit
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.wait(timeout=GUARD)
     check_free(run_dir)  # the kernel let go with the process: no grace period, no --force
     done = cli("resume", run_dir, "-q", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -296,15 +305,17 @@ def test_every_writer_refuses_a_babysat_directory_another_process_holds(tmp_path
                      if p.is_file() and p.name != ".lock"}  # .lock: the holder's pid
     before = files()
     with held_elsewhere(tmp_path) as pid:
-        busy = BUSY.format(run_dir=tmp_path, pid=pid)
-        for write in (lambda: babysit(CONFIG, tmp_path, chunks=1, force=True),
-                      lambda: babysit(CONFIG, tmp_path, chunks=1),
-                      lambda: resume(tmp_path, chunks=1, force=True),
-                      lambda: rollback(tmp_path, chunk=1, force=True),
-                      lambda: run(CONFIG, tmp_path, force=True, report=False)):
+        for write, action in ((lambda: babysit(CONFIG, tmp_path, chunks=1, force=True), "start"),
+                              (lambda: babysit(CONFIG, tmp_path, chunks=1), "start"),
+                              (lambda: resume(tmp_path, chunks=1), "resume"),
+                              (lambda: resume_workflow(tmp_path, chunks=1), "resume"),
+                              (lambda: resume(tmp_path, chunks=1, force=True), "resume"),
+                              (lambda: rollback(tmp_path, chunk=1), "rollback"),
+                              (lambda: rollback(tmp_path, chunk=1, force=True), "rollback"),
+                              (lambda: run(CONFIG, tmp_path, force=True, report=False), "start")):
             with pytest.raises(RunDirBusyError) as info:
                 write()
-            assert str(info.value) == busy
+            assert str(info.value) == busy(tmp_path, action, pid)
         assert nudge(tmp_path, scale_learning_rate=0.5)["running"] is False  # only queued
     assert files() == before
     assert len(resume(tmp_path, chunks=1).history) == 2  # free again: the nudge applies

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from deeprecipe.errors import ConfigError
 from deeprecipe.runs.config import config_from_dict, load_config
 from deeprecipe.tuning import IntUniform, LogUniform, StudyResult, tune
+from _timeouts import GUARD, wait_until
 
 SPACE = {"learning_rate": LogUniform(1e-3, 1.0), "hidden_units": IntUniform(2, 16)}
 TINY = {"data": {"dataset": "moons", "n_samples": 300}, "model": {"hidden_layer_sizes": [8]},
@@ -113,12 +113,8 @@ def test_resume_after_a_kill_keeps_every_finished_trial_once(tmp_path):
     proc = subprocess.Popen([sys.executable, str(script), str(run_dir), "150"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60  # hang guard only
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(t.state.name == "COMPLETE" for t in _trials(run_dir)):
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.stderr.read().decode()
+        wait_until(lambda: any(t.state.name == "COMPLETE" for t in _trials(run_dir)),
+                   "a complete trial", proc=proc, poll=0.05)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
@@ -126,7 +122,7 @@ def test_resume_after_a_kill_keeps_every_finished_trial_once(tmp_path):
               for t in _trials(run_dir) if t.state.name == "COMPLETE"}
     assert 1 <= len(before) < 8
     done = subprocess.run([sys.executable, str(script), str(run_dir), "150"],
-                          capture_output=True, timeout=120)
+                          capture_output=True, timeout=GUARD)
     assert done.returncode == 0, done.stderr.decode()
     complete = [t for t in _trials(run_dir) if t.state.name == "COMPLETE"]
     pairs = Counter((t.user_attrs["round"], t.user_attrs["index"]) for t in complete)

@@ -196,8 +196,9 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
                                            closed="neither"))
     tol, targets = _tolerances(bias_target, variance_target)
     run_dir = Path(run_dir)
+    action = "resume" if resume else "start"
     if run_dir.is_dir():  # a live run, babysit or recipe: refused first, --force or not
-        check_free(run_dir)
+        check_free(run_dir, action=action)
     args = {"config": config_to_dict(config), "max_rounds": max_rounds,
             "time_budget": time_budget, "bias_target": bias_target,
             "variance_target": variance_target, "folds": folds}
@@ -206,7 +207,7 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     else:
         _check_outputs(run_dir, force)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with hold_run_dir(run_dir):  # the whole recipe: one writer in the directory, as for run
+    with hold_run_dir(run_dir, action=action):  # the whole recipe: one writer, as for run
         if not resume:  # never resume a stale round
             shutil.rmtree(run_dir / rundir.ROUNDS, ignore_errors=True)
             write_json_atomic(run_dir / _ARGS, args)

@@ -76,11 +76,14 @@ err = Console(stderr=True, highlight=False)
 _STATE = {"debug": False, "quiet": False}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")]
-Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")]
-TakeOver = Annotated[bool, typer.Option(
-    "--force", help="Take over a babysat run directory whose 'running' marker names a pid that "
-                    "another process reuses (after a crash); a directory that a live process "
-                    "works in is refused all the same.")]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Start over in a run directory that holds a run, recipe or babysat model "
+                    "(its files are replaced); one that another process works in is refused "
+                    "all the same.")]
+TakeOver = Annotated[bool, typer.Option(  # resume, rollback: kept so old scripts still work
+    "--force", help="Does nothing (kept for old scripts): a crashed babysit's leftover "
+                    "'running' marker no longer needs it, and a directory that another "
+                    "process works in is refused all the same.")]
 OUT_HELP = "Run directory (default: runs/<name>; the only way to write elsewhere)."
 
 

@@ -277,7 +277,8 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
 @app.command()
 @_command
 def init(path: Annotated[Path, typer.Argument(help="Where to write the example config.")]
-         = Path("deeprecipe.toml"), force: Force = False) -> None:
+         = Path("deeprecipe.toml"), force: Annotated[bool, typer.Option(
+             "--force", help="Overwrite the file if it exists.")] = False) -> None:
     """Write a commented example configuration.
 
     Example: deeprecipe init my.toml

@@ -1,9 +1,11 @@
 """Locks that a crash cannot leave behind: ``flock`` on a file, released by the kernel when the
 holding process dies (even by SIGKILL), so no stale lock ever needs a grace period.
 
-``hold_run_dir`` keeps two processes from working in one run directory; ``FileLock`` guards
-the writes to a study journal (see ``tuning``). Paths are made absolute on creation, so a
-lock does not depend on the working directory of whoever takes it.
+``hold_run_dir`` keeps two processes (or two threads, or two nested calls) from working in one
+run directory; ``FileLock`` guards the writes to a study journal (see ``tuning``). Paths are
+made absolute on creation, so a lock does not depend on the working directory of whoever takes
+it. A refusal says who holds the directory (another process and its pid, or this very process)
+and what to do for the action at hand (``ACTIONS``): start elsewhere, or wait and go on.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +21,26 @@ from pathlib import Path
 from deeprecipe.errors import DeepRecipeError
 from deeprecipe.runs import rundir
 
-__all__ = ["FileLock", "RunDirBusyError", "hold_run_dir", "check_free"]
+__all__ = ["FileLock", "RunDirBusyError", "hold_run_dir", "check_free", "ACTIONS"]
+
+#: What a refused command can do, by what it was about to do in the run directory ("it" is
+#: whoever holds the directory).
+ACTIONS = {
+    "start": "wait for it to finish or choose another --out",
+    "resume": "wait for it to finish (or stop it), then `deeprecipe resume {run_dir}` goes on "
+              "from where it ended",
+    "rollback": "wait for it to finish (or stop it), then roll back; `deeprecipe nudge "
+                "{run_dir}` changes a live babysit's course without waiting",
+}
+
+# path -> pid, for every FileLock this process holds (the pid: a forked child inherits the
+# table, and its parent's entries are not its own)
+_HELD: dict[Path, int] = {}
+_HELD_GUARD = threading.Lock()
 
 
 class RunDirBusyError(DeepRecipeError, RuntimeError):
-    """Another process is working in the run directory."""
+    """Another process, or another thread or call of this one, works in the run directory."""
 
 
 class FileLock:
@@ -45,6 +63,8 @@ class FileLock:
             os.close(fd)
             return False
         self._fd = fd
+        with _HELD_GUARD:
+            _HELD[self.path] = os.getpid()
         return True
 
     def acquire(self, timeout: float | None = None) -> bool:
@@ -62,6 +82,8 @@ class FileLock:
         """Let the lock go (a no-op when not held)."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
+            with _HELD_GUARD:
+                _HELD.pop(self.path, None)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
@@ -72,28 +94,50 @@ class FileLock:
         except OSError:
             return ""
 
+    def held_here(self) -> bool:
+        """Whether this process holds the lock (through another ``FileLock`` on the same
+        file: another thread, or a call that has not returned)."""
+        with _HELD_GUARD:
+            return _HELD.get(self.path) == os.getpid()
 
-def _take(run_dir: Path) -> FileLock:
+
+def _check_action(action: str) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {sorted(ACTIONS)}, got {action!r}")
+    return action
+
+
+def _take(run_dir: Path, action: str) -> FileLock:
     lock = FileLock(Path(run_dir) / rundir.LOCK)
     if not lock.try_acquire():
+        hint = ACTIONS[action].format(run_dir=run_dir)
         pid = lock.holder()
+        if lock.held_here() or pid == str(os.getpid()):
+            raise RunDirBusyError(f"{run_dir} is in use by this process already (another "
+                                  f"thread or an unfinished call works in it); {hint}")
         raise RunDirBusyError(f"{run_dir} is in use by another deeprecipe process"
-                              f"{f' (pid {pid})' if pid else ''}; wait for it to finish or "
-                              "choose another --out")
+                              f"{f' (pid {pid})' if pid.isdigit() else ''}; {hint}")
     return lock
 
 
-def check_free(run_dir: str | Path) -> None:
-    """RunDirBusyError now if another process holds ``run_dir`` (a fast check before the data
-    is loaded; ``hold_run_dir`` is what keeps it)."""
+def check_free(run_dir: str | Path, *, action: str = "start") -> None:
+    """RunDirBusyError now if another process (or this one) holds ``run_dir``: a fast check
+    before the data is loaded; ``hold_run_dir`` is what keeps it. ``action`` as there."""
+    _check_action(action)
     if (Path(run_dir) / rundir.LOCK).exists():
-        _take(Path(run_dir)).release()
+        _take(Path(run_dir), action).release()
 
 
 @contextlib.contextmanager
-def hold_run_dir(run_dir: str | Path) -> Iterator[None]:
-    """Hold ``run_dir``'s lock file for the duration; RunDirBusyError if another process does."""
-    lock = _take(Path(run_dir))
+def hold_run_dir(run_dir: str | Path, *, action: str = "start") -> Iterator[None]:
+    """Hold ``run_dir``'s lock file for the duration; RunDirBusyError if another process, or
+    another thread or call of this one, does.
+
+    ``action`` is what the caller is about to do there, one of ``ACTIONS``: "start" (run, tune,
+    babysit, recipe: new work), "resume" (continue a run, recipe or babysat model),
+    "rollback"; the refusal's advice fits it.
+    """
+    lock = _take(Path(run_dir), _check_action(action))
     try:
         os.ftruncate(lock._fd, 0)
         os.write(lock._fd, str(os.getpid()).encode())

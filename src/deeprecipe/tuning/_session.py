@@ -1,11 +1,12 @@
 """A babysat directory's session state (panda.json) and who may work on it.
 
-``held(run_dir, command, force)`` is how ``resume`` and ``rollback`` open a session: under the
-run directory's lock (``runs.locks.hold_run_dir``, the one ``run`` holds), so a live babysit,
-run or recipe refuses them with RunDirBusyError whatever ``force`` says; the kernel drops the
-lock of a process that dies, even by SIGKILL. The ``running`` marker in panda.json tells
-``status`` and ``nudge`` which process trains; ``force`` clears one that names a pid another,
-unrelated process reuses after a crash.
+``held(run_dir, command)`` is how ``resume`` and ``rollback`` open a session: under the run
+directory's lock (``runs.locks.hold_run_dir``, the one ``run`` holds), so a live babysit, run or
+recipe refuses them with RunDirBusyError; the kernel drops the lock of a process that dies,
+even by SIGKILL. The ``running`` marker in panda.json tells ``status`` and ``nudge`` (which
+take no lock) which process trains. Under the lock a marker is always a leftover: the babysit
+that wrote it held the lock while it trained, so it has ended, whatever process has its pid
+now; ``held`` clears it and logs it, and nothing needs ``--force`` to get past it.
 """
 
 from __future__ import annotations
@@ -147,22 +148,14 @@ def alive(running: dict) -> bool:
     return recorded is None or now is None or recorded == now
 
 
-def _refuse_if_running(run_dir: Path, state: dict, command: str, force: bool) -> None:
-    """DeepRecipeError if the ``running`` marker names a live process (not this thread);
-    ``force`` takes the directory over instead (a pid reused by an unrelated process)."""
+def _clear_leftover(state: dict) -> None:
+    """Clear the ``running`` marker of a babysit that ended without clearing it (killed, or
+    crashed), logged; only called under the run directory's lock, which that babysit held."""
     running = state.get("running")
-    if not (running and alive(running) and running.get("thread") != thread_key()):
-        return
-    pid = running["pid"]
-    if not force:
-        raise DeepRecipeError(
-            f"cannot {command}: a babysit is running (pid {pid}, branch {running['branch']}); "
-            f"nudge it or wait for it to end; if pid {pid} is not that babysit (it crashed and "
-            f"another process has the pid now), take over with `deeprecipe {command} {run_dir} "
-            "--force`")
-    event(state, "takeover", f"took over from pid {pid} (--force): its running marker was "
-          "stale", pid=pid)
-    state["running"] = None
+    if running:
+        event(state, "stale_marker", f"the babysit of pid {running['pid']} ended without "
+              "clearing its running marker (killed or crashed); cleared", pid=running["pid"])
+        state["running"] = None
 
 
 def thread_key() -> str:
@@ -170,13 +163,13 @@ def thread_key() -> str:
 
 
 @contextlib.contextmanager
-def held(run_dir: Path, command: str, force: bool) -> Iterator[dict]:
+def held(run_dir: Path, command: str) -> Iterator[dict]:
     """The session's state, read and written under the run directory's lock (RunDirBusyError
-    while another process works there, ``force`` or not; ``force`` only clears a stale
-    ``running`` marker whose pid another process reuses)."""
+    while another process, thread or call works there, its advice for ``command``: "resume"
+    or "rollback"), a leftover ``running`` marker cleared."""
     if not state_path(run_dir).exists():
         load_state(run_dir)  # "no panda session", before a lock file is made
-    with hold_run_dir(run_dir):
+    with hold_run_dir(run_dir, action=command):
         state = load_state(run_dir)
-        _refuse_if_running(run_dir, state, command, force)
+        _clear_leftover(state)
         yield state

@@ -12,7 +12,8 @@ branch from the checkpoint of chunk k; the old branch stays as it was.
 
 ``babysit``, ``resume`` and ``rollback`` hold the run directory's lock (``runs.locks``, as
 ``run`` does) for as long as they work: another writer is refused, ``--force`` or not, and the
-kernel drops the lock of a killed process. ``nudge`` only queues a file, so it never needs it.
+kernel drops the lock of a killed process (its leftover ``running`` marker is cleared by the
+next ``resume`` or ``rollback``). ``nudge`` only queues a file, so it never needs it.
 """
 
 from __future__ import annotations
@@ -228,12 +229,13 @@ def resume(run_dir: str | Path, *, chunks: int | None = None, verbose: bool = Fa
     """Continue the active branch for ``chunks`` more chunks (pending nudges applied first).
 
     None: finish an interrupted session (only the chunks it had left, possibly none: then the
-    model is saved), else 1 chunk. A session whose ``running`` marker names a live process is
-    refused unless ``force``: then that process is taken for an unrelated one that reuses the
-    pid of a crashed babysit (never force while the babysit really runs).
+    model is saved), else 1 chunk. A live babysit (or run, or recipe) in ``run_dir`` refuses it
+    with RunDirBusyError; a crashed babysit's leftover ``running`` marker does not. ``force``
+    is accepted and ignored: it used to take over from such a marker, which the run
+    directory's lock now tells apart from a live babysit by itself.
     """
     run_dir = Path(run_dir)
-    with held(run_dir, "resume", force) as state:
+    with held(run_dir, "resume") as state:
         target = state.get("target")
         if chunks is None and target and target["branch"] == state["active"]:
             chunks = max(0, target["chunks"] - _last_chunk(state["branches"][state["active"]])[0])
@@ -248,10 +250,10 @@ def rollback(run_dir: str | Path, *, chunk: int, force: bool = False) -> dict:
 
     The old branch keeps its checkpoints and history; the new one becomes active, its
     history records the roll-back, and the model in run_dir is the new branch's. ``force``:
-    as for :func:`resume`, take over from a stale ``running`` marker whose pid was reused.
+    accepted and ignored, as for :func:`resume`.
     """
     run_dir = Path(run_dir)
-    with held(run_dir, "rollback", force) as state:
+    with held(run_dir, "rollback") as state:
         return _rollback(run_dir, state, chunk)
 
 
