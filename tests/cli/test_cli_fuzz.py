@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 import deeprecipe as dr
 from deeprecipe.cli import app
+from deeprecipe.cli._common import one_line
 from deeprecipe.errors import DeepRecipeError
 from _timeouts import GUARD
 
@@ -218,6 +219,22 @@ def test_generated_csv_files_never_traceback(tmp_path, header, rows, encoding):
                    'hidden_layer_sizes = [3]\n[training]\nepochs = 1\n', encoding="utf-8")
     assert_cli_contract("run", cfg, "-q", "--out", tmp_path / "out" / f"r{n}")
     assert_cli_contract("predict", tmp_path / "nothing-here", "--input", path)
+
+
+@pytest.mark.parametrize("name", ["0\x1e0", "bell\x07", "tab\there", "x\u2028y", "ünï"])
+def test_an_error_quoting_a_column_name_stays_one_line(tmp_path, name):
+    """A header cell holding a line separator (found by the generated CSVs above: \\x1e) is
+    quoted escaped, so the error is one line; printable names, ü included, are kept as they
+    are."""
+    path = tmp_path / "d.csv"
+    path.write_text(f"{name},b\n1,2\n", encoding="utf-8", newline="")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'name = "d"\n[data]\ndataset = "{path}"\nlabel = "label"\n',
+                   encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", str(cfg), "-q", "--out", str(tmp_path / "out")])
+    check_cli(result)
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert one_line(name) in result.output and ("ünï" in result.output) == (name == "ünï")
 
 
 # -- generated command-line arguments --------------------------------------------------------

@@ -58,11 +58,23 @@ class _OneLineGroup(TyperGroup):
             _usage_exit(exc)
 
 
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (a line break, a tab, a control
+    character such as the record separator \\x1e a CSV header may hold) written as its escape,
+    so that an error stays one line whatever names or paths it quotes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def _fail(message: str, code: int = 2):
+    err.print(one_line(message), markup=False, soft_wrap=True)
+    raise typer.Exit(code) from None
+
+
 def _usage_exit(exc: UsageError):
     if _STATE["debug"]:
         raise exc
-    err.print(usage_error_line(exc), markup=False, soft_wrap=True)
-    raise typer.Exit(2) from None
+    _fail(usage_error_line(exc))
 
 
 app = typer.Typer(cls=_OneLineGroup, add_completion=False, no_args_is_help=True,
@@ -112,19 +124,16 @@ def _command(fn):
         except DeepRecipeError as exc:
             if _STATE["debug"]:
                 raise
-            err.print(f"error: {exc}", markup=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(f"error: {exc}")
         except OSError as exc:  # read-only file system, full disk, a directory for a file...
             if _STATE["debug"]:
                 raise
-            err.print(f"error: {os_error_message(exc)}", markup=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(f"error: {os_error_message(exc)}")
         except MemoryError as exc:
             if _STATE["debug"]:
                 raise
-            err.print(f"error: not enough memory ({exc or 'an allocation failed'}); use "
-                      "smaller data or a smaller network", markup=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(f"error: not enough memory ({exc or 'an allocation failed'}); use "
+                  "smaller data or a smaller network")
         except KeyboardInterrupt as exc:  # the message already says "interrupted; ..."
             err.print(str(exc) or "interrupted", markup=False, soft_wrap=True)
             raise typer.Exit(130) from None
