@@ -18,6 +18,7 @@ from pathlib import Path
 
 import tomli_w
 
+from deeprecipe._io import check_regular_file
 from deeprecipe._validation import check_choice, check_in_range, check_int, check_name
 from deeprecipe.data import Augmenter
 from deeprecipe.errors import ConfigError, DeepRecipeError
@@ -266,10 +267,18 @@ def config_from_dict(data: dict) -> Config:
     return _build(Config, data, "")
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a page of text; a larger file is not one
+
+
 def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML file."""
+    """Read and validate a TOML file (a FIFO, a device or a file over MAX_CONFIG_BYTES is
+    refused before it is read)."""
     path = Path(path)
+    check_regular_file(path, ConfigError, expected="a TOML config file")
     try:
+        if (size := path.stat().st_size) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {size} bytes is too large for a config file (at most "
+                              f"{MAX_CONFIG_BYTES})")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
@@ -280,6 +289,8 @@ def load_config(path: str | Path) -> Config:
                           "save the config as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: TOML nested too deeply for a config") from None
     config = config_from_dict(data)
     dataset = Path(config.data.dataset)
     if ((dataset.suffix or (path.parent / dataset).is_dir()) and not dataset.is_absolute()
