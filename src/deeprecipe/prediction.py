@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprecipe._io import check_npy, check_npz, check_regular_file, write_bytes_atomic, write_text_atomic
+from deeprecipe._io import (
+    check_npy,
+    check_npz,
+    check_regular_file,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from deeprecipe.data.csvfile import first_row, is_number, read_cells, to_numbers
 from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe.optimize.rows import Rows
