@@ -19,7 +19,13 @@ from pathlib import Path
 import tomli_w
 
 from deeprecipe._io import check_regular_file
-from deeprecipe._validation import check_choice, check_in_range, check_int, check_name
+from deeprecipe._validation import (
+    check_choice,
+    check_in_range,
+    check_int,
+    check_name,
+    check_workers,
+)
 from deeprecipe.data import Augmenter
 from deeprecipe.errors import ConfigError, DeepRecipeError
 from deeprecipe.runs.knobs import section_knobs
@@ -169,7 +175,7 @@ class TuningConfig:
         check_choice("prune", self.prune, ("none", "median", "successive_halving", "hyperband"))
         check_choice("metric", self.metric, ("dev_error", "dev_cost", "dev_rmse", "dev_mae"))
         check_int("rounds", self.rounds, low=1)
-        check_int("workers", self.workers, low=1)
+        check_workers("workers", self.workers)
         if self.epochs is not None:
             check_int("epochs", self.epochs, low=1)
 
