@@ -147,3 +147,11 @@ def test_a_deeply_nested_config_is_one_error(tmp_path):
     (tmp_path / "deep.toml").write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
     with pytest.raises(ConfigError, match="deep.toml: TOML nested too deeply for a config"):
         load_config(tmp_path / "deep.toml")
+
+
+def test_n_trials_is_bounded_before_anything_is_drawn():
+    """10**12 trials (a grid of that many points, a journal of that many trials) is refused."""
+    with pytest.raises(ConfigError, match=r"tuning.n_trials must be in \[0, 100000\], got "
+                                          r"1000000000000"):
+        config_from_dict({"tuning": {"n_trials": 10**12}})
+    assert config_from_dict({"tuning": {"n_trials": 100_000}}).tuning.n_trials == 100_000

@@ -170,7 +170,7 @@ class TuningConfig:
     space: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_int("n_trials", self.n_trials, low=0)
+        check_int("n_trials", self.n_trials, low=0, high=100_000)  # a folder per trial
         check_choice("method", self.method, ("random", "grid", "tpe", "cmaes"))
         check_choice("prune", self.prune, ("none", "median", "successive_halving", "hyperband"))
         check_choice("metric", self.metric, ("dev_error", "dev_cost", "dev_rmse", "dev_mae"))
@@ -277,8 +277,7 @@ MAX_CONFIG_BYTES = 1 << 20  # a config is a page of text; a larger file is not o
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML file (a FIFO, a device or a file over MAX_CONFIG_BYTES is
-    refused before it is read)."""
+    """Read and validate a TOML file (never a FIFO, a device or over MAX_CONFIG_BYTES)."""
     path = Path(path)
     check_regular_file(path, ConfigError, expected="a TOML config file")
     try:
