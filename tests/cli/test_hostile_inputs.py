@@ -422,3 +422,10 @@ def test_workers_beyond_four_per_cpu_are_refused_before_any_process_starts(
                    "-q", match="workers must be in [1, 8] (4 per CPU: more processes only "
                                "wait for one), got 100000")
     assert not (tmp_path / "runs").exists()
+
+
+def test_recipe_rounds_zero_is_refused_not_the_default(tmp_path):
+    """--rounds 0 ran the default 5 rounds and exited 0."""
+    assert_refused("recipe", config(tmp_path / "c.toml"), "--rounds", "0", "-q",
+                   match="max_rounds must be >= 1, got 0")
+    assert not (tmp_path / "runs").exists()
