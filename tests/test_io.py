@@ -7,6 +7,7 @@ import errno
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -18,6 +19,7 @@ import deeprecipe as dr
 from deeprecipe._io import (
     check_npy,
     check_npz,
+    check_regular_file,
     load_json,
     load_npz,
     os_error_message,
@@ -202,3 +204,37 @@ def test_a_zip_bomb_model_npz_is_refused_in_small_memory(tmp_path):
     assert f"member '{name}.npy' claims shape (2, 3) of float32 (24 bytes)" in message, message
     assert "model.npz" in message and "\n" not in message
     assert grown < 32 << 20, f"the peak memory grew by {grown >> 20} MiB"
+
+
+def _special_file(tmp_path, kind):
+    """(path, what the error calls it): a FIFO (opening it blocks until a writer comes) or a
+    character device (/dev/null here: /dev/zero would be read until memory runs out)."""
+    if kind == "fifo":
+        path = tmp_path / "special"
+        os.mkfifo(path)
+        return path, "a named pipe (FIFO)"
+    path = tmp_path / "special"
+    path.symlink_to(os.devnull)
+    return path, "a character device"
+
+
+@pytest.mark.timeout(300)  # a hang guard only: the refusal is immediate
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize("read", [load_json, check_npy, check_npz, load_npz],
+                         ids=lambda f: f.__name__)
+def test_a_fifo_or_a_device_is_refused_before_it_is_opened(tmp_path, kind, read):
+    path, what = _special_file(tmp_path, kind)
+    with pytest.raises(CheckpointError, match=re.escape(f"{path}: is {what}, not a regular file")):
+        read(path)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_check_regular_file_passes_files_and_directories_through(tmp_path, kind):
+    (tmp_path / "f").write_text("x")
+    check_regular_file(tmp_path / "f", DataError)
+    check_regular_file(tmp_path, DataError)  # a directory: the caller says what it wanted
+    check_regular_file(tmp_path / "missing", DataError)  # as is a missing file
+    path, what = _special_file(tmp_path, kind)
+    with pytest.raises(DataError, match=re.escape(f"is {what}, not a regular file")):
+        check_regular_file(path, DataError)

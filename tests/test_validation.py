@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deeprecipe._io import check_size, memory_limit
-from deeprecipe._validation import check_keep_prob, check_name
+from deeprecipe._validation import check_keep_prob, check_name, check_workers
 from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
 
 
@@ -46,3 +46,19 @@ def test_keep_prob_below_float32_tiny_is_refused(value):
 
 def test_keep_prob_at_float32_tiny_is_kept():
     assert check_keep_prob("keep_prob", 1.2e-38) == 1.2e-38
+
+
+def test_workers_are_at_most_four_per_cpu(monkeypatch):
+    """A process pool of 100,000 workers is forked at once: the OOM killer ends it (and others'
+    processes); more than four per CPU only wait for a CPU."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert check_workers("workers", 8) == 8
+    with pytest.raises(InvalidValueError, match=r"workers must be in \[1, 8\] \(4 per CPU: "
+                                                r"more processes only wait for one\), got 9"):
+        check_workers("workers", 9)
+    with pytest.raises(InvalidValueError, match=r"workers must be in \[1, 8\]"):
+        check_workers("workers", 0)
+    with pytest.raises(InvalidTypeError, match="workers must be an integer"):
+        check_workers("workers", 2.0)
+    monkeypatch.setattr("os.cpu_count", lambda: None)  # unknown: as one CPU
+    assert check_workers("workers", 4) == 4

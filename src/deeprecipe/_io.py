@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import tempfile
 import time
 import zipfile
@@ -56,6 +57,31 @@ def check_size(what: str, shape, itemsize: int = 4, *, error: type = InvalidValu
                     f"more than the {_gib(limit)} allowed (half the memory; "
                     "DEEPRECIPE_MAX_BYTES sets it); use less data or a smaller network")
     return n
+
+
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular_file(path: str | os.PathLike, error: type = CheckpointError, *,
+                       expected: str = "") -> None:
+    """Refuse ``path`` with ``error`` if it is a FIFO, a device or a socket (after symlinks),
+    before it is opened: opening a FIFO blocks until a writer comes, /dev/zero never ends. A
+    regular file, a directory or a missing path passes: the caller's own open says what it
+    expected there (``expected`` ends the message: "a TOML config file").
+
+    >>> check_regular_file("/dev/null")
+    Traceback (most recent call last):
+    deeprecipe.errors.CheckpointError: /dev/null: is a character device, not a regular file
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    for test, what in _SPECIAL:
+        if test(mode):
+            raise error(f"{path}: is {what}, not a regular file"
+                        + (f"; expected {expected}" if expected else ""))
 
 
 def _umask() -> int:
@@ -134,6 +160,7 @@ def npz_headers(path: str | os.PathLike, error: type = CheckpointError
     a member past its declared size, so a header that lies about its data is refused here,
     before a byte of the data is read.
     """
+    check_regular_file(path, error)
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -179,6 +206,7 @@ def check_npy(path: str | os.PathLike, error: type = CheckpointError
     """(shape, dtype) of an .npy file from its header, checked before loading: a plain dtype,
     a size within the memory limit and a file long enough to hold it."""
     path = Path(path)
+    check_regular_file(path, error)
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -238,6 +266,7 @@ def load_json(path: str | os.PathLike) -> dict:
     """A JSON file of a run directory; CheckpointError if missing, too large, too deeply
     nested or not JSON."""
     path = Path(path)
+    check_regular_file(path)
     try:
         if path.stat().st_size > MAX_JSON_BYTES:
             raise CheckpointError(f"{path}: {path.stat().st_size} bytes is too large for a "

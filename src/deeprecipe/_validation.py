@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -55,6 +56,21 @@ def check_int(name: str, value, *, low: int | None = None, high: int | None = No
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidTypeError(f"{name} must be an integer, got {value!r}")
     return int(check_in_range(name, int(value), low=low, high=high))
+
+
+def check_workers(name: str, value) -> int:
+    """``value`` if it is a number of worker processes in [1, 4 per CPU]: a pool forks them
+    all at once, and more than that only wait for a CPU.
+
+    >>> check_workers("workers", 2)
+    2
+    """
+    value = check_int(name, value)
+    most = 4 * (os.cpu_count() or 1)
+    if not 1 <= value <= most:
+        raise InvalidValueError(f"{name} must be in [1, {most}] (4 per CPU: more processes "
+                                f"only wait for one), got {value}")
+    return value
 
 
 def check_choice(name: str, value, choices) -> str:

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprecipe._io import check_npy, check_npz, write_bytes_atomic, write_text_atomic
+from deeprecipe._io import (
+    check_npy,
+    check_npz,
+    check_regular_file,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from deeprecipe.data.csvfile import first_row, is_number, read_cells, to_numbers
 from deeprecipe.errors import DataError, InvalidValueError
 from deeprecipe.optimize.rows import Rows
@@ -176,8 +182,10 @@ def read_inputs(path: str | Path, n_features: int, *, feature_names: list[str] |
     numeric, finite and (m, n_features) or image-shaped. DataError names the file and problem.
     """
     path = Path(path)
+    check_regular_file(path, DataError)
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise DataError(f"{path}: " + ("is a directory, expected a file" if path.is_dir()
+                                       else "file not found"))
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, n_features, feature_names, label, id_column)

@@ -414,3 +414,21 @@ def test_every_command_refuses_a_directory_that_holds_work_with_the_next_command
     line = assert_refused("demo", "--out", tmp_path / "runs" / "same", "-q",
                    match="deeprecipe resume")
     assert (tmp_path / "runs" / "same" / "model.npz").read_bytes() == model
+
+
+@pytest.mark.parametrize("command", [["recipe", "--rounds", "1"], ["tune", "--trials", "1"]])
+def test_workers_beyond_four_per_cpu_are_refused_before_any_process_starts(
+        tmp_path, monkeypatch, command):
+    """--workers 100000 forked 100,000 processes: the OOM killer ended the command."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert_refused(command[0], config(tmp_path / "c.toml"), *command[1:], "--workers", "100000",
+                   "-q", match="workers must be in [1, 8] (4 per CPU: more processes only "
+                               "wait for one), got 100000")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_recipe_rounds_zero_is_refused_not_the_default(tmp_path):
+    """--rounds 0 ran the default 5 rounds and exited 0."""
+    assert_refused("recipe", config(tmp_path / "c.toml"), "--rounds", "0", "-q",
+                   match="max_rounds must be >= 1, got 0")
+    assert not (tmp_path / "runs").exists()

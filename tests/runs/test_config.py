@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 
 import pytest
@@ -125,3 +126,32 @@ def test_integer_split_sizes_stay_counts_and_fractions_stay_fractions():
     assert (counts.dev, counts.test) == (40, 40) and isinstance(counts.dev, int)
     fractions = config_from_dict({"split": {"dev": 0.1, "test": 0.2}}).split
     assert (fractions.dev, fractions.test) == (0.1, 0.2) and isinstance(fractions.dev, float)
+
+
+@pytest.mark.timeout(300)  # a hang guard: opening a FIFO blocks until a writer comes
+def test_a_fifo_a_device_or_a_huge_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    os.mkfifo(tmp_path / "fifo.toml")
+    with pytest.raises(ConfigError, match="fifo.toml: is a named pipe .FIFO., not a regular "
+                                          "file; expected a TOML config file"):
+        load_config(tmp_path / "fifo.toml")
+    with pytest.raises(ConfigError, match="is a character device, not a regular file"):
+        load_config(os.devnull)
+    monkeypatch.setattr("deeprecipe.runs.config.MAX_CONFIG_BYTES", 100)
+    (tmp_path / "big.toml").write_text("# " + "x" * 200 + "\n")
+    with pytest.raises(ConfigError, match=r"big.toml: 203 bytes is too large for a config "
+                                          r"file \(at most 100\)"):
+        load_config(tmp_path / "big.toml")
+
+
+def test_a_deeply_nested_config_is_one_error(tmp_path):
+    (tmp_path / "deep.toml").write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match="deep.toml: TOML nested too deeply for a config"):
+        load_config(tmp_path / "deep.toml")
+
+
+def test_n_trials_is_bounded_before_anything_is_drawn():
+    """10**12 trials (a grid of that many points, a journal of that many trials) is refused."""
+    with pytest.raises(ConfigError, match=r"tuning.n_trials must be in \[0, 100000\], got "
+                                          r"1000000000000"):
+        config_from_dict({"tuning": {"n_trials": 10**12}})
+    assert config_from_dict({"tuning": {"n_trials": 100_000}}).tuning.n_trials == 100_000

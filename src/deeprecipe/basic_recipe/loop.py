@@ -30,7 +30,7 @@ from pathlib import Path
 from rich.console import Console
 
 from deeprecipe._io import load_json, write_json_atomic
-from deeprecipe._validation import check_in_range, check_int
+from deeprecipe._validation import check_in_range, check_int, check_workers
 from deeprecipe.basic_recipe.budget import Budget
 from deeprecipe.basic_recipe.folds import check_folds, resolve_folds
 from deeprecipe.basic_recipe.more_data import more_data_estimate
@@ -189,7 +189,7 @@ def recipe(config: Config, run_dir: str | Path, *, max_rounds: int = 5,
     (('longer', 'wider', 'deeper', 'adam'), ('augment', 'regularize', 'wider_dropout'))
     """
     max_rounds = check_int("max_rounds", max_rounds, low=1)
-    workers = check_int("workers", workers, low=1)
+    workers = check_workers("workers", workers)
     folds = check_folds(folds)
     if time_budget is not None:
         time_budget = float(check_in_range("time_budget", time_budget, low=0.0,

@@ -216,7 +216,7 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
     k = _parse_folds(folds)
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)
-    rounds = rounds or (5 if budget is None else 50)
+    rounds = (5 if budget is None else 50) if rounds is None else rounds
     result = run_recipe(config, run_dir, max_rounds=rounds, verbose=not quiet, force=force,
                         resume=resume, workers=workers, folds=k,
                         bias_target=bias_target, variance_target=variance_target,

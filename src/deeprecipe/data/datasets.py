@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprecipe._io import check_npy, check_npz, check_size
+from deeprecipe._io import check_npy, check_npz, check_regular_file, check_size
 from deeprecipe.data._csv_numbers import read_numeric_csv
 from deeprecipe.data.csvfile import first_row, read_cells, to_numbers
 from deeprecipe.data.mapped import (check_finite, mapped_pairs, npz_as_float32, npz_nbytes,
@@ -232,6 +232,8 @@ def _load_shards(folder: Path, X_paths: list[Path], y_paths: list[Path]) -> Data
 
 def _load_folder(folder: Path) -> Dataset:
     """X.npy, y.npy (+ X_test.npy, y_test.npy) as convert writes them, else shards."""
+    for path in folder.glob("*.npy"):  # before any is_file(): a FIFO or a device is named
+        check_regular_file(path, DataError)
     joined = any((folder / f"{name}.npy").is_file() for name in ("X", "X_train"))
     shards = None if joined else shard_pairs(folder)
     if shards is None:
@@ -325,6 +327,7 @@ def load_file(path, *, label: str | None = None, y=None, part: str = "train") ->
     path = Path(path)
     if path.is_dir():
         return _load_folder(path)
+    check_regular_file(path, DataError)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deeprecipe._io import check_regular_file
 from deeprecipe.errors import DataError
 
 __all__ = ["convert", "npz_nbytes", "npz_as_float32", "mapped_pairs", "shard_pairs",
@@ -167,8 +168,9 @@ def convert(source, out_dir) -> list[Path]:
     if not source.exists():
         raise DataError(f"{source}: not found (expected an .npz file or a folder of .npy "
                         "shards)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_regular_file(source, DataError, expected="an .npz file or a folder of .npy shards")
     if source.is_file() and source.suffix.lower() == ".npz":
+        out_dir.mkdir(parents=True, exist_ok=True)
         try:
             return _convert_npz(source, out_dir)
         except zipfile.BadZipFile as exc:
@@ -177,6 +179,9 @@ def convert(source, out_dir) -> list[Path]:
         groups = _shard_groups(source)
         if not groups:
             raise DataError(f"{source}: no .npy shards named like X_000.npy, y_000.npy")
+        for path in (p for paths in groups.values() for p in paths):
+            check_regular_file(path, DataError)  # a FIFO would block its open() forever
+        out_dir.mkdir(parents=True, exist_ok=True)
         return [_join_shards(paths, out_dir / f"{name}.npy") for name, paths in groups.items()]
     raise DataError(f"{source}: expected an .npz file or a folder of .npy shards")
 

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import tomli_w
 
-from deeprecipe._validation import check_choice, check_in_range, check_int, check_name
+from deeprecipe._io import check_regular_file
+from deeprecipe._validation import (
+    check_choice,
+    check_in_range,
+    check_int,
+    check_name,
+    check_workers,
+)
 from deeprecipe.data import Augmenter
 from deeprecipe.errors import ConfigError, DeepRecipeError
 from deeprecipe.runs.knobs import section_knobs
@@ -163,12 +170,12 @@ class TuningConfig:
     space: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_int("n_trials", self.n_trials, low=0)
+        check_int("n_trials", self.n_trials, low=0, high=100_000)  # a folder per trial
         check_choice("method", self.method, ("random", "grid", "tpe", "cmaes"))
         check_choice("prune", self.prune, ("none", "median", "successive_halving", "hyperband"))
         check_choice("metric", self.metric, ("dev_error", "dev_cost", "dev_rmse", "dev_mae"))
         check_int("rounds", self.rounds, low=1)
-        check_int("workers", self.workers, low=1)
+        check_workers("workers", self.workers)
         if self.epochs is not None:
             check_int("epochs", self.epochs, low=1)
 
@@ -266,10 +273,17 @@ def config_from_dict(data: dict) -> Config:
     return _build(Config, data, "")
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a page of text; a larger file is not one
+
+
 def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML file."""
+    """Read and validate a TOML file (never a FIFO, a device or over MAX_CONFIG_BYTES)."""
     path = Path(path)
+    check_regular_file(path, ConfigError, expected="a TOML config file")
     try:
+        if (size := path.stat().st_size) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {size} bytes is too large for a config file (at most "
+                              f"{MAX_CONFIG_BYTES})")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
@@ -280,6 +294,8 @@ def load_config(path: str | Path) -> Config:
                           "save the config as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: TOML nested too deeply for a config") from None
     config = config_from_dict(data)
     dataset = Path(config.data.dataset)
     if ((dataset.suffix or (path.parent / dataset).is_dir()) and not dataset.is_absolute()

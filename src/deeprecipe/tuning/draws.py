@@ -26,7 +26,8 @@ def draw(space: Space, seed: int, round_: int, n_trials: int, index: int,
     or point ``index`` of ``grid_points`` (grid)."""
     if method == "grid":
         return grid_points(space, n_trials)[index]
-    child = np.random.SeedSequence([seed, round_]).spawn(n_trials)[index]
+    # SeedSequence([seed, round_]).spawn(n_trials)[index], made without its n_trials siblings
+    child = np.random.SeedSequence([seed, round_], spawn_key=(index,))
     rng = np.random.default_rng(child)
     return {name: dist.sample(rng) for name, dist in space.items()}
 
