@@ -11,6 +11,7 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,17 @@ def test_installed_console_script(work):
                          timeout=GUARD, env=_env())
     assert res.returncode == 0, res.stderr
     assert "Example: deeprecipe gradcheck" in res.stdout
+
+
+def test_python_dash_m_deeprecipe_is_the_command(work):
+    """``python -m deeprecipe`` runs the same command line as ``deeprecipe``."""
+    res = subprocess.run([sys.executable, "-m", "deeprecipe", "gradcheck", "--help"], cwd=work,
+                         capture_output=True, text=True, timeout=GUARD, env=_env())
+    assert res.returncode == 0, res.stderr
+    assert "Example: deeprecipe gradcheck" in res.stdout
+    res = subprocess.run([sys.executable, "-m", "deeprecipe", "run", "missing.toml"], cwd=work,
+                         capture_output=True, text=True, timeout=GUARD, env=_env())
+    assert res.returncode == 2 and res.stderr.startswith("error: config file not found")
 
 
 def test_no_command_shows_help_and_unknown_command_fails(work):
