@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -86,3 +90,29 @@ def test_an_npz_x_is_converted_to_float32_block_by_block(tmp_path, arrays, dtype
     assert npz_as_float32(tmp_path / "d.npz", "y") is not None  # int64 labels: converted too
     np.savez(tmp_path / "f.npz", X=X.astype(np.float32), y=y)
     assert npz_as_float32(tmp_path / "f.npz", "X") is None  # float32: np.load reads it as is
+
+
+def _npz_with_member(path: Path, name: str, header_shape: tuple, data: bytes) -> None:
+    """An .npz whose member ``name`` has a float32 .npy header of ``header_shape`` followed by
+    ``data``, whatever its length: what a damaged or hostile archive may hold."""
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f4", "fortran_order": False,
+                                                "shape": header_shape})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(name, head.getvalue() + data)
+
+
+def test_convert_refuses_arrays_the_disk_cannot_hold_before_writing(tmp_path):
+    src = tmp_path / "huge.npz"
+    _npz_with_member(src, "X.npy", (2**40,), b"")  # 4 TiB declared, nothing inside
+    with pytest.raises(DataError, match=r"need 4096\.00 GiB on disk, .* GiB free"):
+        convert(src, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_convert_cuts_off_a_member_longer_than_its_header(tmp_path):
+    src = tmp_path / "bomb.npz"
+    _npz_with_member(src, "X.npy", (10,), bytes(40 + 10 * 2**20))  # 10 MiB past 10 floats
+    with pytest.raises(DataError, match="holds more bytes than its header declares"):
+        convert(src, tmp_path / "out")
+    assert (tmp_path / "out" / "X.npy").stat().st_size <= 128 + 40 + (1 << 20)

@@ -10,6 +10,7 @@ one file per array.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import zipfile
@@ -94,18 +95,34 @@ def npz_as_float32(path: Path, key: str) -> np.ndarray | None:
     return out
 
 
+def _npy_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> int:
+    """Bytes of the member's .npy file as its header declares them (header + data)."""
+    with zf.open(info) as fh:
+        shape, dtype, _ = _npy_header(fh, where)
+        return fh.tell() + math.prod(shape) * dtype.itemsize
+
+
 def _convert_npz(source: Path, out_dir: Path) -> list[Path]:
-    """Each array of the archive copied out as a .npy stream (inflated chunk by chunk)."""
+    """Each array of the archive copied out as a .npy stream (inflated chunk by chunk), once
+    the arrays' declared sizes are known to fit on the disk; a member that inflates to more
+    than its header declares (a zip bomb) is cut off there and refused."""
     written = []
     with zipfile.ZipFile(source) as zf:
-        for info in zf.infolist():
-            if not info.filename.endswith(".npy"):
-                continue
-            with zf.open(info) as fh:
-                _npy_header(fh, f"{source}:{info.filename}")
+        members = [(info, _npy_bytes(zf, info, f"{source}:{info.filename}"))
+                   for info in zf.infolist() if info.filename.endswith(".npy")]
+        need, free = sum(n for _, n in members), shutil.disk_usage(out_dir).free
+        if need > free:
+            raise DataError(f"{source}: its arrays need {need / 2**30:.2f} GiB on disk, "
+                            f"{out_dir} has {free / 2**30:.2f} GiB free")
+        for info, size in members:
             target = out_dir / Path(info.filename).name
             with zf.open(info) as fh, open(target, "wb") as out:
-                shutil.copyfileobj(fh, out, _COPY_BYTES)
+                copied = 0
+                while chunk := fh.read(min(_COPY_BYTES, size + 1 - copied)):
+                    copied += out.write(chunk)
+                    if copied > size:
+                        raise DataError(f"{source}:{info.filename} holds more bytes than its "
+                                        f"header declares ({size}); not a plain .npy array")
             written.append(target)
     if not written:
         raise DataError(f"{source}: the archive holds no arrays")
