@@ -304,11 +304,12 @@ class Rounds:
         """Another architecture search (fresh draws: trial i comes from the seed, the round
         and i) when the automatic steps are spent but half of a given budget is not, so that
         the time the user gave goes to the notes' tuning rather than back unused; at most
-        1 + _MORE_SEARCHES searches in all, and none without a budget."""
+        1 + _MORE_SEARCHES searches in all, none without a budget, and none without the time
+        for a whole round after it (``_search_fits``)."""
         done = sum(t["action"] == "search" for t in self.tried)
         acc = self.accepted
         if self.budget.total is None or not 1 <= done <= _MORE_SEARCHES or \
-                self.budget.left < 0.5 * self.budget.total or \
+                self.budget.left < 0.5 * self.budget.total or not self._search_fits() or \
                 propose("search", acc.config, self.data, self.config.training.epochs) is None:
             return None
         problem = "bias" if acc.diag.verdict.startswith("high_bias") else "variance"
