@@ -237,6 +237,18 @@ def test_an_error_quoting_a_column_name_stays_one_line(tmp_path, name):
     assert one_line(name) in result.output and ("ünï" in result.output) == (name == "ünï")
 
 
+@pytest.mark.parametrize("command", [
+    ["demo"], ["run", "c.toml"], ["train"], ["tune", "c.toml"], ["recipe", "c.toml"],
+    ["babysit", "c.toml"], ["export", "some-run"]])
+@pytest.mark.parametrize("out", ["", "  "])
+def test_an_empty_out_is_refused_before_anything_is_written(tmp_path, command, out):
+    """``--out "$UNSET"`` would otherwise be the working directory, filled with a run."""
+    result = CliRunner().invoke(app, [*command, "--out", out])
+    check_cli(result)
+    assert result.exit_code == 2 and "Invalid value for '--out': is empty" in result.output
+    assert list(tmp_path.iterdir()) == []  # the working directory (see _workdir)
+
+
 # -- generated command-line arguments --------------------------------------------------------
 option_values = st.one_of(st.sampled_from(["nan", "-1", "0", "1e-300", "inf", "", "1e400",
                                            "99999999999999999999999", "../x", "a,b", "3,,4"]),

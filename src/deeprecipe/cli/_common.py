@@ -99,6 +99,15 @@ TakeOver = Annotated[bool, typer.Option(  # resume, rollback: kept so old script
 OUT_HELP = "Run directory (default: runs/<name>; the only way to write elsewhere)."
 
 
+def parse_out(value: str) -> Path:
+    """``--out``'s parser: the path, refusing an empty one (an unset shell variable), which
+    Path would read as the working directory and fill with the command's files."""
+    if not value.strip():
+        raise typer.BadParameter("is empty (an unset variable?); give a path, or leave --out "
+                                 "out for the default")
+    return Path(value)
+
+
 def parse_assignments(items: list[str]) -> dict:
     """{name: value} from NAME=VALUE strings, each value read as a TOML value (0.01, true)."""
     values = {}

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from deeprecipe.cli._common import _command, app, out
+from deeprecipe.cli._common import _command, app, out, parse_out
 from deeprecipe.errors import ConfigError
 
 
@@ -16,7 +16,8 @@ from deeprecipe.errors import ConfigError
 def export(run_dir: Annotated[Path, typer.Argument(help="A run directory (or model path).")],
            fmt: Annotated[str, typer.Option("--format", help="Only onnx.")] = "onnx",
            out_path: Annotated[Path | None, typer.Option(
-               "--out", help="The file to write (default RUN_DIR/model.onnx).")] = None
+               "--out", parser=parse_out,
+               help="The file to write (default RUN_DIR/model.onnx).")] = None
            ) -> None:
     """Export the whole predictor (standardization, network, class names) as one file.
 

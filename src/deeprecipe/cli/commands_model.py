@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from deeprecipe.cli._common import (
+    parse_out,
     OUT_HELP,
     Force,
     Quiet,
@@ -29,7 +30,8 @@ from deeprecipe.runs import rundir
 
 @app.command()
 @_command
-def demo(out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory.")] = None,
+def demo(out_dir: Annotated[Path | None, typer.Option(
+        "--out", parser=parse_out, help="Run directory.")] = None,
          quiet: Quiet = False, force: Force = False) -> None:
     """The main job on the embedded `digits` data set, in well under a minute.
 
@@ -50,7 +52,8 @@ def demo(out_dir: Annotated[Path | None, typer.Option("--out", help="Run directo
 @app.command("run")
 @_command
 def run_cmd(config_path: Annotated[Path, typer.Argument(help="A TOML config (deeprecipe init).")],
-            out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
+            out_dir: Annotated[Path | None, typer.Option(
+        "--out", parser=parse_out, help=OUT_HELP)] = None,
             resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")]
             = False, quiet: Quiet = False, force: Force = False) -> None:
     """Run a configuration end to end (tuning first if [tuning] n_trials > 0).
@@ -84,7 +87,8 @@ def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data fil
           seed: Annotated[int, typer.Option(help="Random seed (>= 0).")] = 0,
           name: Annotated[str, typer.Option(
               help="Run name: the folder runs/<name>.")] = "train",
-          out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
+          out_dir: Annotated[Path | None, typer.Option(
+        "--out", parser=parse_out, help=OUT_HELP)] = None,
           quiet: Quiet = False, force: Force = False) -> None:
     """Train one network from flags (no config file needed).
 

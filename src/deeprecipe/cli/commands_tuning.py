@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from deeprecipe.cli._common import (
+    parse_out,
     OUT_HELP,
     Force,
     Quiet,
@@ -42,7 +43,8 @@ def tune(config_path: Annotated[Path, typer.Argument(
          workers: Annotated[int | None, typer.Option(help="Parallel processes.")] = None,
          scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, "
                                                           "e.g. tcp://host:8786.")] = None,
-         out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
+         out_dir: Annotated[Path | None, typer.Option(
+        "--out", parser=parse_out, help=OUT_HELP)] = None,
          quiet: Quiet = False, force: Force = False) -> None:
     """Search on the right scales ("caviar"), then train the best configuration: the run
     directory of `run` plus the study (report.html shows both). Continue an interrupted one
@@ -98,7 +100,7 @@ def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
             epochs_per_chunk: Annotated[int | None, typer.Option(
                 help="Epochs per chunk (default: training.epochs // chunks).")] = None,
             out_dir: Annotated[Path | None, typer.Option(
-                "--out", help="Run directory (default: runs/<name>).")] = None,
+                "--out", parser=parse_out, help="Run directory (default: runs/<name>).")] = None,
             quiet: Quiet = False, force: Force = False) -> None:
     """Babysit one model ("panda"): train in chunks with a checkpoint after each.
 
@@ -187,7 +189,8 @@ def resume(run_dir: Annotated[Path, typer.Argument(
 def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
            rounds: Annotated[int | None, typer.Option(
                help="At most this many rounds (default 5; 50 with --budget).")] = None,
-           out_dir: Annotated[Path | None, typer.Option("--out", help=OUT_HELP)] = None,
+           out_dir: Annotated[Path | None, typer.Option(
+        "--out", parser=parse_out, help=OUT_HELP)] = None,
            budget: Annotated[str | None, typer.Option(
                help="Wall-clock budget for all rounds and searches, e.g. 90s, 10m, 1h.")]
            = None,
