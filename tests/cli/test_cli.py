@@ -194,9 +194,11 @@ def test_train_from_flags(tmp_path):
     assert config.regularization.l2 == 0.1
     assert (tmp_path / "tr" / "model.npz").is_file()
 
-    bad = assert_one_line_error(cli("train", "--hidden", "8,x", "--out", "tr2", cwd=tmp_path))
-    assert "--hidden" in bad
-    assert not (tmp_path / "tr2").exists()
+    for typo in ("8,x", "8,,4", "8,"):  # an empty item is a typo, not "no such layer"
+        bad = assert_one_line_error(cli("train", "--hidden", typo, "--out", "tr2",
+                                        cwd=tmp_path))
+        assert "--hidden" in bad and repr(typo) in bad
+        assert not (tmp_path / "tr2").exists()
 
 
 # -- evaluate, predict, diagnose, report ---------------------------------------------------

@@ -241,3 +241,13 @@ def test_trains_from_shards_under_a_memory_limit_the_array_breaks(tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["mapped"] and not result["loaded_whole"]
     assert result["dev_error"] < 0.05
+
+
+def test_dev_and_test_sets_too_small_to_compare_are_not_checked_and_say_so(tmp_path):
+    X_path, _ = _write_pair(tmp_path, 10, 2)  # a few rows: dev and test get 1 or 2 each
+    data = prepare_data(config_from_dict(_config(X_path)), check_distribution=True)
+    dist = data.distribution
+    assert min(len(data.X_dev), len(data.X_test)) < 3
+    assert dist["verdict"] == "not checked" and dist["auc"] is None
+    assert f"got {len(data.X_dev)} and {len(data.X_test)}" in dist["message"]
+    fit(config_from_dict(_config(X_path)), data)  # and the run goes on

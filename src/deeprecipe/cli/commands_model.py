@@ -71,7 +71,8 @@ def run_cmd(config_path: Annotated[Path, typer.Argument(help="A TOML config (dee
 @app.command()
 @_command
 def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data file.")] = "digits",
-          hidden: Annotated[str, typer.Option(help="Hidden sizes, e.g. 64,32.")] = "64,32",
+          hidden: Annotated[str, typer.Option(
+              help="Hidden sizes, e.g. 64,32 ('' for none).")] = "64,32",
           optimizer: Annotated[str, typer.Option(help="gd|momentum|rmsprop|adam")] = "adam",
           learning_rate: Annotated[float, typer.Option(
               "--learning-rate", "--lr", help="Learning rate α.")] = 1e-3,
@@ -98,10 +99,11 @@ def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data fil
     from deeprecipe.runs.config import config_from_dict  # loaded on use: keeps the CLI fast
     from deeprecipe.workflows import run  # loaded on use: keeps the CLI fast
 
-    try:
-        sizes = [int(h) for h in hidden.split(",") if h.strip()]
+    try:  # "" (no hidden layer: softmax or logistic regression) or e.g. "64,32"
+        sizes = [int(h) for h in hidden.split(",")] if hidden.strip() else []
     except ValueError:
-        raise ConfigError(f"--hidden must be comma-separated integers, got {hidden!r}") from None
+        raise ConfigError(f"--hidden must be comma-separated integers such as 64,32 (or '' "
+                          f"for no hidden layer), got {hidden!r}") from None
     bs = batch_size if batch_size in ("auto", "full") else _int_option("batch-size", batch_size)
     config = config_from_dict({
         "name": name, "seed": seed, "data": {"dataset": dataset, "label": label},

@@ -16,6 +16,7 @@ from deeprecipe.runs.config import Config
 __all__ = ["PreparedData", "prepare_data"]
 
 _CHECK_SAMPLES = 2000  # rows of dev and of test the same-distribution check looks at
+_CHECK_FOLDS = 3  # its cross-validation folds: fewer dev or test rows leave it "not checked"
 
 
 @dataclass
@@ -130,10 +131,15 @@ def _rows(X, y, X_file_test, y_file_test, index, standardizer) -> list:
 
 def _distribution(X_dev: Rows, X_test: Rows, seed: int) -> dict:
     """Same-distribution check of dev vs test on at most _CHECK_SAMPLES random rows of each."""
+    if min(len(X_dev), len(X_test)) < _CHECK_FOLDS:
+        return {"verdict": "not checked", "auc": None, "auc_std": None,
+                "n_a": len(X_dev), "n_b": len(X_test),
+                "message": f"not checked: the check needs at least {_CHECK_FOLDS} dev and "
+                           f"{_CHECK_FOLDS} test rows, got {len(X_dev)} and {len(X_test)}"}
     rng = np.random.default_rng(seed)
     sample = [np.sort(rng.choice(len(A), min(len(A), _CHECK_SAMPLES), replace=False))
               for A in (X_dev, X_test)]
-    check = dd.same_distribution(X_dev[sample[0]], X_test[sample[1]], cv=3,
+    check = dd.same_distribution(X_dev[sample[0]], X_test[sample[1]], cv=_CHECK_FOLDS,
                                  max_samples=_CHECK_SAMPLES, random_state=seed).to_dict()
     n_dev, n_test = len(sample[0]), len(sample[1])
     check["sample"] = (f"checked on all {n_dev:,} dev and {n_test:,} test rows"
