@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,17 @@ def test_atomic_writes_respect_the_umask(tmp_path, umask, mode):
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == mode
+
+
+@pytest.mark.parametrize("folder", ["/proc/self", "file"])
+def test_a_failed_atomic_write_names_the_file_asked_for_not_its_temporary(tmp_path, folder):
+    (tmp_path / "file").write_text("")  # a file where a folder should be
+    target = (tmp_path / folder if folder == "file" else Path(folder)) / "preds.csv"
+    with pytest.raises(OSError) as info:
+        write_text_atomic(target, "x")
+    assert info.value.filename == str(target)
+    assert ".tmp" not in os_error_message(info.value)
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_os_error_message_names_the_path():
