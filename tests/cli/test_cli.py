@@ -8,6 +8,7 @@ it. Independent, quick invocations (``--help``, bad configs) are started concurr
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -141,6 +142,15 @@ def test_init_writes_a_valid_config_and_refuses_to_overwrite(tmp_path):
     assert load_config(tmp_path / "my.toml").name == "example"
 
 
+def test_init_force_never_replaces_a_folder_or_a_special_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "folder").mkdir()
+    for target, what in (("pipe", "is a named pipe (FIFO)"), ("folder", "is a folder")):
+        line = assert_one_line_error(cli("init", target, "--force", cwd=tmp_path))
+        assert what in line, line
+    assert (tmp_path / "folder").is_dir() and not (tmp_path / "pipe").is_file()
+
+
 # -- run -----------------------------------------------------------------------------------
 def test_run_writes_the_run_directory(finished):
     run_dir, res = finished
@@ -266,6 +276,15 @@ def test_report_rebuilds_the_html(finished, tmp_path):
     assert res.returncode == 0, res.stderr
     html = (copy / "report.html").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "tiny" in html
+
+
+def test_report_refuses_a_folder_that_holds_no_run(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    for target, what in (("photos", "holds no run"), ("data.csv", "is not a folder")):
+        line = assert_one_line_error(cli("report", target, cwd=tmp_path))
+        assert f"{target} is not a run directory: it {what}" in line, line
+    assert not (tmp_path / "photos" / "report.html").exists()
 
 
 def test_gradcheck_is_great(work):

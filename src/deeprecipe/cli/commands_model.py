@@ -276,8 +276,9 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
     Example: deeprecipe report runs/demo
     """
     from deeprecipe.report import write_report  # loaded on use: keeps the CLI fast
+    from deeprecipe.runs.rundir import check_run_dir  # loaded on use: keeps the CLI fast
 
-    out.print(f"wrote {write_report(run_dir)}", markup=False, soft_wrap=True)
+    out.print(f"wrote {write_report(check_run_dir(run_dir))}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -289,9 +290,13 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write the example c
 
     Example: deeprecipe init my.toml
     """
-    from deeprecipe._io import write_text_atomic  # loaded on use: keeps the CLI fast
+    from deeprecipe._io import check_regular_file, write_text_atomic  # loaded on use
     from deeprecipe.runs.config import EXAMPLE_CONFIG  # loaded on use: keeps the CLI fast
 
+    # --force replaces a file, never a folder, a device (/dev/null as root) or a FIFO
+    check_regular_file(path, DeepRecipeError, expected="a path for the new config file")
+    if path.is_dir():
+        raise DeepRecipeError(f"{path} is a folder; give a file name such as {path / 'my.toml'}")
     if path.exists() and not force:
         raise DeepRecipeError(f"{path} exists; pass --force to overwrite it")
     write_text_atomic(path, EXAMPLE_CONFIG)

@@ -12,7 +12,8 @@ from deeprecipe.persistence import load, load_info, load_preprocessing, model_pa
 from deeprecipe.runs.config import Config, config_from_dict, dump_config, load_config
 from deeprecipe.runs.prepare import PreparedData
 
-__all__ = ["RUN_FILES", "prepare_run_dir", "save_run_files", "load_run_model", "run_config"]
+__all__ = ["RUN_FILES", "prepare_run_dir", "check_run_dir", "save_run_files", "load_run_model",
+           "run_config"]
 
 
 #: The name of every file and folder a run directory may hold (the one place that names them).
@@ -68,6 +69,19 @@ def prepare_run_dir(run_dir: str | Path, *, force: bool = False, resume: bool = 
                               f"{run_dir}`, or choose another --out")
     if create:
         run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` if it is a folder holding anything a run, tuning, recipe or babysat model
+    writes; DeepRecipeError otherwise (so ``report /`` does not write /report.html)."""
+    run_dir = Path(run_dir)
+    marks = (*RUN_FILES, PANDA, ROUNDS, RECIPE, STUDY, CHECKPOINTS, LOCK)
+    if not run_dir.is_dir() or not any((run_dir / name).exists() for name in marks):
+        what = "does not exist" if not run_dir.exists() else (
+            "is not a folder" if not run_dir.is_dir() else "holds no run")
+        raise DeepRecipeError(f"{run_dir} is not a run directory: it {what} (a run writes "
+                              f"{CONFIG}, a babysat model {PANDA})")
     return run_dir
 
 
