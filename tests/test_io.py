@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import zipfile
@@ -49,6 +50,17 @@ def test_a_failed_atomic_write_names_the_file_asked_for_not_its_temporary(tmp_pa
     assert info.value.filename == str(target)
     assert ".tmp" not in os_error_message(info.value)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_atomic_write_never_replaces_a_folder_or_a_special_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "pipe")
+    for name, what in (("pipe", "named pipe"), ("folder", "folder"), ("link", "named pipe")):
+        with pytest.raises(OSError, match=f"is a {what}.*refusing to replace"):
+            write_text_atomic(tmp_path / name, "x")
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode) and (tmp_path / "folder").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "link", "pipe"]
 
 
 def test_os_error_message_names_the_path():

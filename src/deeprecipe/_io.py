@@ -7,6 +7,7 @@ depth-limited, and every failure is a one-line CheckpointError naming the file.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -106,8 +107,20 @@ def os_error_message(exc: OSError) -> str:
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file.
+
+    A folder, device, FIFO or socket at ``path`` is never replaced (OSError): ``--output
+    /dev/stdout`` or ``--out /dev/null`` as root must not swap the system's node for a file.
+    """
     path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else next(
+            (w for test, w in _SPECIAL if test(mode)), "not a regular file")
+        raise OSError(errno.EEXIST, f"is {what}; refusing to replace it with a file", str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
