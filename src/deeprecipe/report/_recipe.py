@@ -4,8 +4,8 @@ A round that ran a random search over the architecture saved it as rounds/NN/sea
 (its trials also sit in recipe.json, under the round's evidence "architecture_search"). Trial 0
 is the model unchanged; the others are drawn from the search's space. A search ranked by
 k-fold cross-validation ("ranked_by": "cv_error") is shown in that order, with each trial's
-cross-validated error beside its dev error. Every key is read
-defensively: a missing or wrongly-typed field is skipped, an unreadable file is named.
+cross-validated error beside its dev error. Every key is read defensively: a missing or
+wrongly-typed field is skipped, an unreadable file is named.
 """
 
 from __future__ import annotations
