@@ -1,18 +1,29 @@
-"""The recipe's random search over the architecture: its space, its draws, its pick."""
+"""The recipe's searches: the architecture's space, draws and pick; with the recipe's folds,
+trials ranked by cross-validated error."""
 
 from __future__ import annotations
 
+import json
 import math
+import time
 
 import pytest
 
+from deeprecipe.basic_recipe import searches
 from deeprecipe.basic_recipe.searches import (
     architecture_search,
     architecture_space,
     picked_by_search,
+    regularization_search,
     search_data,
 )
-from deeprecipe.runs.config import Config, DataConfig, ModelConfig, OptimizerConfig
+from deeprecipe.runs.config import (
+    Config,
+    DataConfig,
+    ModelConfig,
+    OptimizerConfig,
+    TrainingConfig,
+)
 from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.tuning.caviar import Runner
 
@@ -76,3 +87,140 @@ def test_a_pick_becomes_a_change_of_knobs():
     assert changes["model.hidden_layer_sizes"] == {"from": [8], "to": [300, 300]}
     assert text.startswith("architecture picked: ") and "[8] → [300, 300]" in text
     assert picked_by_search(CONFIG, {"picked": {}}, "x") is None
+
+
+# ---- ranking by k-fold cross-validation (the recipe's folds) ---------------------------------
+
+MOONS = Config(name="search-cv", seed=0, data=DataConfig(dataset="moons", n_samples=150),
+               model=ModelConfig(hidden_layer_sizes=[8]),
+               optimizer=OptimizerConfig(name="adam", learning_rate=0.01),
+               training=TrainingConfig(epochs=20, batch_size="full", early_stopping=False))
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return search_data(prepare_data(MOONS, check_distribution=False), 0)
+
+
+def _best(trials: list[dict], key: str, cost: str) -> int:
+    ok = [i for i, t in enumerate(trials) if t.get(key) is not None]
+    return min(ok, key=lambda i: (trials[i][key], trials[i][cost] or 0.0, i))
+
+
+def _picked_trial(found: dict) -> int:
+    if not found["picked"]:
+        return 0
+    (i,) = [i for i, t in enumerate(found["trials"]) if t["params"] and
+            [t["params"]["hidden_units"]] * t["params"]["n_layers"] ==
+            found["picked"]["hidden_layer_sizes"] and
+            t["params"]["learning_rate"] == found["picked"]["learning_rate"]]
+    return i
+
+
+@pytest.fixture(scope="module")
+def cv_search(moons, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cv") / "search.json"
+    with Runner(1) as runner:
+        found = architecture_search(runner, MOONS, moons, epochs=8, round_=2, seed=0,
+                                    n_trials=6, folds=5, cache=path)
+    return found, path
+
+
+def test_with_folds_the_pick_is_the_lowest_cross_validated_error(cv_search):
+    found, _ = cv_search
+    trials = found["trials"]
+    assert found["ranked_by"] == "cv_error" and found["folds"] == 5
+    assert found["n_ranked"] == 120  # 120 pooled train + dev moons, each judged once
+    # 120 pooled examples (at most _CV_ALL_POOLED): every complete trial is cross-validated
+    assert all(0 <= t["cv_error"] <= 1 and math.isfinite(t["cv_cost"]) for t in trials)
+    by_cv, by_dev = _best(trials, "cv_error", "cv_cost"), _best(trials, "dev_error", "dev_cost")
+    assert by_cv != by_dev  # this case tells the two rankings apart
+    assert _picked_trial(found) == by_cv
+    m = found["n_ranked"]
+    p = trials[by_cv]["cv_error"]
+    assert found["threshold"] == pytest.approx(math.sqrt(p * (1 - p) / m))
+
+
+def test_with_folds_only_the_best_on_dev_are_cross_validated_on_bigger_data(moons,
+                                                                             monkeypatch):
+    monkeypatch.setattr(searches, "_CV_ALL_POOLED", 100)  # 120 pooled: "bigger" data
+    monkeypatch.setattr(searches, "_CV_TOP", 2)
+    with Runner(1) as runner:
+        found = architecture_search(runner, MOONS, moons, epochs=8, round_=2, seed=0,
+                                    n_trials=6, folds=5)
+    trials = found["trials"]
+    top = sorted(range(len(trials)), key=lambda i: (trials[i]["dev_error"],
+                                                    trials[i]["dev_cost"], i))[:2]
+    assert sorted(i for i, t in enumerate(trials) if t["cv_error"] is not None) == sorted(top)
+    assert found["ranked_by"] == "cv_error"
+    assert _picked_trial(found) == _best(trials, "cv_error", "cv_cost")
+
+
+def test_parallel_cross_validation_equals_serial(cv_search, moons):
+    with Runner(2) as runner:
+        parallel = architecture_search(runner, MOONS, moons, epochs=8, round_=2, seed=0,
+                                       n_trials=6, folds=5)
+    assert parallel == cv_search[0]
+
+
+def test_a_resumed_search_reuses_the_saved_ranking(cv_search, moons):
+    found, path = cv_search
+
+    class NoTraining:
+        workers, scheduler = 1, None
+
+        def run(self, jobs):
+            raise AssertionError("a saved search must not train again")
+
+    again = architecture_search(NoTraining(), MOONS, moons, epochs=8, round_=2, seed=0,
+                                n_trials=6, folds=5, cache=path)
+    assert again == found == json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_search_saved_before_cross_validation_is_read_as_it_is(moons, tmp_path):
+    old = {"name": "search", "epochs": 2, "space": {}, "picked": {}, "threshold": 0.05,
+           "trials": [{"params": {}, "status": "complete", "dev_error": 0.1,
+                       "train_error": 0.1, "dev_cost": 0.3, "final_cost": 0.3,
+                       "error": None}]}
+    (tmp_path / "search.json").write_text(json.dumps(old), encoding="utf-8")
+    with Runner(1) as runner:
+        found = architecture_search(runner, MOONS, moons, epochs=2, round_=2, seed=0,
+                                    n_trials=6, folds=5, cache=tmp_path / "search.json")
+    assert found == old and picked_by_search(MOONS, found, "x") is None
+
+
+def test_without_folds_trials_are_ranked_by_dev_error(moons):
+    with Runner(1) as runner:
+        found = architecture_search(runner, MOONS, moons, epochs=8, round_=2, seed=0,
+                                    n_trials=6, folds=None)
+    trials = found["trials"]
+    assert found["ranked_by"] == "dev_error" and "folds" not in found
+    assert all("cv_error" not in t for t in trials)
+    assert _picked_trial(found) == _best(trials, "dev_error", "dev_cost")
+
+
+def test_the_deadline_stops_trials_and_cross_validation(moons):
+    with Runner(1) as runner:  # past its deadline: the first trial only, then nothing
+        found = architecture_search(runner, MOONS, moons, epochs=8, round_=2, seed=0,
+                                    n_trials=6, folds=5,
+                                    deadline=time.perf_counter() - 1.0)
+    assert [t["status"] for t in found["trials"]] == ["complete"] + ["skipped"] * 6
+    assert found["ranked_by"] == "dev_error" and found["picked"] == {}
+    assert all(t.get("cv_error") is None for t in found["trials"])
+
+
+def test_the_regularization_search_with_folds_keeps_the_lowest_cv_error(moons):
+    m_full = len(moons.X_train)
+    with Runner(1) as runner:
+        found = regularization_search(runner, MOONS, moons, m_full, epochs=8, round_=2,
+                                      folds=5)
+    trials = found["trials"]
+    assert found["ranked_by"] == "cv_error" and found["n_ranked"] == 120
+    assert all(t["cv_error"] is not None for t in trials)
+    best = min(t["cv_error"] for t in trials)
+    ties = [i for i, t in enumerate(trials)
+            if t["cv_error"] <= best + math.sqrt(best * (1 - best) / 120)]
+    expected = trials[min(ties)]["params"]
+    assert found["picked"] == ({} if min(ties) == 0 else
+                               {k: (float(f"{v / len(moons.X_train) * m_full:.3g}")
+                                    if k == "l2" else v) for k, v in expected.items()})

@@ -91,13 +91,20 @@ def test_a_search_round_shows_its_trials_ranked_with_the_pick_marked(searched):
                  picked["hidden_layer_sizes"] and
                  t["params"]["learning_rate"] == picked["learning_rate"]]
     assert [cells[1] for cls, cells in rows if cls == "best"] == [f"{winner} picked"]
-    assert rows[0][0] == "best"  # the pick has the lowest dev error (ties: lower dev cost)
+    assert rows[0][0] == "best"  # the pick has the lowest cv error (ties: lower cv cost)
     headers = re.findall(r"<th>(.*?)</th>", section[section.index(
-        "<h3>Architecture search, round 2</h3>"):])[:10]
-    assert headers == ["rank", "trial", "α", "units", "layers", "keep_prob", "dev error",
-                       "dev cost", "train error", "status"]
-    dev = [float(cells[6].rstrip("%")) for _, cells in rows]
-    assert dev == sorted(dev)
+        "<h3>Architecture search, round 2</h3>"):])[:11]
+    assert headers == ["rank", "trial", "α", "units", "layers", "keep_prob", "cv error",
+                       "dev error", "dev cost", "train error", "status"]
+    # 5-fold cross-validation judged the recipe (30 dev moons): it ranked the search too
+    assert found["ranked_by"] == "cv_error"
+    cv = [float(cells[6].rstrip("%")) for _, cells in rows if cells[6] != "—"]
+    assert cv == sorted(cv) == sorted(round(100 * t["cv_error"], 2) for t in found["trials"]
+                                      if t["cv_error"] is not None)  # a diverged one: last
+    assert [cells[6] for _, cells in rows][len(cv):] == ["—"] * (len(rows) - len(cv))
+    n_cv = sum(t["cv_error"] is not None for t in found["trials"])
+    assert f"ranked by 5-fold cross-validated error over train + dev ({n_cv} trials " \
+        "cross-validated, the best on dev first)" in section
     by_trial = {cells[1].removesuffix(" picked"): cells for _, cells in rows}
     assert by_trial["0 (unchanged model)"][2:6] == ["current"] * 4
     t1 = found["trials"][1]["params"]
@@ -108,7 +115,7 @@ def test_a_search_round_shows_its_trials_ranked_with_the_pick_marked(searched):
     assert f"Picked: trial {winner} (α {picked['learning_rate']:.2e}" in section
     assert "trained in full as round 2: " + ("kept" if _json(searched / "recipe.json")[
         "rounds"][1]["helped"] else "not kept") in section
-    assert 'id="fig-search-2"><svg' in section
+    assert 'id="fig-search-2"><svg' in section and "the cross-validated error of each" in section
     assert "rounds/02/search.json" in html[html.index('id="omitted"'):]  # named as read
 
 
@@ -183,8 +190,38 @@ def test_a_missing_search_json_is_named(run):
     assert "<h3>Architecture search" not in section
 
 
-def test_wrongly_typed_fields_of_a_search_are_skipped(run):
+def _dev_ranked(found: dict) -> dict:
+    """``found`` as a search ranked by dev error saved it (before cross-validation)."""
+    found.pop("ranked_by")
+    found["trials"] = [{k: v for k, v in t.items() if k not in ("cv_error", "cv_cost")}
+                       for t in found["trials"]]
+    return found
+
+
+def test_a_search_ranked_by_dev_error_has_no_cv_column(run):
+    found = _dev_ranked(_json(run / SEARCH))
+    found["picked"] = {}
+    (run / SEARCH).write_text(json.dumps(found), encoding="utf-8")
+    section = _recipe_section(build_report(run))
+    rows = _search_rows(section, 2)
+    assert "<th>cv error</th>" not in section and "cross-validated error over" not in section
+    dev = [float(cells[6].rstrip("%")) for _, cells in rows]
+    assert dev == sorted(dev) == sorted(round(100 * t["dev_error"], 2) for t in found["trials"])
+
+
+def test_wrongly_typed_cv_errors_are_ranked_last(run):
     found = _json(run / SEARCH)
+    found["picked"] = {}
+    found["trials"][1]["cv_error"] = "low"
+    found["trials"][2]["cv_error"] = None
+    (run / SEARCH).write_text(json.dumps(found), encoding="utf-8")
+    rows = _search_rows(_recipe_section(build_report(run)), 2)
+    assert [cells[1] for _, cells in rows][-2:] == ["1", "2"]
+    assert [cells[6] for _, cells in rows][-2:] == ["—", "—"]
+
+
+def test_wrongly_typed_fields_of_a_search_are_skipped(run):
+    found = _dev_ranked(_json(run / SEARCH))
     found["trials"] = [None, {"params": "x", "dev_error": "low", "status": 3},
                        {"params": {"learning_rate": "fast", "hidden_units": -3},
                         "dev_error": 0.25, "status": "complete"},

@@ -8,8 +8,9 @@ search (and a variance step its own small search of L2 λ and keep_prob) and is 
 when its dev error beats the accepted model's by more than the dev set's noise, sqrt(p (1 -
 p) / n_dev). A step that was not kept is never tried again. On small data (fewer than 1,000
 dev examples, ``folds="auto"``) the changes are judged by 5-fold cross-validation instead
-(``folds``). Every round trains a fresh network with the config's seed, so the same config
-gives the same rounds and decisions.
+(``folds``), and the architecture and regularization searches rank their trials by it.
+Every round trains a fresh network with the config's seed, so the same config gives the
+same rounds and decisions.
 
 The rounds and the searches inside them share one wall-clock budget: training stops at the
 end of the first epoch past it, with the best model so far. Interrupted work resumes: round N

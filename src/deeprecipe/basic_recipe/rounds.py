@@ -6,7 +6,9 @@ bias from the best training error the run reached (not the early-stopped snapsho
 from the kept model's dev error, and the training curve's reading. Without targets, a gap is
 a problem when it is beyond twice the dev set's noise (at least half a point). A change is
 kept only when its dev error beats the accepted model's by more than sqrt(p (1 - p) / n_dev);
-a tie keeps the simpler model.
+a tie keeps the simpler model. With ``folds`` (small data) changes are judged by k-fold
+cross-validated error instead, and the architecture and regularization searches rank their
+trials by it too (``searches``), so a search proposes what the judge will keep.
 """
 
 from __future__ import annotations
@@ -198,16 +200,19 @@ class Rounds:
                 time.perf_counter() + 0.5 * self.budget.left
             found = architecture_search(self.runner, cfg, self.small, epochs=epochs,
                                         round_=n, seed=self.config.seed, deadline=deadline,
-                                        n_trials=ARCHITECTURE_TRIALS,
+                                        n_trials=ARCHITECTURE_TRIALS, folds=self.folds,
                                         cache=self._dir(n) / rundir.ROUND_SEARCH)
             trials = sum(t["status"] == "complete" for t in found["trials"])
+            how = " (ranked by cross-validated error)" if found.get("ranked_by") == \
+                "cv_error" else ""
             return "architecture_search", found, picked_by_search(
-                cfg, found, f"architecture picked by a random search of {trials} trials")
+                cfg, found, f"architecture picked by a random search of {trials} trials{how}")
         if not self._searching():
             return "regularization_search", None, None
         found = regularization_search(
             self.runner, cfg, self.small, len(self.data.X_train), round_=n, epochs=epochs,
-            cache=self._dir(n) / rundir.ROUND_REGULARIZATION, deadline=self._search_deadline())
+            cache=self._dir(n) / rundir.ROUND_REGULARIZATION, deadline=self._search_deadline(),
+            folds=self.folds)
         return "regularization_search", found, regularized(cfg, found)
 
     def train(self, n: int, cfg: Config, step: Step | None, resume: bool) -> Model:

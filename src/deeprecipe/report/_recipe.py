@@ -2,8 +2,10 @@
 
 A round that ran a random search over the architecture saved it as rounds/NN/search.json
 (its trials also sit in recipe.json, under the round's evidence "architecture_search"). Trial 0
-is the model unchanged; the others are drawn from the search's space. Every key is read
-defensively: a missing or wrongly-typed field is skipped, an unreadable file is named.
+is the model unchanged; the others are drawn from the search's space. A search ranked by
+k-fold cross-validation ("ranked_by": "cv_error") is shown in that order, with each trial's
+cross-validated error beside its dev error. Every key is read defensively: a missing or
+wrongly-typed field is skipped, an unreadable file is named.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def judged_by_line(rec: dict) -> Raw | None:
 
 def search_trials(found: dict) -> list[dict]:
     """The trials of a search as {"index", "params", "status", "dev_error", "dev_cost",
-    "train_error", "error"}; index is the position in the file (0 is the unchanged model)."""
+    "train_error", "error", "cv_error", "cv_cost"}; index is the position in the file (0 is
+    the unchanged model); cv_error is None for a trial not cross-validated."""
     raw = found.get("trials")
     trials = []
     for i, t in enumerate(raw if isinstance(raw, list) else []):
@@ -77,7 +80,8 @@ def search_trials(found: dict) -> list[dict]:
                        "status": str(t["status"]) if t.get("status") is not None else "",
                        "dev_error": num(t.get("dev_error")), "dev_cost": num(t.get("dev_cost")),
                        "train_error": num(t.get("train_error")),
-                       "error": t["error"] if isinstance(t.get("error"), str) else ""})
+                       "error": t["error"] if isinstance(t.get("error"), str) else "",
+                       "cv_error": num(t.get("cv_error")), "cv_cost": num(t.get("cv_cost"))})
     return trials
 
 
@@ -93,9 +97,14 @@ def _matches(params: dict, picked: dict) -> bool:
     return bool(picked)
 
 
+def _by_cv(found: dict) -> bool:
+    """Whether the search ranked its trials by cross-validated error."""
+    return found.get("ranked_by") == "cv_error"
+
+
 def search_winner(found: dict, trials: list[dict]) -> int | None:
     """Index of the trial the search picked: from its "picked" ({} is trial 0, the unchanged
-    model), else the lowest dev error (then dev cost) of the complete trials."""
+    model), else the lowest ranking error (then its cost) of the complete trials."""
     picked = found.get("picked")
     indices = {t["index"] for t in trials}
     if isinstance(picked, dict) and not picked and 0 in indices:
@@ -104,17 +113,22 @@ def search_winner(found: dict, trials: list[dict]) -> int | None:
         for t in trials:
             if t["index"] and _matches(t["params"], picked):
                 return t["index"]
-    ok = [t for t in trials if t["dev_error"] is not None and t["status"] in ("", "complete")]
-    return min(ok, key=_rank)["index"] if ok else None
+    key = "cv_error" if _by_cv(found) else "dev_error"
+    ok = [t for t in trials if t[key] is not None and t["status"] in ("", "complete")]
+    return min(ok, key=_ranker(found))["index"] if ok else None
 
 
-def _rank(t: dict) -> tuple:
-    """The search's order: dev error, then dev cost, then trial number; trials without a dev
-    error last, in trial order."""
-    if t["dev_error"] is None:
-        return (True, 0.0, 0.0, t["index"])
-    return (False, t["dev_error"], float("inf") if t["dev_cost"] is None else t["dev_cost"],
-            t["index"])
+def _ranker(found: dict):
+    """The search's order: its ranking error (cross-validated or dev), then that error's
+    cost, then trial number; trials without it last, in trial order."""
+    key, cost = ("cv_error", "cv_cost") if _by_cv(found) else ("dev_error", "dev_cost")
+
+    def rank(t: dict) -> tuple:
+        if t[key] is None:
+            return (True, 0.0, 0.0, t["index"])
+        return (False, t[key], float("inf") if t[cost] is None else t[cost], t["index"])
+
+    return rank
 
 
 def _show(key: str, value) -> str:
@@ -141,11 +155,13 @@ def _space_text(space) -> str:
     return ", ".join(parts)
 
 
-def _trials_table(trials: list[dict], winner: int | None) -> Raw:
-    """The trials sorted by dev error, the picked one marked; trial 0 is the unchanged model."""
+def _trials_table(found: dict, trials: list[dict], winner: int | None) -> Raw:
+    """The trials in the search's order, the picked one marked; trial 0 is the unchanged model;
+    a "cv error" column when any trial was cross-validated."""
     keys = list(dict.fromkeys([k for k in _LABELS if any(k in t["params"] for t in trials)]
                               + [k for t in trials for k in t["params"]]))[:8]
-    ranked = sorted(trials, key=_rank)
+    ranked = sorted(trials, key=_ranker(found))
+    cv = any(t["cv_error"] is not None for t in trials)
     rows = []
     for rank, t in enumerate(ranked, 1):
         name = "0 (unchanged model)" if t["index"] == 0 else str(t["index"])
@@ -153,10 +169,12 @@ def _trials_table(trials: list[dict], winner: int | None) -> Raw:
         params = [("current" if t["index"] == 0 and not t["params"] else
                    _show(k, t["params"].get(k))) for k in keys]
         status = t["status"] + (f": {t['error']}" if t["error"] else "")
-        rows.append([rank, label, *params, pct(t["dev_error"], 2), fmt(t["dev_cost"]),
-                     pct(t["train_error"], 2), status[:80]])
-    return table(["rank", "trial", *[_LABELS.get(k, str(k)) for k in keys], "dev error",
-                  "dev cost", "train error", "status"], rows,
+        rows.append([rank, label, *params, *([pct(t["cv_error"], 2)] if cv else []),
+                     pct(t["dev_error"], 2), fmt(t["dev_cost"]), pct(t["train_error"], 2),
+                     status[:80]])
+    return table(["rank", "trial", *[_LABELS.get(k, str(k)) for k in keys],
+                  *(["cv error"] if cv else []), "dev error", "dev cost", "train error",
+                  "status"], rows,
                  row_classes=["best" if t["index"] == winner else "" for t in ranked])
 
 
@@ -184,21 +202,21 @@ def _x_axis(ax, key: str, scale: str, xs: list[float], bounds) -> None:
     ax.set_xlabel(_LABELS.get(key, key) + (" (log)" if ax.get_xscale() == "log" else ""))
 
 
-def _search_svg(fid: str, trials: list[dict], winner: int | None, space) -> str | None:
-    """Dev error against units, α and keep_prob over the search's range (each on its scale),
-    the pick starred and the unchanged model (trial 0) as a dotted line."""
+def _search_svg(fid: str, trials: list[dict], winner: int | None, space,
+                error: str = "dev_error") -> str | None:
+    """The ranking error (dev or cv) against units, α and keep_prob over the search's range
+    (each on its scale), the pick starred and the unchanged model (trial 0) as a dotted line."""
     space = space if isinstance(space, dict) else {}
     panels = []
     for key in ("hidden_units", "learning_rate", "keep_prob"):
-        pts = [(num(t["params"].get(key)), 100 * t["dev_error"], t["index"] == winner)
-               for t in trials if t["dev_error"] is not None]
+        pts = [(num(t["params"].get(key)), 100 * t[error], t["index"] == winner)
+               for t in trials if t[error] is not None]
         pts = [p for p in pts if p[0] is not None]
         if pts:
             panels.append((key, pts, F.param_scale(key, [p[0] for p in pts], space.get(key))))
     if not panels:
         return None
-    base = next((t["dev_error"] for t in trials if t["index"] == 0
-                 and t["dev_error"] is not None), None)
+    base = next((t[error] for t in trials if t["index"] == 0 and t[error] is not None), None)
 
     def draw(fig) -> None:
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
@@ -212,7 +230,7 @@ def _search_svg(fid: str, trials: list[dict], winner: int | None, space) -> str 
             if base is not None:
                 ax.axhline(100 * base, color="#444", ls=":", lw=1.2, label="unchanged (trial 0)")
             _x_axis(ax, key, scale, [p[0] for p in pts], _bounds(space.get(key)))
-        axes[0].set_ylabel("dev error (%)")
+        axes[0].set_ylabel(("cv" if error == "cv_error" else "dev") + " error (%)")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center",
                    ncols=3, frameon=False)
 
@@ -257,9 +275,13 @@ def _search_head(n: int, found: dict, trials: list[dict], winner: int | None,
     done = sum(t["status"] == "complete" for t in trials)
     epochs = _count(found.get("epochs"))
     space = _space_text(found.get("space"))
+    k, cv = _count(found.get("folds")), sum(t["cv_error"] is not None for t in trials)
+    scored = (f", scored on the dev set, then ranked by {k or 'k'}-fold cross-validated error "
+              f"over train + dev ({cv} trials cross-validated, the best on dev first)"
+              if _by_cv(found) else ", scored on the dev set")
     text = (f"{len(trials)} trials ({done} complete)"
             + (f", {epochs} epochs each" if epochs else "")
-            + ", scored on the dev set; trial 0 is the model unchanged"
+            + scored + "; trial 0 is the model unchanged"
             + (f", the others are drawn at random: {space}." if space else "."))
     if winner == 0:
         text += " The unchanged model stayed best: the search found nothing better."
@@ -278,7 +300,8 @@ def _search_head(n: int, found: dict, trials: list[dict], winner: int | None,
 
 def search_parts(files: RunFiles, rec: dict) -> list[str]:
     """For each round with an architecture search: a sentence, its trials table and a figure
-    of dev error against units, α and keep_prob; a note for a search that cannot be shown."""
+    of its ranking error (dev or cross-validated) against units, α and keep_prob; a note
+    for a search that cannot be shown."""
     parts = []
     outcomes = {_count(r.get("round")): r for r in _rounds(rec)
                 if isinstance(_evidence(r).get("architecture_search"), dict)}
@@ -295,9 +318,11 @@ def search_parts(files: RunFiles, rec: dict) -> list[str]:
         parts.append(_search_head(n, found, trials, winner, outcomes.get(n)))
         if why:
             parts.append(note(why))
-        tab = _trials_table(trials, winner)
-        svg = _search_svg(f"fig-search-{n}", trials, winner, found.get("space"))
-        fig = figure(f"fig-search-{n}", svg, f"Round {n}'s search: the dev error of each "
+        tab = _trials_table(found, trials, winner)
+        error = "cv_error" if _by_cv(found) else "dev_error"
+        svg = _search_svg(f"fig-search-{n}", trials, winner, found.get("space"), error)
+        what = "cross-validated" if _by_cv(found) else "dev"
+        fig = figure(f"fig-search-{n}", svg, f"Round {n}'s search: the {what} error of each "
                      "trial against its hidden units, α and keep_prob.") if svg else ""
         parts += [tab, fig]  # one below the other: the table is too wide for half a row
     return parts
