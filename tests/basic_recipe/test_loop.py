@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import signal
 from pathlib import Path
@@ -137,14 +138,16 @@ def test_cross_validation_judges_small_data_when_asked(tmp_path):
     first, *later = doc["rounds"]
     m = first["evidence"]["n_dev"] + first["evidence"]["m_train"]
     assert first["evidence"]["n_judged"] == m == 120 and 0 <= first["evidence"]["cv_error"] <= 1
-    for r in later:
-        cv = r["evidence"]["cv_error"]
-        assert r["evidence"]["noise_threshold"] == pytest.approx(
-            dev_noise(first["evidence"]["cv_error"], m))
-        assert r["helped"] is (cv is not None and
-                               cv < first["evidence"]["cv_error"] - dev_noise(
-                                   first["evidence"]["cv_error"], m))
+    assert later
+    for r in later:  # judged example by example: the same pooled examples, paired
+        pairs = r["evidence"]["paired"]
+        spread = math.sqrt(pairs["fixed"] + pairs["broke"])
+        assert r["evidence"]["noise_threshold"] == pytest.approx(spread / m)
+        assert r["helped"] is (pairs["fixed"] - pairs["broke"] > spread)
+        assert (r["evidence"]["cv_error"] - first["evidence"]["cv_error"]) * m == \
+            pytest.approx(pairs["broke"] - pairs["fixed"])  # the counts are the errors' gap
         assert "cross-validated error" in r["narrative"]
+        assert f"{pairs['fixed']} examples fixed, {pairs['broke']} broken" in r["narrative"]
 
 
 def test_small_dev_sets_are_cross_validated(tmp_path):

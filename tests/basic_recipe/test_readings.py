@@ -7,10 +7,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deeprecipe.basic_recipe.readings import (
     READINGS,
     beats,
+    beats_paired,
     dev_noise,
     dev_set_warning,
     more_data_gain,
@@ -66,6 +69,32 @@ def test_a_change_is_kept_only_beyond_noise():
     assert beats(0.11 - 0.99 * threshold, 0.11, 10_000)[0] is False
     assert beats(0.12, 0.11, 10_000)[0] is False
     assert beats(0.02, 0.03, 100)[0] is False  # one example better on 100 is noise
+
+
+def test_a_paired_change_is_kept_when_it_fixes_more_than_it_breaks_beyond_noise():
+    old = frozenset(range(10))  # the old model got examples 0-9 wrong of 200
+    fixed4_broke1 = (old - {0, 1, 2, 3}) | {50}
+    assert beats_paired(fixed4_broke1, old, 200) == (
+        True, pytest.approx(math.sqrt(5) / 200), {"fixed": 4, "broke": 1})
+    # the same 1.5-point gain unpaired is within sqrt(p (1 - p) / m) = 2.1 points
+    assert beats(len(fixed4_broke1) / 200, len(old) / 200, 200)[0] is False
+    assert beats_paired(old, old, 200) == (False, 0.0, {"fixed": 0, "broke": 0})
+    assert beats_paired(old - {0}, old, 200)[0] is False  # one example is noise
+    assert beats_paired((old - {0, 1, 2}) | {60, 61}, old, 200)[0] is False  # 3 vs 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.frozensets(st.integers(0, 40)), st.frozensets(st.integers(0, 40)),
+       st.frozensets(st.integers(41, 60)))
+def test_paired_judgment_depends_on_the_disagreements_alone(a, b, common):
+    """Never both ways; examples both got wrong change nothing; the threshold is the
+    standard error of the gap in error, sqrt(fixed + broke) / m."""
+    kept, threshold, counts = beats_paired(a, b, 100)
+    assert not (kept and beats_paired(b, a, 100)[0])
+    assert beats_paired(a | common, b | common, 100) == (kept, threshold, counts)
+    assert counts == {"fixed": len(b - a), "broke": len(a - b)}
+    assert threshold == pytest.approx(math.sqrt(len(a ^ b)) / 100)
+    assert kept is (len(b) - len(a) > math.sqrt(len(a ^ b)))
 
 
 def test_a_tiny_dev_set_gets_a_warning():

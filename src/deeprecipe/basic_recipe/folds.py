@@ -66,18 +66,26 @@ def resolve_folds(folds: int | str | None, data: PreparedData) -> tuple[int | No
 
 
 def cross_validated_error(config: Config, data: PreparedData, folds: int, *,
-                          deadline: float | None = None) -> tuple[float, int]:
+                          deadline: float | None = None
+                          ) -> tuple[float, int, frozenset[int] | None]:
     """(error over the pooled train + dev examples, each predicted by the network that did
-    not train on it; m, the number of examples it counts). The folds are ``runs.folds``'s
-    (stratified, seeded, each standardized on its own training part); ``data`` is the run's
-    prepared data, whose train + dev rows the folds pool. ``deadline`` (a perf_counter time):
-    each fold's training stops at the first epoch past it."""
+    not train on it; m, the number of examples it counts; for classification the examples it
+    got wrong, else None). The folds are ``runs.folds``'s (stratified, seeded, each
+    standardized on its own training part); ``data`` is the run's prepared data, whose train +
+    dev rows the folds pool. An example is its position in the folds' dev rows taken in fold
+    order: the folds depend on the seed and the data alone, so two configs of one run are
+    compared example by example (``readings.beats_paired``). ``deadline`` (a perf_counter
+    time): each fold's training stops at the first epoch past it."""
     stop = () if deadline is None else (StopAtDeadline(deadline),)
     wrong, m = 0.0, 0
+    missed: set[int] | None = set() if data.task == "classification" else None
     for fold in kfold_data(config, folds):
         net, _ = fit(config, fold, callbacks=stop)
         wrong += evaluate(net, fold)["dev_error"] * len(fold.y_dev)
+        if missed is not None:
+            predicted = np.asarray(net.predict(fold.X_dev)).reshape(len(fold.y_dev))
+            missed.update((m + np.flatnonzero(predicted != fold.y_dev)).tolist())
         m += len(fold.y_dev)
     if m != len(data.y_train) + len(data.y_dev):
         raise InvalidValueError("the folds must pool the run's train and dev rows")
-    return wrong / m, m
+    return wrong / m, m, None if missed is None else frozenset(missed)

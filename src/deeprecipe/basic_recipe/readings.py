@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["CurveReading", "read_curve", "dev_noise", "beats", "dev_set_warning",
+__all__ = ["CurveReading", "read_curve", "dev_noise", "beats", "beats_paired", "dev_set_warning",
            "more_data_gain", "READINGS"]
 
 READINGS = ("not_converged", "oscillating", "diverging", "plateau")
@@ -127,6 +127,27 @@ def beats(new: float, old: float, n_dev: int) -> tuple[bool, float]:
     """
     threshold = dev_noise(old, n_dev)
     return bool(new < old - threshold), threshold
+
+
+def beats_paired(new_wrong: frozenset[int], old_wrong: frozenset[int], m: int
+                 ) -> tuple[bool, float, dict]:
+    """(the new model beats the old, the threshold in error units, {"fixed", "broke"}) for two
+    models predicting the same m examples (McNemar's pairing).
+
+    fixed = the examples only the old model got wrong, broke = those only the new one got
+    wrong. The error difference is (fixed - broke) / m and its standard error
+    sqrt(fixed + broke) / m: the examples both get right or both get wrong cancel, which an
+    unpaired sqrt(p (1 - p) / m) cannot see. The new model wins when fixed - broke >
+    sqrt(fixed + broke), one standard error, the same bar as ``beats``.
+
+    >>> beats_paired(frozenset({1}), frozenset({1, 2, 3, 4}), 200)[0]  # fixed 3, broke 0
+    True
+    >>> beats_paired(frozenset({1, 5, 6}), frozenset({1, 2, 3, 4}), 200)[0]  # 3 vs 2
+    False
+    """
+    fixed, broke = len(old_wrong - new_wrong), len(new_wrong - old_wrong)
+    spread = math.sqrt(fixed + broke)
+    return fixed - broke > spread, spread / max(int(m), 1), {"fixed": fixed, "broke": broke}
 
 
 def dev_set_warning(p: float, n_dev: int, folds: int | None = None) -> str | None:

@@ -7,8 +7,11 @@ from the kept model's dev error, and the training curve's reading. Without targe
 a problem when it is beyond twice the dev set's noise (at least half a point). A change is
 kept only when its dev error beats the accepted model's by more than sqrt(p (1 - p) / n_dev);
 a tie keeps the simpler model. With ``folds`` (small data) changes are judged by k-fold
-cross-validated error instead, and the architecture and regularization searches rank their
-trials by it too (``searches``), so a search proposes what the judge will keep.
+cross-validated error instead, example by example for classification: the two models predict
+the same pooled examples, so the change is kept when it fixes more of them than it breaks by
+more than sqrt(fixed + broke) (``readings.beats_paired``). The architecture and
+regularization searches rank their trials by cross-validated error too (``searches``), so a
+search proposes what the judge will keep.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from deeprecipe.basic_recipe.folds import cross_validated_error
 from deeprecipe.basic_recipe.readings import (
     CurveReading,
     beats,
+    beats_paired,
     dev_noise,
     dev_set_warning,
     read_curve,
@@ -99,6 +103,7 @@ class Model:
     diag: Diagnosis | None = None
     reading: CurveReading | None = None
     error: str = ""
+    cv_wrong: frozenset[int] | None = None  # the pooled examples its folds got wrong
 
 
 def _search_epochs(config: Config, small: PreparedData) -> int:
@@ -243,18 +248,19 @@ class Rounds:
         rows = trainer.history.epochs
         best_train = min(r["train_error"] for r in rows)  # bias: the best fit it reached
         stopped = any(e["kind"] == "early_stopping" for e in trainer.history.events)
+        cv_wrong = None
         if self.folds:  # judged by k-fold cross-validation over the pooled train + dev sets
             cv_cfg = cfg  # a round cut by the budget: its folds train as many epochs as it did
             if any(e["kind"] == "budget" for e in trainer.history.events):
                 cv_cfg = dataclasses.replace(cfg, training=dataclasses.replace(
                     cfg.training, epochs=max(1, trainer.epoch)))
-            metrics["cv_error"], self.n_judge = cross_validated_error(
+            metrics["cv_error"], self.n_judge, cv_wrong = cross_validated_error(
                 cv_cfg, self.data, self.folds, deadline=cv_deadline)
         diag = diagnose(train_error=best_train, dev_error=metrics["dev_error"],
                         human_error=cfg.data.human_error, test_error=metrics["test_error"],
                         **self.tolerances(metrics["dev_error"]))
         reading = read_curve([r["cost"] for r in rows], stopped_early=stopped)
-        return Model(n, cfg, net, trainer, metrics, diag, reading)
+        return Model(n, cfg, net, trainer, metrics, diag, reading, cv_wrong=cv_wrong)
 
     def tolerances(self, dev_error: float) -> dict:
         """diagnose's tolerances: the targets given, else twice the noise of the error changes
@@ -264,32 +270,42 @@ class Rounds:
         return {"bias_tolerance": self.tol.get("bias_tolerance", noise),
                 "variance_tolerance": self.tol.get("variance_tolerance", noise)}
 
-    def judge(self, step: Step | None, model: Model) -> tuple[bool | None, str, float]:
-        """Is the change kept? (None for the baseline), the note saying why, the threshold."""
+    def judge(self, step: Step | None, model: Model
+              ) -> tuple[bool | None, str, float, dict | None]:
+        """Is the change kept? (None for the baseline), the note saying why, the threshold,
+        and for a paired judgment the examples it fixed and broke ({"fixed", "broke"})."""
         if step is None:
             self.accepted = model
             warning = dev_set_warning(model.metrics["dev_error"], self.n_dev, self.folds)
             if warning:
                 self.warnings.append(warning)
-            return None, "", 0.0
+            return None, "", 0.0, None
         key = "cv_error" if self.folds else "dev_error"
         before, after = self.accepted.metrics[key], model.metrics.get(key)
-        kept, threshold = (False, 0.0) if after is None else beats(after, before, self.n_judge)
+        pairs, counts = "", None
+        if after is None:
+            kept, threshold = False, 0.0
+        elif self.accepted.cv_wrong is not None and model.cv_wrong is not None:
+            kept, threshold, counts = beats_paired(model.cv_wrong, self.accepted.cv_wrong,
+                                                   self.n_judge)
+            pairs = f"{counts['fixed']} examples fixed, {counts['broke']} broken, "
+        else:
+            kept, threshold = beats(after, before, self.n_judge)
         self.tried.append({"round": model.n, "action": step.kind, "text": step.text,
                            "helped": kept})
         if kept:
             self.accepted = model
-            return True, (f"kept: {_WHAT[key]} {before:.2%} → {after:.2%} (beyond noise "
-                          f"±{threshold:.2%}); "), threshold
+            return True, (f"kept: {_WHAT[key]} {before:.2%} → {after:.2%} ({pairs}beyond "
+                          f"noise ±{threshold:.2%}); "), threshold, counts
         self.failed.add(step.kind)
         if step.problem == "bias" and not self.human_given and after is not None:
             self.bias_pays = False  # no human-level error: bias steps only while they pay
             # (a step that diverged says α was wrong for it, not that bias does not pay)
         why = (f"diverged ({model.error})" if after is None else
-               f"did not pay: {_WHAT[key]} {before:.2%} → {after:.2%}, not beyond noise "
-               f"±{threshold:.2%}")
+               f"did not pay: {_WHAT[key]} {before:.2%} → {after:.2%}, {pairs}not beyond "
+               f"noise ±{threshold:.2%}")
         return False, (f"{step.kind} step {why}; back to round {self.accepted.n}'s "
-                       "config; "), threshold
+                       "config; "), threshold, counts
 
     def step_after(self) -> Step | None:
         """The next step from the accepted model (None: none left, ``stop_reason`` says so)."""
@@ -326,7 +342,7 @@ class Rounds:
     def decide(self, model: Model, step: Step | None, evidence: dict, seconds: float,
                max_rounds: int) -> Step | None:
         """Record round ``model.n`` and choose the next step (None: stop, ``stop_reason``)."""
-        kept, note, threshold = self.judge(step, model)
+        kept, note, threshold, counts = self.judge(step, model)
         acc = self.accepted
         following = None
         if acc.diag.verdict == "ok":
@@ -340,7 +356,7 @@ class Rounds:
         rows = [] if model.trainer is None else model.trainer.history.epochs
         evidence = {**evidence, "curve": {k: [r.get(k) for r in rows] for k in
                                           ("cost", "train_error", "dev_error")},
-                    "noise_threshold": threshold, "n_dev": self.n_dev,
+                    "noise_threshold": threshold, "paired": counts, "n_dev": self.n_dev,
                     "n_judged": self.n_judge, "cv_error": model.metrics.get("cv_error"),
                     "m_train": len(self.data.X_train),
                     "kept": kept, "learning_rate": model.config.optimizer.learning_rate}
