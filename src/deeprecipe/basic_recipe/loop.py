@@ -296,7 +296,9 @@ def _finish(state: Rounds, targets: dict, judged_by: str = "") -> RecipeResult:
     narrative += [r.narrative for r in state.rounds]
     narrative += [f"warning: {w}" for w in state.warnings]
     narrative += [more["text"]] if more else []
-    narrative.append(f"best: round {acc.n} with dev error {acc.metrics['dev_error']:.1%}")
+    cv = acc.metrics.get("cv_error")
+    narrative.append(f"best: round {acc.n} with dev error {acc.metrics['dev_error']:.1%}"
+                     + ("" if cv is None else f", cross-validated error {cv:.2%}"))
     result = RecipeResult(state.rounds, narrative, acc.n, run_result, acc.config,
                           state.stop_reason, state.tried, targets, state.warnings, more,
                           state.folds, judged_by)

@@ -58,7 +58,7 @@ __all__ = ["RecipeRound", "Rounds", "Model"]
 _CHECKPOINTS_PER_ROUND = 20  # at most, plus the last epoch's (Ctrl-C saves the exact position)
 _MIN_TOLERANCE = 0.005  # the smallest gap read as a problem when no target is given
 _SEARCH_STEPS = 500  # mini-batch steps of an α trial: enough to rank learning rates
-_MORE_SEARCHES = 2  # architecture searches after the first, while half the budget is unspent
+_MORE_SEARCHES = 2  # architecture searches after the first, while a budget has room for them
 _WHAT = {"dev_error": "dev", "cv_error": "cross-validated error"}
 _WORDS = {"ok": "ok", "high_bias": "high bias", "high_variance": "high variance",
           "high_bias_and_variance": "high bias and high variance"}
@@ -288,7 +288,8 @@ class Rounds:
         elif self.accepted.cv_wrong is not None and model.cv_wrong is not None:
             kept, threshold, counts = beats_paired(model.cv_wrong, self.accepted.cv_wrong,
                                                    self.n_judge)
-            pairs = f"{counts['fixed']} examples fixed, {counts['broke']} broken, "
+            fixed, broke = counts["fixed"], counts["broke"]
+            pairs = f"{fixed} example{'' if fixed == 1 else 's'} fixed, {broke} broken, "
         else:
             kept, threshold = beats(after, before, self.n_judge)
         self.tried.append({"round": model.n, "action": step.kind, "text": step.text,
@@ -323,14 +324,14 @@ class Rounds:
 
     def _another_search(self) -> Step | None:
         """Another architecture search (fresh draws: trial i comes from the seed, the round
-        and i) when the automatic steps are spent but half of a given budget is not, so that
-        the time the user gave goes to the notes' tuning rather than back unused; at most
+        and i) when the automatic steps are spent but a given budget is not, so that the time
+        the user gave goes to the notes' tuning rather than back unused; at most
         1 + _MORE_SEARCHES searches in all, none without a budget, and none without the time
         for a whole round after it (``_search_fits``)."""
         done = sum(t["action"] == "search" for t in self.tried)
         acc = self.accepted
         if self.budget.total is None or not 1 <= done <= _MORE_SEARCHES or \
-                self.budget.left < 0.5 * self.budget.total or not self._search_fits() or \
+                not self._search_fits() or \
                 propose("search", acc.config, self.data, self.config.training.epochs) is None:
             return None
         problem = "bias" if acc.diag.verdict.startswith("high_bias") else "variance"

@@ -19,7 +19,7 @@ import numpy as np
 
 from deeprecipe._typing import Params
 from deeprecipe._validation import check_choice, check_in_range, registered_class
-from deeprecipe.engine import _kernels, _parallel
+from deeprecipe.engine import _kernels
 from deeprecipe.errors import (
     CheckpointError,
     ConfigError,
@@ -27,6 +27,7 @@ from deeprecipe.errors import (
     InvalidValueError,
     NotFittedError,
 )
+from deeprecipe.optimize._plan import StepPlan, run_copied
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "OPTIMIZERS",
            "make_optimizer", "optimizer_with", "optimizer_from_config"]
@@ -34,17 +35,6 @@ __all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "OPTIM
 
 _FLUSH_EVERY = 64
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _same_arrays(pairs: list[tuple[np.ndarray, np.ndarray]], params: Params,
-                 grads: Params) -> bool:
-    """True if params and grads hold exactly the arrays of ``pairs``, in order."""
-    if len(pairs) != len(params):
-        return False
-    for (p0, g0), (k, p) in zip(pairs, params.items(), strict=True):
-        if p is not p0 or grads.get(k) is not g0:
-            return False
-    return True
 
 
 def _beta(name: str, value: float) -> float:
@@ -67,7 +57,7 @@ class Optimizer:
         self.learning_rate = learning_rate
         self.t = 0
         self._tmp: Params | None = None
-        self._plan: tuple | None = None  # see _update
+        self._plan: StepPlan | None = None  # see _update
 
     @property
     def learning_rate(self) -> float:
@@ -110,44 +100,18 @@ class Optimizer:
                 a *= tmp
 
     def _update(self, kernel, params: Params, grads: Params, *scalars: float) -> None:
-        """``kernel(p, g, *slots, *scalars)`` on flat views of every parameter, in place.
-
-        The scalars go in the parameter's dtype, so float32 stays float32 arithmetic. While the
-        same C-contiguous p and g arrays of one dtype come back, the flat views and their split
-        over two threads (``engine/_parallel``: element-wise, so no bit changes) are made once
-        and reused. A strided parameter or a gradient of another dtype or layout is updated
-        through a contiguous copy (correct, not allocation-free); the networks' own parameters
-        never need it.
-        """
+        """``kernel(p, g, *slots, *scalars)`` on flat views of every parameter, in place
+        (``_plan``: the views are made once while the same arrays come back)."""
         plan = self._plan
-        if plan is None or plan[0] is not kernel or not _same_arrays(plan[1], params, grads):
-            plan = self._plan = self._make_plan(kernel, params, grads)
-        if plan[2] is not None:
-            _parallel.run_split(kernel, plan[2], [plan[3].type(x) for x in scalars])
-            return
-        dtype, args = None, []
-        for k, p in params.items():
-            g = grads[k]
-            if dtype is None or p.dtype != dtype:  # once per step for one dtype throughout
-                dtype, args = p.dtype, [p.dtype.type(x) for x in scalars]
-            p_c, g_c = np.ascontiguousarray(p), np.ascontiguousarray(g, dtype=p.dtype)
-            kernel(p_c.reshape(-1), g_c.reshape(-1),
-                   *(getattr(self, slot)[k].reshape(-1) for slot in self.slots), *args)
-            if p_c is not p:
-                np.copyto(p, p_c)
+        if plan is None or not plan.matches(kernel, params, grads):
+            plan = self._plan = StepPlan(kernel, params, grads, self._slot_dicts())
+        if plan.parts is not None:
+            plan.run(scalars)
+        else:
+            run_copied(kernel, params, grads, self._slot_dicts(), scalars)
 
-    def _make_plan(self, kernel, params: Params, grads: Params) -> tuple:
-        """(kernel, the (p, g) pairs, split flat views or None, dtype): None unless every p and
-        g is C-contiguous and of one float dtype."""
-        pairs = [(p, grads[k]) for k, p in params.items()]
-        dtypes = {a.dtype for pair in pairs for a in pair}
-        if len(dtypes) != 1 or not all(a.flags.c_contiguous for pair in pairs for a in pair):
-            return kernel, pairs, None, None
-        views = [tuple(a.reshape(-1) for a in (p, grads[k],
-                                               *(getattr(self, s)[k] for s in self.slots)))
-                 for k, p in params.items()]
-        return kernel, pairs, _parallel.split_work(views, _parallel.split_threads()), \
-            dtypes.pop()
+    def _slot_dicts(self) -> list[Params]:
+        return [getattr(self, slot) for slot in self.slots]
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()  # copies and pickles must not keep views of the original
@@ -161,7 +125,7 @@ class Optimizer:
     def _check(self, params: Params, grads: Params) -> None:
         """Cheap per-step checks (no array allocation): initialised, same keys and shapes
         (nothing to check for the very arrays that the last step's plan was made for)."""
-        if self._plan is not None and _same_arrays(self._plan[1], params, grads):
+        if self._plan is not None and self._plan.matches(self._plan.kernel, params, grads):
             return
         if self._tmp is None:
             raise NotFittedError(f"{type(self).__name__}.step() needs init(params) first")
