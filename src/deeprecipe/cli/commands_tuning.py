@@ -140,8 +140,14 @@ def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.
 
     values = {"learning_rate": learning_rate, "beta": beta, "keep_prob": keep_prob, "l2": l2,
               **parse_assignments(set_ or [])}
-    run_nudge(run_dir, scale_learning_rate=scale_learning_rate, **values)
-    out.print(f"nudge queued for {run_dir}", markup=False, soft_wrap=True)
+    sent = run_nudge(run_dir, scale_learning_rate=scale_learning_rate, **values)
+    if sent["running"]:
+        then = f"the babysit {sent['babysit']} applies it at its next epoch boundary"
+    else:
+        then = ("no babysit runs" if sent["babysit"] == "not running"
+                else f"its babysit {sent['babysit']}")
+        then += f"; `deeprecipe resume {run_dir}` applies it"
+    out.print(f"nudge queued for {run_dir}: {then}", markup=False, soft_wrap=True)
 
 
 @app.command()
