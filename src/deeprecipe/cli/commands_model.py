@@ -17,6 +17,7 @@ from deeprecipe.cli._common import (
     Quiet,
     _command,
     _fresh_dir,
+    check_count,
     _int_option,
     _load,
     _print_result,
@@ -98,11 +99,13 @@ def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data fil
     from deeprecipe.runs.config import config_from_dict  # loaded on use: keeps the CLI fast
     from deeprecipe.workflows import run  # loaded on use: keeps the CLI fast
 
+    check_count("--epochs", epochs)
     try:
         sizes = [int(h) for h in hidden.split(",") if h.strip()]
     except ValueError:
         raise ConfigError(f"--hidden must be comma-separated integers, got {hidden!r}") from None
     bs = batch_size if batch_size in ("auto", "full") else _int_option("batch-size", batch_size)
+    check_count("--batch-size", None if isinstance(bs, str) else bs)
     config = config_from_dict({
         "name": name, "seed": seed, "data": {"dataset": dataset, "label": label},
         "model": {"hidden_layer_sizes": sizes, "batch_norm": batch_norm,
@@ -259,6 +262,8 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
     """
     from deeprecipe.workflows import gradcheck_for  # loaded on use: keeps the CLI fast
 
+    check_count("--samples", samples)
+    check_count("--max-components", max_components)
     report = gradcheck_for(dataset=dataset, config_path=config_path, l2=l2, samples=samples,
                            max_components=max_components)
     out.print(str(report), markup=False, soft_wrap=True)
