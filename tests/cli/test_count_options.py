@@ -77,3 +77,16 @@ def test_a_config_without_trials_says_how_to_give_them(home):
     assert _refusal(home, ["tune", "c.toml"]) == (
         "error: tuning.n_trials must be in [1, 100000] to tune (0: no search; set it in "
         "[tuning] or give --trials), got 0")
+
+
+@pytest.mark.parametrize("samples", [3, 10**11])
+def test_gradcheck_says_when_samples_exceed_the_training_set(home, samples):
+    (home / "small.toml").write_text(
+        '[data]\ndataset = "blobs"\nn_samples = 60\n[model]\nhidden_layer_sizes = [3]\n',
+        encoding="utf-8")
+    m = 36  # the training part of the 60 examples
+    result = CliRunner().invoke(app, ["gradcheck", "--config", str(home / "small.toml"),
+                                      "--samples", str(samples), "--max-components", "40"])
+    assert result.exit_code == 0, result.output
+    note = f"--samples {samples} is more than the {m} training examples: all {m} were checked"
+    assert (result.output.splitlines()[0] == note) == (samples > m), result.output

@@ -251,7 +251,8 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
               config_path: Annotated[Path | None, typer.Option(
                   "--config", help="Check the network of this TOML config instead.")] = None,
               l2: Annotated[float, typer.Option(help="L2 penalty λ (>= 0).")] = 0.7,
-              samples: Annotated[int, typer.Option(help="Examples in the check (>= 1).")] = 8,
+              samples: Annotated[int, typer.Option(
+                  help="Examples in the check (>= 1; at most the training set's).")] = 8,
               max_components: Annotated[int, typer.Option(
                   help="About this many parameter components are compared.")] = 2000) -> None:
     """Verify backpropagation numerically (two-sided differences, float64).
@@ -266,6 +267,9 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
     check_count("--max-components", max_components)
     report = gradcheck_for(dataset=dataset, config_path=config_path, l2=l2, samples=samples,
                            max_components=max_components)
+    if report.examples < samples:  # as a batch size larger than the data: all of it, said
+        out.print(f"--samples {samples} is more than the {report.examples} training examples: "
+                  f"all {report.examples} were checked", markup=False, soft_wrap=True)
     out.print(str(report), markup=False, soft_wrap=True)
     if report.verdict in ("bug", "not finite"):
         raise typer.Exit(1)
