@@ -54,7 +54,7 @@ def tune(config_path: Annotated[Path, typer.Argument(
     Example: deeprecipe tune my.toml --trials 20 --rounds 2 --workers 2 --budget 10m
     """
     from deeprecipe.runs.budget import parse_budget  # loaded on use: keeps the CLI fast
-    from deeprecipe.runs.config import MAX_TRIALS
+    from deeprecipe.runs.config import MAX_TRIALS  # loaded on use: keeps the CLI fast
     from deeprecipe.tuning.checks import check_search, with_tuning  # light, no Optuna
 
     check_count("--trials", trials, high=MAX_TRIALS)
