@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _holder import busy, held_elsewhere
 
 from deeprecipe import data as dd
@@ -240,6 +242,21 @@ def test_gradcheck_for_is_great(tmp_path):
     path.write_text('[data]\ndataset = "blobs"\nn_samples = 60\n[model]\n'
                     'hidden_layer_sizes = [4]\n[regularization]\nl2 = 0.3\n', encoding="utf-8")
     assert gradcheck_for(config_path=path).verdict == "great"
+
+
+SMALL = ('[data]\ndataset = "blobs"\nn_samples = 60\n[model]\nhidden_layer_sizes = [3]\n'
+         '[regularization]\nl2 = 0.3\n')
+
+
+@settings(max_examples=12, deadline=None)
+@given(samples=st.one_of(st.integers(1, 60), st.integers(60, 10**30)))
+def test_gradcheck_for_checks_at_most_the_training_set_and_says_how_many(tmp_path_factory,
+                                                                         samples):
+    path = tmp_path_factory.getbasetemp() / "small.toml"
+    path.write_text(SMALL, encoding="utf-8")
+    m = len(prepare_data(load_config(path), check_distribution=False).X_train)
+    report = gradcheck_for(config_path=path, samples=samples, max_components=40)
+    assert report.examples == min(samples, m) and report.verdict == "great"
 
 
 def test_prepare_run_dir_refuses_to_overwrite(tmp_path):

@@ -278,16 +278,28 @@ def load_npz(path: str | os.PathLike, shapes: dict[str, tuple] | None = None, *,
         raise CheckpointError(f"{path}: not a readable .npz file ({exc})") from None
 
 
+def read_run_text(path: str | os.PathLike) -> str:
+    """The text of a run file (JSON, JSONL, a marker), checked before it is opened: a regular
+    file (``check_regular_file``) of at most MAX_JSON_BYTES; else CheckpointError naming it.
+    Missing files and directories raise FileNotFoundError and IsADirectoryError, as open does.
+    """
+    path, limit = Path(path), MAX_JSON_BYTES
+    check_regular_file(path)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(limit + 1)  # a file that grew since: still never more than the limit
+    if max(size, len(data)) > limit:
+        raise CheckpointError(f"{path}: {max(size, len(data))} bytes is too large for a run "
+                              f"file (at most {limit})")
+    return data.decode("utf-8")
+
+
 def load_json(path: str | os.PathLike) -> dict:
     """A JSON file of a run directory; CheckpointError if missing, too large, too deeply
     nested or not JSON."""
     path = Path(path)
-    check_regular_file(path)
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise CheckpointError(f"{path}: {path.stat().st_size} bytes is too large for a "
-                                  f"run file (at most {MAX_JSON_BYTES})")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_run_text(path))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: file not found") from None
     except IsADirectoryError:

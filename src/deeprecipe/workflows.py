@@ -181,7 +181,9 @@ def demo_config() -> Config:
 
 def gradcheck_for(*, dataset: str = "moons", config_path: str | Path | None = None,
                   l2: float = 0.7, samples: int = 8, max_components: int | None = 2000):
-    """Gradient check of the network a config (or the default) builds on a few examples."""
+    """Gradient check of the network a config (or the default) builds on its first
+    ``samples`` training examples (all of them when the training set holds fewer: the report's
+    ``examples`` says how many)."""
     samples = check_int("samples", samples, low=1)
     l2 = check_in_range("l2", l2, low=0.0)
     if config_path is not None:

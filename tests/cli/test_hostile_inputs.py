@@ -219,7 +219,7 @@ def test_malformed_scheduler_address(tmp_path):
 
 def test_epochs_per_chunk_zero_is_refused(tmp_path):
     assert_refused("babysit", config(tmp_path / "c.toml"), "--epochs-per-chunk", "0", "-q",
-            match="epochs_per_chunk must be >= 1, got 0")
+            match="--epochs-per-chunk must be >= 1, got 0")
 
 
 def _mount_tmpfs(path: Path, size: str) -> None:
@@ -430,5 +430,5 @@ def test_workers_beyond_four_per_cpu_are_refused_before_any_process_starts(
 def test_recipe_rounds_zero_is_refused_not_the_default(tmp_path):
     """--rounds 0 ran the default 5 rounds and exited 0."""
     assert_refused("recipe", config(tmp_path / "c.toml"), "--rounds", "0", "-q",
-                   match="max_rounds must be >= 1, got 0")
+                   match="--rounds must be >= 1, got 0")
     assert not (tmp_path / "runs").exists()

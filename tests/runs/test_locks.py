@@ -161,3 +161,131 @@ def test_a_forked_child_names_its_parent_as_the_other_process(tmp_path):
             os._exit(code)
         _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+# -- a probe (check_free) is no holder ------------------------------------------------------
+@pytest.fixture
+def paused_probe(tmp_path, monkeypatch):
+    """A thread whose ``check_free(tmp_path)`` stops just after its flock succeeded: another
+    writer's probe caught in the moment it holds the lock. Yields (inside, go): the probe is
+    inside once ``inside`` is set, and finishes when ``go`` is."""
+    from deeprecipe.runs import locks
+
+    inside, go = threading.Event(), threading.Event()
+    real = locks.fcntl.flock
+    prober = threading.Thread(target=check_free, args=(tmp_path,))
+
+    def flock(fd, op):
+        real(fd, op)
+        if threading.current_thread() is prober and not op & locks.fcntl.LOCK_UN:
+            inside.set()
+            go.wait(timeout=GUARD)
+
+    monkeypatch.setattr(locks.fcntl, "flock", flock)
+    (tmp_path / ".lock").touch()
+    prober.start()
+    try:
+        assert inside.wait(timeout=GUARD)
+        yield inside, go
+    finally:
+        go.set()
+        prober.join(timeout=GUARD)
+
+
+def test_a_probe_does_not_refuse_another_probe(tmp_path, paused_probe):
+    check_free(tmp_path)  # two writers started at the same instant: neither is refused
+    for action in ADVICE:
+        check_free(tmp_path, action=action)
+
+
+def test_a_holder_waits_out_a_probe_instead_of_being_refused(tmp_path, paused_probe):
+    _, go = paused_probe
+    threading.Timer(0.2, go.set).start()  # the probe ends a moment later, as a real one does
+    with hold_run_dir(tmp_path):
+        assert (tmp_path / ".lock").read_text() == str(os.getpid())
+
+
+PROBER = textwrap.dedent("""
+    import os, sys, time
+    from deeprecipe.runs.locks import RunDirBusyError, check_free
+    print("ready", flush=True)
+    while not os.path.exists(sys.argv[2]):  # start together
+        time.sleep(0.001)
+    refused = 0
+    for _ in range(2000):
+        try:
+            check_free(sys.argv[1])
+        except RunDirBusyError:
+            refused += 1
+    print(refused)
+""")
+
+
+def test_two_processes_probing_at_the_same_time_are_never_refused(tmp_path):
+    (tmp_path / ".lock").touch()
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", PROBER, str(tmp_path), str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        go.touch()
+        for proc in procs:
+            out, err = proc.communicate(timeout=GUARD)
+            assert proc.returncode == 0, err
+            assert out.strip() == "0"
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_a_real_holder_is_still_refused_to_a_probe_and_to_a_second_holder(tmp_path):
+    with held_elsewhere(tmp_path) as pid:
+        with pytest.raises(RunDirBusyError) as refused:
+            check_free(tmp_path)
+        assert str(refused.value) == busy(tmp_path, "start", pid)
+        with pytest.raises(RunDirBusyError), hold_run_dir(tmp_path):
+            pass
+
+
+# -- a lock file that is a FIFO or huge: one line, never a hang or a huge read --------------
+LOCKER = textwrap.dedent("""
+    import resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # a huge read fails, not swaps
+    from deeprecipe.errors import DeepRecipeError
+    from deeprecipe.runs.locks import check_free, hold_run_dir
+    for attempt in (lambda: check_free(sys.argv[1]),
+                    lambda: hold_run_dir(sys.argv[1]).__enter__()):
+        try:
+            attempt()
+            print("taken")
+        except DeepRecipeError as exc:
+            print(f"{type(exc).__name__}: {exc}")
+""")
+
+
+def _lockers(run_dir) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", LOCKER, str(run_dir)], capture_output=True,
+                          text=True, timeout=GUARD)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_a_lock_file_that_is_a_fifo_is_refused_in_one_line(tmp_path):
+    os.mkfifo(tmp_path / ".lock")
+    line = (f"CheckpointError: {tmp_path / '.lock'}: is a named pipe (FIFO), not a regular "
+            "file; expected the run directory's lock file")
+    assert _lockers(tmp_path) == [line, line]
+
+
+def test_a_huge_lock_file_is_never_read_whole(tmp_path):
+    with held_elsewhere(tmp_path):
+        os.truncate(tmp_path / ".lock", 2 << 30)  # sparse: no disk used
+        lines = _lockers(tmp_path)
+    assert len(lines) == 2 and all(line.startswith(
+        f"RunDirBusyError: {tmp_path} is in use by another deeprecipe process") for line in lines)
+    os.truncate(tmp_path / ".lock", 2 << 30)
+    assert _lockers(tmp_path) == ["taken", "taken"]  # free: the holder rewrites it

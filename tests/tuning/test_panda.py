@@ -22,10 +22,12 @@ from deeprecipe.runs.config import config_from_dict, config_to_dict, dump_config
 from deeprecipe.runs.locks import RunDirBusyError, check_free
 from deeprecipe.tuning import babysit, nudge, resume, rollback, status
 from deeprecipe.tuning import panda
+from deeprecipe.tuning._session import started
 from deeprecipe.workflows import resume as resume_workflow
 from deeprecipe.workflows import run
 from _timeouts import GUARD
 
+STOPPED = "stopped (crashed or killed)"
 CONFIG = config_from_dict({"data": {"dataset": "digits", "n_samples": 300},
                            "model": {"hidden_layer_sizes": [8]},
                            "optimizer": {"learning_rate": 0.01}, "training": {"epochs": 6}})
@@ -204,7 +206,8 @@ def test_a_crashed_babysit_s_marker_is_cleared_under_the_lock_even_if_its_pid_li
         return [e for e in state["events"] if e["kind"] == "stale_marker"]
 
     crash_marker()
-    assert status(tmp_path)["running"]["pid"] == unrelated_process  # status takes no lock
+    assert status(tmp_path)["running"] is None  # the lock is free: no babysit runs
+    assert status(tmp_path)["babysit"] == STOPPED
     assert rollback(tmp_path, chunk=1)["chunk"] == 1
     (first,) = cleared()
     assert first["pid"] == unrelated_process and "ended without clearing" in first["message"]
@@ -273,7 +276,9 @@ def test_a_live_babysit_refuses_every_other_writer_and_still_takes_nudges(tmp_pa
     for (args, action), result in zip(writers.items(), refused, strict=True):
         line = assert_one_line_error(result)
         assert line == "error: " + busy(run_dir, action, proc.pid), args
-    assert nudged.returncode == 0 and "nudge queued" in nudged.stdout, nudged.stderr
+    assert nudged.returncode == 0, nudged.stderr
+    assert nudged.stdout.strip() == (f"nudge queued for {run_dir}: the babysit running (pid "
+                                     f"{proc.pid}) applies it at its next epoch boundary")
     proc.stdin.write("go\n")
     proc.stdin.flush()
     assert proc.wait(timeout=GUARD) == 0
@@ -285,6 +290,52 @@ def test_a_live_babysit_refuses_every_other_writer_and_still_takes_nudges(tmp_pa
     (applied,) = [e for e in state["events"] if e["kind"] == "nudge"]
     assert applied["epoch"] == 3 and applied["changes"]["learning_rate"][1] == 0.002
     assert not (run_dir / "rounds").exists()  # the recipe never started
+
+
+def _mark(run_dir, pid: int) -> None:
+    """panda.json's running marker names ``pid`` (with its true start time), as when a crashed
+    babysit's pid is reused by another live process."""
+    state = json.loads((run_dir / "panda.json").read_text())
+    state["running"].update(pid=pid, started=started(pid))
+    (run_dir / "panda.json").write_text(json.dumps(state))
+
+
+def test_status_and_nudge_call_a_sigkilled_babysit_stopped_though_its_pid_lives_on(
+        tmp_path, live_babysit, unrelated_process):
+    run_dir, proc = live_babysit
+    assert status(run_dir)["babysit"] == f"running (pid {proc.pid})"
+    assert status(run_dir)["running"]["pid"] == proc.pid
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=GUARD)
+    assert json.loads((run_dir / "panda.json").read_text())["running"]["pid"] == proc.pid
+    for pid in (proc.pid, unrelated_process, os.getpid()):  # dead, reused, this very process
+        if pid != proc.pid:
+            _mark(run_dir, pid)
+        report = status(run_dir)
+        assert report["running"] is None and report["babysit"] == STOPPED, pid
+        sent = nudge(run_dir, learning_rate=0.002)
+        assert sent["running"] is False and sent["babysit"] == STOPPED, pid
+    done = cli("nudge", run_dir, "--learning-rate", "0.003", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (f"nudge queued for {run_dir}: its babysit {STOPPED}; "
+                                   f"`deeprecipe resume {run_dir}` applies it")
+
+
+def test_a_babysit_of_this_process_is_running_and_none_is_not_running(tmp_path):
+    gate = _Gate()
+    worker = threading.Thread(target=babysit, args=(CONFIG, tmp_path),
+                              kwargs={"chunks": 1, "epochs_per_chunk": 3, "callbacks": (gate,)})
+    worker.start()
+    try:
+        assert gate.reached.wait(timeout=GUARD)
+        assert status(tmp_path)["babysit"] == f"running (pid {os.getpid()})"
+        assert nudge(tmp_path, l2=0.1)["babysit"] == f"running (pid {os.getpid()})"
+    finally:
+        gate.go.set()
+        worker.join(timeout=GUARD)
+    assert status(tmp_path)["babysit"] == "not running"
+    assert nudge(tmp_path, l2=0.2) | {"file": None} == {
+        "file": None, "request": {"l2": 0.2}, "running": False, "babysit": "not running"}
 
 
 def test_a_killed_babysit_leaves_no_lock_behind(tmp_path, live_babysit):

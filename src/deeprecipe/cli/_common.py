@@ -17,6 +17,7 @@ except ImportError:
     from click.exceptions import NoArgsIsHelpError, UsageError
 
 from deeprecipe._io import os_error_message
+from deeprecipe._validation import check_int, check_workers
 from deeprecipe.errors import DeepRecipeError
 from deeprecipe.runs import rundir
 
@@ -106,6 +107,18 @@ def parse_out(value: str) -> Path:
         raise typer.BadParameter("is empty (an unset variable?); give a path, or leave --out "
                                  "out for the default")
     return Path(value)
+
+
+def check_count(option: str, value: int | None, *, high: int | None = None) -> None:
+    """Refuse a count option's value (None: not given) below 1 or above ``high`` in one shape,
+    before anything is read: "--trials must be in [1, 100000], got 0"; --workers also at most
+    4 per CPU (``check_workers``)."""
+    if value is None:
+        return
+    if option == "--workers":
+        check_workers(option, value)
+    else:
+        check_int(option, value, low=1, high=high)
 
 
 def parse_assignments(items: list[str]) -> dict:

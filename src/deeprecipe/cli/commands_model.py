@@ -17,6 +17,7 @@ from deeprecipe.cli._common import (
     Quiet,
     _command,
     _fresh_dir,
+    check_count,
     _int_option,
     _load,
     _print_result,
@@ -99,12 +100,14 @@ def train(dataset: Annotated[str, typer.Option(help="Embedded name or a data fil
     from deeprecipe.runs.config import config_from_dict  # loaded on use: keeps the CLI fast
     from deeprecipe.workflows import run  # loaded on use: keeps the CLI fast
 
+    check_count("--epochs", epochs)
     try:  # "" (no hidden layer: softmax or logistic regression) or e.g. "64,32"
         sizes = [int(h) for h in hidden.split(",")] if hidden.strip() else []
     except ValueError:
         raise ConfigError(f"--hidden must be comma-separated integers such as 64,32 (or '' "
                           f"for no hidden layer), got {hidden!r}") from None
     bs = batch_size if batch_size in ("auto", "full") else _int_option("batch-size", batch_size)
+    check_count("--batch-size", None if isinstance(bs, str) else bs)
     config = config_from_dict({
         "name": name, "seed": seed, "data": {"dataset": dataset, "label": label},
         "model": {"hidden_layer_sizes": sizes, "batch_norm": batch_norm,
@@ -250,7 +253,8 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
               config_path: Annotated[Path | None, typer.Option(
                   "--config", help="Check the network of this TOML config instead.")] = None,
               l2: Annotated[float, typer.Option(help="L2 penalty λ (>= 0).")] = 0.7,
-              samples: Annotated[int, typer.Option(help="Examples in the check (>= 1).")] = 8,
+              samples: Annotated[int, typer.Option(
+                  help="Examples in the check (>= 1; at most the training set's).")] = 8,
               max_components: Annotated[int, typer.Option(
                   help="About this many parameter components are compared.")] = 2000) -> None:
     """Verify backpropagation numerically (two-sided differences, float64).
@@ -261,8 +265,13 @@ def gradcheck(dataset: Annotated[str, typer.Option(help="Embedded data set.")] =
     """
     from deeprecipe.workflows import gradcheck_for  # loaded on use: keeps the CLI fast
 
+    check_count("--samples", samples)
+    check_count("--max-components", max_components)
     report = gradcheck_for(dataset=dataset, config_path=config_path, l2=l2, samples=samples,
                            max_components=max_components)
+    if report.examples < samples:  # as a batch size larger than the data: all of it, said
+        out.print(f"--samples {samples} is more than the {report.examples} training examples: "
+                  f"all {report.examples} were checked", markup=False, soft_wrap=True)
     out.print(str(report), markup=False, soft_wrap=True)
     if report.verdict in ("bug", "not finite"):
         raise typer.Exit(1)

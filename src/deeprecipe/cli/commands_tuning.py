@@ -15,6 +15,7 @@ from deeprecipe.cli._common import (
     Quiet,
     TakeOver,
     _command,
+    check_count,
     _load,
     _print_result,
     _run_dir,
@@ -53,8 +54,12 @@ def tune(config_path: Annotated[Path, typer.Argument(
     Example: deeprecipe tune my.toml --trials 20 --rounds 2 --workers 2 --budget 10m
     """
     from deeprecipe.runs.budget import parse_budget  # loaded on use: keeps the CLI fast
+    from deeprecipe.runs.config import MAX_TRIALS  # loaded on use: keeps the CLI fast
     from deeprecipe.tuning.checks import check_search, with_tuning  # light, no Optuna
 
+    check_count("--trials", trials, high=MAX_TRIALS)
+    check_count("--rounds", rounds)
+    check_count("--workers", workers)
     config = with_tuning(_load(config_path), n_trials=trials, rounds=rounds, method=method,
                          prune=prune, metric=metric, workers=workers, scheduler=scheduler)
     check_search(config)  # a bad space fails here, before Optuna or any data is loaded
@@ -111,6 +116,8 @@ def babysit(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
     """
     from deeprecipe.tuning import babysit as run_babysit  # loaded on use: keeps the CLI fast
 
+    check_count("--chunks", chunks)
+    check_count("--epochs-per-chunk", epochs_per_chunk)
     config = _load(config_path)
     result = run_babysit(config, _run_dir(config, out_dir), chunks=chunks,
                          epochs_per_chunk=epochs_per_chunk, verbose=not quiet, force=force)
@@ -140,8 +147,14 @@ def nudge(run_dir: Annotated[Path, typer.Argument(help="A babysat run directory.
 
     values = {"learning_rate": learning_rate, "beta": beta, "keep_prob": keep_prob, "l2": l2,
               **parse_assignments(set_ or [])}
-    run_nudge(run_dir, scale_learning_rate=scale_learning_rate, **values)
-    out.print(f"nudge queued for {run_dir}", markup=False, soft_wrap=True)
+    sent = run_nudge(run_dir, scale_learning_rate=scale_learning_rate, **values)
+    if sent["running"]:
+        then = f"the babysit {sent['babysit']} applies it at its next epoch boundary"
+    else:
+        then = ("no babysit runs" if sent["babysit"] == "not running"
+                else f"its babysit {sent['babysit']}")
+        then += f"; `deeprecipe resume {run_dir}` applies it"
+    out.print(f"nudge queued for {run_dir}: {then}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -175,6 +188,7 @@ def resume(run_dir: Annotated[Path, typer.Argument(
     """
     from deeprecipe.workflows import resume as resume_workflow  # heavy: loaded on use
 
+    check_count("--chunks", chunks)
     result = resume_workflow(run_dir, chunks=chunks, verbose=not quiet, force=force)
     if hasattr(result, "rounds"):
         _print_recipe(result, run_dir, quiet)
@@ -216,6 +230,8 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
     from deeprecipe.basic_recipe.loop import recipe as run_recipe  # loaded on use: keeps the
     from deeprecipe.runs.budget import parse_budget  # CLI fast
 
+    check_count("--rounds", rounds)
+    check_count("--workers", workers)
     k = _parse_folds(folds)
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)

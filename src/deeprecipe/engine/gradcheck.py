@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -43,7 +43,8 @@ class GradientCheckReport(Mapping):
     """Relative errors ||d_approx - d|| / (||d_approx|| + ||d||), overall and per parameter.
 
     Behaves as a read-only dict {parameter name: error}; ``overall`` is the error of the
-    concatenated theta, ``checked``/``total`` count the components compared.
+    concatenated theta, ``checked``/``total`` count the components compared and ``examples``
+    the rows of X the cost was computed on (None when not known: ``check_gradients``).
     """
 
     errors: dict[str, float]
@@ -51,6 +52,7 @@ class GradientCheckReport(Mapping):
     checked: dict[str, int] = field(default_factory=dict)
     total: dict[str, int] = field(default_factory=dict)
     epsilon: float = 1e-7
+    examples: int | None = None
 
     def __getitem__(self, key: str) -> float:
         return self.errors[key]
@@ -210,4 +212,4 @@ def gradient_check(net: Sequential, X, y, *, loss: str | Loss, l2: float = 0.0,
         grads = {k: g.copy() for k, g in net64.grads.items()}
         report = check_gradients(cost, net64.params, grads, epsilon=epsilon, indices=indices)
     net64.set_arrays(net64.params, state0)
-    return report
+    return replace(report, examples=len(X64))

@@ -1,4 +1,8 @@
-"""Read the saved files of a run directory, each optional, never raising on a bad file."""
+"""Read the saved files of a run directory, each optional, never raising on a bad file.
+
+Every file is read through ``_io.read_run_text``: a FIFO, a device or a file larger than a run
+file can be (``_io.MAX_JSON_BYTES``) is one problem line naming it, never a hang or a huge read.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deeprecipe._io import read_run_text
+from deeprecipe.errors import CheckpointError
 from deeprecipe.optimize.history import History
 from deeprecipe.runs import rundir
 
@@ -43,12 +49,12 @@ def _read_json(path: Path, files: RunFiles, *, list_key: str | None = None,
                label: str | None = None) -> dict | None:
     """The JSON object in ``path`` (named ``label`` in found/problems, its name by default)."""
     label = label or path.name
-    if not path.is_file():
+    if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_text(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        files.problems.append(f"{label}: could not be read ({exc})")
+        files.problems.append(f"{label}: could not be read ({_reason(path, exc)})")
         return None
     if isinstance(data, list) and list_key is not None:
         data = {list_key: data}
@@ -60,13 +66,29 @@ def _read_json(path: Path, files: RunFiles, *, list_key: str | None = None,
     return data
 
 
+def _text(path: Path) -> str:
+    """``read_run_text``, its CheckpointError (a FIFO, a huge file) an OSError as for any
+    unreadable file."""
+    try:
+        return read_run_text(path)
+    except CheckpointError as exc:
+        raise OSError(str(exc)) from None
+
+
+def _reason(path: Path | None, exc: Exception) -> str:
+    """Why ``path`` could not be read, without repeating its path."""
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    return str(exc).removeprefix(f"{path}: ")
+
+
 def _read_history(path: Path, files: RunFiles) -> History | None:
-    if not path.is_file():
+    if not path.exists():
         return None
     try:
-        history = History.from_jsonl(path.read_text(encoding="utf-8"))
+        history = History.from_jsonl(_text(path))
     except (OSError, ValueError, AttributeError, TypeError, RecursionError) as exc:
-        files.problems.append(f"{path.name}: could not be read ({exc})")
+        files.problems.append(f"{path.name}: could not be read ({_reason(path, exc)})")
         return None
     files.found.append(path.name)
     return history
@@ -97,7 +119,7 @@ def _read_searches(files: RunFiles) -> None:
         return
     for path in paths:
         name = path.parent.name
-        if name.isascii() and name.isdigit() and path.is_file():
+        if name.isascii() and name.isdigit():
             label = f"{rundir.ROUNDS}/{name}/{path.name}"
             files.searches[int(name)] = _read_json(path, files, label=label)
 
@@ -112,12 +134,14 @@ def _read_branches(files: RunFiles) -> None:
         chunks = b.get("chunks") if isinstance(b, dict) else None
         if not isinstance(chunks, dict) or not chunks:
             continue
+        path = None
         try:
             last = chunks[max(chunks, key=lambda k: int(k))]
             path = (files.run_dir / last["checkpoint"]).with_suffix(".json")
-            history = History.from_dict(json.loads(path.read_text(encoding="utf-8"))["history"])
+            history = History.from_dict(json.loads(_text(path))["history"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-            files.problems.append(f"panda branch {name}: no readable checkpoint history ({exc})")
+            files.problems.append(f"panda branch {name}: no readable checkpoint history "
+                                  f"({_reason(path, exc)})")
             continue
         files.branches[str(name)] = {"parent": b.get("parent"), "history": history,
                                      "active": name == panda.get("active")}

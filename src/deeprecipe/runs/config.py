@@ -97,6 +97,7 @@ def _knob_section(cls_name: str, section: str, doc: str, extra: tuple = (),
 ModelConfig = _knob_section("ModelConfig", "model",
                             "Hidden layers of a fully connected network and their options.")
 
+MAX_TRIALS = 100_000  # trials per round of a search: a folder each
 AUGMENTATION_DEFAULTS = {"flip": False, "crop": 1, "noise": 0.05}
 _AUGMENTATION_KEYS = ("flip", "crop", "translate", "rotate", "zoom", "noise")
 
@@ -170,7 +171,7 @@ class TuningConfig:
     space: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_int("n_trials", self.n_trials, low=0, high=100_000)  # a folder per trial
+        check_int("n_trials", self.n_trials, low=0, high=MAX_TRIALS)
         check_choice("method", self.method, ("random", "grid", "tpe", "cmaes"))
         check_choice("prune", self.prune, ("none", "median", "successive_halving", "hyperband"))
         check_choice("metric", self.metric, ("dev_error", "dev_cost", "dev_rmse", "dev_mae"))

@@ -6,6 +6,12 @@ run directory; ``FileLock`` guards the writes to a study journal (see ``tuning``
 made absolute on creation, so a lock does not depend on the working directory of whoever takes
 it. A refusal says who holds the directory (another process and its pid, or this very process)
 and what to do for the action at hand (``ACTIONS``): start elsewhere, or wait and go on.
+
+A holder takes the lock exclusively; ``check_free`` only probes it with a shared lock for a
+moment, so two writers that start at the same instant never refuse each other, and a holder
+that finds only probes waits them out (``PROBE_WAIT``) instead of being refused. The lock file
+holds the holder's pid; it is opened only if it is a regular file and read only in part, so a
+FIFO or a huge file planted there is one line, never a hang or a huge read.
 """
 
 from __future__ import annotations
@@ -17,11 +23,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
-from deeprecipe.errors import DeepRecipeError
+from deeprecipe._io import check_regular_file
+from deeprecipe.errors import CheckpointError, DeepRecipeError
 from deeprecipe.runs import rundir
 
-__all__ = ["FileLock", "RunDirBusyError", "hold_run_dir", "check_free", "ACTIONS"]
+__all__ = ["FileLock", "RunDirBusyError", "hold_run_dir", "check_free", "held_by", "ACTIONS"]
+
+PROBE_WAIT = 2.0  # seconds a holder waits out probes (each holds the lock for microseconds)
+_PID_BYTES = 32  # the most of a lock file ever read: a pid
 
 #: What a refused command can do, by what it was about to do in the run directory ("it" is
 #: whoever holds the directory).
@@ -54,9 +65,14 @@ class FileLock:
         self.path = Path(os.path.abspath(path))
         self._fd: int | None = None
 
+    def _open(self, flags: int) -> int:
+        check_regular_file(self.path, CheckpointError, expected="the run directory's lock file"
+                           if self.path.name == rundir.LOCK else "a lock file")
+        return os.open(self.path, flags | os.O_NONBLOCK, 0o644)  # a FIFO made since: no hang
+
     def try_acquire(self) -> bool:
         """Take the lock if it is free; True if taken."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open(os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -87,12 +103,35 @@ class FileLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def taken(self) -> bool:
+        """Whether a holder has the lock (in any process, this one included), judged by a
+        shared lock taken for a moment: probes never exclude each other. A missing file is a
+        free lock (and is not created)."""
+        try:
+            fd = self._open(os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # lets the shared lock go
+        return False
+
     def holder(self) -> str:
         """The pid written by the process that holds the lock, or '' when unknown."""
         try:
-            return self.path.read_text(encoding="utf-8").strip()
+            fd = self._open(os.O_RDONLY)
+        except (OSError, CheckpointError):
+            return ""
+        try:
+            text = os.read(fd, _PID_BYTES).decode("ascii", "replace").strip()
         except OSError:
             return ""
+        finally:
+            os.close(fd)
+        return text if text.isdigit() else ""
 
     def held_here(self) -> bool:
         """Whether this process holds the lock (through another ``FileLock`` on the same
@@ -108,24 +147,42 @@ def _check_action(action: str) -> str:
 
 
 def _take(run_dir: Path, action: str) -> FileLock:
+    """The run directory's lock, taken; RunDirBusyError if a holder has it. Probes
+    (``check_free``) in the way are waited out for up to PROBE_WAIT seconds."""
     lock = FileLock(Path(run_dir) / rundir.LOCK)
-    if not lock.try_acquire():
-        hint = ACTIONS[action].format(run_dir=run_dir)
-        pid = lock.holder()
-        if lock.held_here() or pid == str(os.getpid()):
-            raise RunDirBusyError(f"{run_dir} is in use by this process already (another "
-                                  f"thread or an unfinished call works in it); {hint}")
-        raise RunDirBusyError(f"{run_dir} is in use by another deeprecipe process"
-                              f"{f' (pid {pid})' if pid.isdigit() else ''}; {hint}")
+    end, pause = time.monotonic() + PROBE_WAIT, 0.001
+    while not lock.try_acquire():
+        if lock.taken() or time.monotonic() >= end:
+            _refuse(run_dir, action, lock)
+        time.sleep(pause)
+        pause = min(2 * pause, 0.05)
     return lock
+
+
+def _refuse(run_dir: Path, action: str, lock: FileLock) -> NoReturn:
+    hint = ACTIONS[action].format(run_dir=run_dir)
+    pid = lock.holder()
+    if lock.held_here() or pid == str(os.getpid()):
+        raise RunDirBusyError(f"{run_dir} is in use by this process already (another "
+                              f"thread or an unfinished call works in it); {hint}")
+    raise RunDirBusyError(f"{run_dir} is in use by another deeprecipe process"
+                          f"{f' (pid {pid})' if pid else ''}; {hint}")
 
 
 def check_free(run_dir: str | Path, *, action: str = "start") -> None:
     """RunDirBusyError now if another process (or this one) holds ``run_dir``: a fast check
     before the data is loaded; ``hold_run_dir`` is what keeps it. ``action`` as there."""
     _check_action(action)
-    if (Path(run_dir) / rundir.LOCK).exists():
-        _take(Path(run_dir), action).release()
+    lock = FileLock(Path(run_dir) / rundir.LOCK)
+    if lock.taken():
+        _refuse(Path(run_dir), action, lock)
+
+
+def held_by(run_dir: str | Path) -> str | None:
+    """Who holds ``run_dir``'s lock: None when no one does (a probe, as ``check_free``), else
+    the holder's pid as written in the lock file ('' while it is not written yet)."""
+    lock = FileLock(Path(run_dir) / rundir.LOCK)
+    return lock.holder() if lock.taken() else None
 
 
 @contextlib.contextmanager

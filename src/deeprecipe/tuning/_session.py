@@ -4,9 +4,10 @@
 directory's lock (``runs.locks.hold_run_dir``, the one ``run`` holds), so a live babysit, run or
 recipe refuses them with RunDirBusyError; the kernel drops the lock of a process that dies,
 even by SIGKILL. The ``running`` marker in panda.json tells ``status`` and ``nudge`` (which
-take no lock) which process trains. Under the lock a marker is always a leftover: the babysit
-that wrote it held the lock while it trained, so it has ended, whatever process has its pid
-now; ``held`` clears it and logs it, and nothing needs ``--force`` to get past it.
+take no lock) which process trains, trusted only while that process holds the lock
+(``babysit_state``: a probe, never a refusal). Under the lock a marker is always a leftover:
+the babysit that wrote it held the lock while it trained, so it has ended, whatever process
+has its pid now; ``held`` clears it and logs it, and nothing needs ``--force`` to get past it.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from pathlib import Path, PurePosixPath
 from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe.errors import CheckpointError, DeepRecipeError
 from deeprecipe.runs import rundir
-from deeprecipe.runs.locks import hold_run_dir
+from deeprecipe.runs.locks import held_by, hold_run_dir
 
 __all__ = ["state_path", "load_state", "check_state", "save_state", "event", "started",
-           "alive", "thread_key", "held", "FORMAT"]
+           "babysit_state", "thread_key", "held", "FORMAT", "STOPPED"]
 
 FORMAT = "deeprecipe-panda/1"  # panda.json's format
+STOPPED = "stopped (crashed or killed)"  # a babysit that left its running marker behind
 
 
 def state_path(run_dir: Path) -> Path:
@@ -136,16 +138,22 @@ def started(pid: int) -> str | None:
         return None
 
 
-def alive(running: dict) -> bool:
-    """Whether the recorded babysit process still runs (not another process that reuses its
-    pid: the start times must agree where they are known)."""
-    pid = running["pid"]
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError, OSError):
-        return False
-    recorded, now = running.get("started"), started(pid)
-    return recorded is None or now is None or recorded == now
+def babysit_state(run_dir: Path, state: dict) -> tuple[dict | None, str]:
+    """(the ``running`` marker of a babysit that trains now, or None; what it is doing, in
+    words): "running (pid N)", "stopped (crashed or killed)" or "not running".
+
+    A marker is trusted only while the run directory's lock is held by the process it names:
+    a babysit holds the lock for as long as it trains, and the kernel drops it when the process
+    dies, so a free lock (or one another process holds) means the marker is a leftover, even
+    if another live process has its pid now. Taking no lock, this never blocks a writer.
+    """
+    running = state.get("running")
+    if not running:
+        return None, "not running"
+    holder = held_by(run_dir)
+    if holder is None or holder not in ("", str(running["pid"])):  # '': not written yet
+        return None, STOPPED
+    return running, f"running (pid {running['pid']})"
 
 
 def _clear_leftover(state: dict) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 
-from deeprecipe._validation import check_choice
+from deeprecipe._validation import check_choice, check_int, check_workers
 from deeprecipe.errors import ConfigError
-from deeprecipe.runs.config import Config, config_from_dict, config_to_dict
+from deeprecipe.runs.config import MAX_TRIALS, Config, config_from_dict, config_to_dict
 from deeprecipe.tuning.draws import Space, grid_points
 from deeprecipe.tuning.hyperparameters import apply, space_from_config
 
@@ -28,9 +28,11 @@ def check_search(config: Config, space: dict | None = None) -> Space:
     """
     t = config.tuning
     check_choice("tuning method", t.method, METHODS)
-    for name, value in (("n_trials", t.n_trials), ("rounds", t.rounds), ("workers", t.workers)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"tuning {name} must be an int >= 1, got {value!r}")
+    check_int("tuning.rounds", t.rounds, low=1)  # as the config checks them (it may have
+    check_workers("tuning.workers", t.workers)  # been changed since)
+    if check_int("tuning.n_trials", t.n_trials, low=0, high=MAX_TRIALS) == 0:
+        raise ConfigError(f"tuning.n_trials must be in [1, {MAX_TRIALS}] to tune (0: no "
+                          f"search; set it in [tuning] or give --trials), got {t.n_trials}")
     base = space_from_config(t.space if space is None else space, config)
     if t.method in ADAPTIVE and t.rounds > 1:
         raise ConfigError(f"rounds = {t.rounds} (coarse to fine) works with method random or "

@@ -47,7 +47,7 @@ from deeprecipe.runs.prepare import prepare_data
 from deeprecipe.tuning._nudges import NudgeWatcher
 from deeprecipe.tuning._session import (
     FORMAT,
-    alive,
+    babysit_state,
     event,
     held,
     load_state,
@@ -87,7 +87,8 @@ def nudge(run_dir: str | Path, *, scale_learning_rate: float | None = None,
 
     Written atomically to run_dir/nudges/; applied at the next epoch boundary of a running
     babysit, or at the start of the next ``resume`` when nothing runs. Returns the request
-    with its file and whether a babysit was running.
+    with its file, whether a babysit was running and, in words, what it was doing
+    ("running (pid N)", "stopped (crashed or killed)" or "not running"; see ``status``).
     """
     run_dir = Path(run_dir)
     state = load_state(run_dir)
@@ -112,9 +113,9 @@ def nudge(run_dir: str | Path, *, scale_learning_rate: float | None = None,
             "scale_learning_rate", scale_learning_rate, low=0.0, closed="neither")
     path = run_dir / rundir.NUDGES / f"{time.time_ns():020d}-{os.getpid()}.json"
     write_json_atomic(path, {**request, "branch": state["active"]})
-    running = state.get("running")
-    return {"file": str(path), "request": request,
-            "running": bool(running and alive(running))}
+    running, doing = babysit_state(run_dir, state)
+    return {"file": str(path), "request": request, "running": running is not None,
+            "babysit": doing}
 
 
 # -- training sessions ---------------------------------------------------------------------
@@ -325,7 +326,10 @@ def _carry_nudges(run_dir: Path, state: dict, parent: str, name: str) -> int:
 
 
 def status(run_dir: str | Path) -> dict:
-    """Branches (parent, chunks, history, events), the active one, session events, nudges."""
+    """Branches (parent, chunks, history, events), the active one, session events, nudges;
+    ``running``: the marker of the babysit that trains now (None if none does) and
+    ``babysit``: "running (pid N)", "stopped (crashed or killed)" (a marker left behind: the
+    run directory's lock is free) or "not running". Takes no lock."""
     run_dir = Path(run_dir)
     state = load_state(run_dir)
     branches = {}
@@ -337,9 +341,9 @@ def status(run_dir: str | Path) -> dict:
                           "chunks": b["chunks"], "epochs": hist["epochs"],
                           "events": hist["events"]}
     folder = run_dir / rundir.NUDGES
-    running = state.get("running")
-    return {"run_dir": str(run_dir), "active": state["active"],
-            "running": running if running and alive(running) else None,
+    running, doing = babysit_state(run_dir, state)
+    return {"run_dir": str(run_dir), "active": state["active"], "running": running,
+            "babysit": doing,
             "epochs_per_chunk": state["epochs_per_chunk"], "branches": branches,
             "events": state["events"],
             "pending_nudges": [load_json(p) for p in sorted(folder.glob("*.json"))]
