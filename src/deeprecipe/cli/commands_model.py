@@ -232,6 +232,7 @@ def diagnose(run_dir: Annotated[Path | None, typer.Argument(help="A run director
         from deeprecipe.basic_recipe.learning_curve import (
             learning_curve_run,  # loaded on use: keeps the CLI fast
         )
+        from deeprecipe._io import load_json  # loaded on use: keeps the CLI fast
         from deeprecipe.report import write_report  # loaded on use: keeps the CLI fast
 
         curve = learning_curve_run(run_dir)
@@ -241,7 +242,7 @@ def diagnose(run_dir: Annotated[Path | None, typer.Argument(help="A run director
                   soft_wrap=True)
         for n, tr, dv in zip(curve.sizes, curve.train_errors, curve.dev_errors, strict=True):
             out.print(f"{n:>8}  {tr:>11.4f}  {dv:>9.4f}", markup=False, soft_wrap=True)
-        saved = json.loads((run_dir / rundir.LEARNING_CURVE).read_text(encoding="utf-8"))
+        saved = load_json(run_dir / rundir.LEARNING_CURVE)  # a regular file, size-checked
         out.print(saved["reading"], markup=False, soft_wrap=True)
         out.print(f"wrote {run_dir / 'learning_curve.json'} and {write_report(run_dir)}",
                   markup=False, soft_wrap=True)
