@@ -55,3 +55,10 @@ def test_top_level_api():
                  "initializers", "regularizers"):
         assert name in deeprecipe.__all__
     assert deeprecipe.__version__
+
+
+def test_dir_lists_the_lazy_names_and_no_helper_modules():
+    names = dir(deeprecipe)
+    assert set(deeprecipe.__all__) <= set(names)  # DeepClassifier, recipe, tune: tab-completed
+    assert "importlib" not in names and not [n for n in names if n.startswith("_")
+                                             and n != "__version__"]

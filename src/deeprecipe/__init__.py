@@ -8,7 +8,7 @@ engine -> optimize -> data -> persistence -> runs -> report -> tuning -> basic_r
 workflows -> faces (estimator, prediction, cli). This module is the top face: the public API.
 """
 
-import importlib
+from importlib import import_module as _import_module
 
 from deeprecipe import data, persistence
 from deeprecipe._version import __version__
@@ -41,16 +41,21 @@ def load(path):
     The estimators register themselves with persistence when imported, so they are imported
     here first (lazily: scikit-learn is heavy).
     """
-    importlib.import_module("deeprecipe.estimator")
+    _import_module("deeprecipe.estimator")
     return persistence.load(path)
 
 
 def __getattr__(name: str):
     if name == "tuning":
-        return importlib.import_module("deeprecipe.tuning")
+        return _import_module("deeprecipe.tuning")
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(_import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'deeprecipe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, the lazy ones included (tab completion shows DeepClassifier)."""
+    return sorted(set(__all__) | {k for k in globals() if not k.startswith("_")})
 
 
 __all__ = [
