@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from deeprecipe.errors import ConfigError
@@ -42,6 +43,25 @@ def test_same_seed_gives_the_same_trials_and_best(tmp_path):
     # set's noise go to the lower dev cost, then the smaller model: tuning._select)
     assert sorted(r["dev_error"] for r in a.leaderboard()) == sorted(
         t["dev_error"] for t in a.trials)
+
+
+@pytest.mark.parametrize("metric", ["dev_rmse", "dev_mae"])
+def test_a_regression_metric_on_classes_is_refused_before_any_trial(tmp_path, metric):
+    with pytest.raises(ConfigError, match=f"metric '{metric}' needs a regression data set, "
+                                          "and this one is for classification"):
+        tune(_config(metric=metric), run_dir=tmp_path / "run", space=SPACE)
+    assert not (tmp_path / "run").exists()  # nothing to clean up before the rerun
+
+
+def test_a_regression_metric_ranks_a_regression_study(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)).astype(np.float32)
+    np.savez(tmp_path / "reg.npz", X=X, y=X @ np.array([1.0, -2.0, 0.5]) + 0.1)
+    config = config_from_dict({**TINY, "data": {"dataset": str(tmp_path / "reg.npz")},
+                               "tuning": {"n_trials": 3, "metric": "dev_rmse"}})
+    result = tune(config, run_dir=tmp_path / "run", space=SPACE)
+    rmse = [t["dev_rmse"] for t in result.trials]
+    assert all(r > 0 for r in rmse) and result.best["dev_rmse"] == min(rmse)
 
 
 def test_coarse_to_fine_rounds_are_visible_and_narrower(tmp_path):

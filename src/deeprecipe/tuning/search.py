@@ -25,6 +25,7 @@ import optuna
 
 from deeprecipe._io import write_json_atomic, write_text_atomic
 from deeprecipe._validation import check_choice
+from deeprecipe.errors import ConfigError
 from deeprecipe.runs import rundir
 from deeprecipe.runs.budget import Deadline
 from deeprecipe.runs.config import Config, config_to_dict, dump_config
@@ -232,12 +233,16 @@ def tune(config: Config, *, run_dir: str | Path, data=None, n_trials: int | None
                                      k: v for k, v in overrides.items() if v is not None}))
     t = config.tuning
     base = check_search(config, space)
-    out_dir = Path(run_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if config.split.folds:
         data = kfold_data(config)
     elif data is None:
         data = prepare_data(config, check_distribution=False)
+    task = (data[0] if isinstance(data, list) else data).task
+    if t.metric in ("dev_rmse", "dev_mae") and task != "regression":
+        raise ConfigError(f"metric {t.metric!r} needs a regression data set, and this one is "
+                          f"for {task}; use dev_error or dev_cost")
+    out_dir = Path(run_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     spec = _study_spec(out_dir, storage, resume)
     study_name = study_name or config.name
     setup = {**fingerprint(config, data), "space": space_to_dict(base), "margin": margin}
