@@ -123,7 +123,7 @@ def test_the_judged_by_line_says_cross_validation_or_the_dev_set(run):
     doc = _json(run / "recipe.json")
     section = _recipe_section(build_report(run))
     assert doc["folds"] == 5 and JUDGED_CV + " (120 examples pooled)" in section
-    assert "lowers the cross-validated error by more than its noise" in section
+    assert "the examples it fixes outnumber those it breaks" in section  # classes: paired
     assert f"The recipe: {doc['judged_by']}." in section  # the recipe's own words as well
     _edit_recipe(run, lambda d: d.update(folds=None, judged_by=""))
     section = _recipe_section(build_report(run))
@@ -145,6 +145,20 @@ def test_the_round_table_shows_the_cross_validated_error_that_decided(run):
     _edit_recipe(run, lambda d: [r["evidence"].pop("cv_error") for r in d["rounds"]])
     section = _recipe_section(build_report(run))  # judged on the dev set: no such column
     assert "cross-validated error</th>" not in section
+
+
+def test_the_judged_by_line_states_the_paired_rule_when_examples_were_paired(run):
+    """A real cross-validated recipe on classes compares models example by example; an older
+    recipe.json without the counts keeps the error-noise wording."""
+    rounds_ = _json(run / "recipe.json")["rounds"]
+    assert any(isinstance(r["evidence"].get("paired"), dict) for r in rounds_)
+    section = _recipe_section(build_report(run))
+    assert "the examples it fixes outnumber those it breaks by more than √(fixed + broke)" \
+        in section
+    _edit_recipe(run, lambda d: [r["evidence"].pop("paired", None) for r in d["rounds"]])
+    section = _recipe_section(build_report(run))
+    assert "√(fixed + broke)" not in section
+    assert "when it lowers the cross-validated error by more than its noise" in section
 
 
 @pytest.mark.parametrize("folds, judged_by, expected", [

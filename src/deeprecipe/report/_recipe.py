@@ -61,8 +61,13 @@ def judged_by_line(rec: dict) -> Raw | None:
         how, error = text, "error"
     else:
         return None
+    paired = any(isinstance(_evidence(r).get("paired"), dict) for r in _rounds(rec))
+    rule = ("when the examples it fixes outnumber those it breaks by more than "
+            "√(fixed + broke), the noise of the gap between two models predicting the same "
+            "examples (± noise below)" if paired else
+            f"when it lowers the {error} by more than its noise (± noise below)")
     line = (f"<p><b>How changes were judged:</b> {esc(how)}; a round's change is kept only "
-            f"when it lowers the {esc(error)} by more than its noise (± noise below).</p>")
+            f"{esc(rule)}.</p>")
     return Raw(line + (note(f"The recipe: {text}.") if text and text != how else ""))
 
 
