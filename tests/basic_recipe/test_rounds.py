@@ -4,6 +4,7 @@ their trials by it too, and a resumed recipe reuses the saved searches."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from deeprecipe.basic_recipe import rounds, searches, steps
 from deeprecipe.basic_recipe.loop import recipe, resume_recipe
@@ -61,3 +62,18 @@ def test_a_recipe_on_the_dev_set_ranks_its_search_by_dev_error(tmp_path, monkeyp
     assert found["ranked_by"] == "dev_error" and found["n_ranked"] == 30
     assert all("cv_error" not in t for t in found["trials"])
     assert "cross-validated" not in _doc(tmp_path / "run")["tried"][-1]["text"]
+
+
+def _state(total: float | None, left: float, seconds: float) -> SimpleNamespace:
+    return SimpleNamespace(budget=SimpleNamespace(total=total, left=left),
+                           accepted=SimpleNamespace(seconds=seconds))
+
+
+def test_a_search_fits_by_the_accepted_round_s_training_not_its_search():
+    """Football, seed 1: round 3's search took 13 s and its training and folds 0.4 s; 14.5 s
+    of the 30 s are left, room for another search (half of it) and a round after it."""
+    fits = rounds.Rounds._search_fits
+    assert fits(_state(30.0, 14.5, 0.4)) and fits(_state(30.0, 1.6, 0.4))
+    assert not fits(_state(30.0, 1.5, 0.4))  # four times the round is the least
+    assert fits(_state(None, 0.0, 100.0))  # no budget: the count of searches limits them
+

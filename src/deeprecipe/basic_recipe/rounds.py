@@ -104,6 +104,7 @@ class Model:
     reading: CurveReading | None = None
     error: str = ""
     cv_wrong: frozenset[int] | None = None  # the pooled examples its folds got wrong
+    seconds: float = 0.0  # its training and judging (cross-validation), not its searches
 
 
 def _search_epochs(config: Config, small: PreparedData) -> int:
@@ -151,10 +152,13 @@ class Rounds:
         return self.budget.total is None or self.budget.left > 0.25 * self.budget.total
 
     def _search_fits(self) -> bool:
-        """Time for the architecture search and a whole round after it: at least twice the
-        accepted round's seconds left (a candidate cut short by the budget cannot win)."""
+        """Time for the architecture search and a whole round after it: the search may take
+        half of what is left, and the round after it twice the accepted round's training
+        and judging (a candidate cut short by the budget cannot win), so at least four times
+        that is left. The accepted round's own searches do not count: a round whose search
+        took 13 s and whose training took 0.4 s leaves room for another search in 15 s."""
         return self.budget.total is None or \
-            self.budget.left >= 2.0 * self.rounds[self.accepted.n - 1].seconds
+            self.budget.left >= 4.0 * self.accepted.seconds
 
     def _search_deadline(self) -> float | None:
         """A search may take a quarter of the budget left."""
@@ -222,6 +226,7 @@ class Rounds:
 
     def train(self, n: int, cfg: Config, step: Step | None, resume: bool) -> Model:
         """Train round ``n`` (resumed from its checkpoints) and read it."""
+        start = time.perf_counter()
         ckpt = self._dir(n) / rundir.CHECKPOINTS
         deadline = self.budget.deadline(reserve=min(30.0, 0.05 * (self.budget.total or 0)))
         if deadline is not None and n < self.max_rounds:  # half of what is left at most:
@@ -260,7 +265,8 @@ class Rounds:
                         human_error=cfg.data.human_error, test_error=metrics["test_error"],
                         **self.tolerances(metrics["dev_error"]))
         reading = read_curve([r["cost"] for r in rows], stopped_early=stopped)
-        return Model(n, cfg, net, trainer, metrics, diag, reading, cv_wrong=cv_wrong)
+        return Model(n, cfg, net, trainer, metrics, diag, reading, cv_wrong=cv_wrong,
+                     seconds=time.perf_counter() - start)
 
     def tolerances(self, dev_error: float) -> dict:
         """diagnose's tolerances: the targets given, else twice the noise of the error changes
