@@ -116,3 +116,13 @@ def test_convert_cuts_off_a_member_longer_than_its_header(tmp_path):
     with pytest.raises(DataError, match="holds more bytes than its header declares"):
         convert(src, tmp_path / "out")
     assert (tmp_path / "out" / "X.npy").stat().st_size <= 128 + 40 + (1 << 20)
+
+
+@pytest.mark.parametrize("x, y", [("X", "y"), ("X_train", "y_train"), ("X_test", "y_test")])
+def test_convert_refuses_labels_that_do_not_match_the_rows_before_writing(tmp_path, x, y):
+    np.savez(tmp_path / "d.npz", **{x: np.ones((10, 3), np.float32), y: np.arange(9)})
+    with pytest.raises(DataError, match=f"{x} has 10 rows but {y} has 9"):
+        convert(tmp_path / "d.npz", tmp_path / "out")
+    assert not list((tmp_path / "out").glob("*.npy"))
+    np.savez(tmp_path / "only_x.npz", X=np.ones((10, 3), np.float32))  # no labels: no pair
+    assert [p.name for p in convert(tmp_path / "only_x.npz", tmp_path / "x")] == ["X.npy"]

@@ -95,11 +95,23 @@ def npz_as_float32(path: Path, key: str) -> np.ndarray | None:
     return out
 
 
-def _npy_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> int:
-    """Bytes of the member's .npy file as its header declares them (header + data)."""
+def _npy_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str
+               ) -> tuple[int, tuple[int, ...]]:
+    """(bytes of the member's .npy file as its header declares them (header + data), its
+    shape)."""
     with zf.open(info) as fh:
         shape, dtype, _ = _npy_header(fh, where)
-        return fh.tell() + math.prod(shape) * dtype.itemsize
+        return fh.tell() + math.prod(shape) * dtype.itemsize, shape
+
+
+def _check_pairs(source: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """X and y (X_train and y_train, X_test and y_test) must hold as many rows: refused
+    before anything is written, not when the folder is trained on."""
+    for xs, ys in (*_PAIRS, ("X_test", "y_test")):
+        x, y = shapes.get(xs), shapes.get(ys)
+        if x is not None and y is not None and (x[:1] or (1,)) != (y[:1] or (1,)):
+            raise DataError(f"{source}: {xs} has {(x[:1] or (1,))[0]:,} rows but {ys} has "
+                            f"{(y[:1] or (1,))[0]:,}; they must hold one label per row")
 
 
 def _convert_npz(source: Path, out_dir: Path) -> list[Path]:
@@ -108,13 +120,14 @@ def _convert_npz(source: Path, out_dir: Path) -> list[Path]:
     than its header declares (a zip bomb) is cut off there and refused."""
     written = []
     with zipfile.ZipFile(source) as zf:
-        members = [(info, _npy_bytes(zf, info, f"{source}:{info.filename}"))
+        members = [(info, *_npy_bytes(zf, info, f"{source}:{info.filename}"))
                    for info in zf.infolist() if info.filename.endswith(".npy")]
-        need, free = sum(n for _, n in members), shutil.disk_usage(out_dir).free
+        _check_pairs(source, {Path(i.filename).stem: shape for i, _, shape in members})
+        need, free = sum(n for _, n, _ in members), shutil.disk_usage(out_dir).free
         if need > free:
             raise DataError(f"{source}: its arrays need {need / 2**30:.2f} GiB on disk, "
                             f"{out_dir} has {free / 2**30:.2f} GiB free")
-        for info, size in members:
+        for info, size, _ in members:
             target = out_dir / Path(info.filename).name
             with zf.open(info) as fh, open(target, "wb") as out:
                 copied = 0
