@@ -81,6 +81,21 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
+def check_float_dtype(name: str, dtype) -> np.dtype:
+    """``dtype`` as np.float32 or np.float64; InvalidValueError for anything else.
+
+    >>> check_float_dtype("dtype", "float32")
+    dtype('float32')
+    """
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+    except (TypeError, ValueError):  # np.dtype("bogus")
+        dt = None
+    if dt not in (np.float32, np.float64):
+        raise InvalidValueError(f"{name} must be float32 or float64, got {dt or dtype!r}")
+    return dt
+
+
 def as_real_array(x, name: str) -> np.ndarray:
     """``x`` as an ndarray of real numbers (or booleans); else DataError naming ``name``."""
     try:

@@ -406,3 +406,50 @@ def test_fuzz_predict_succeeds_finitely_or_raises_deeprecipe_error(data):
     except DeepRecipeError:
         return
     assert proba.shape == (len(X), 3) and np.isfinite(proba).all()
+
+
+# -- hostile values at the public methods (the API sweep) ----------------------------------------
+_NOT_A_PENALTY = st.one_of(st.floats(max_value=-1e-300), st.sampled_from([np.nan, np.inf]),
+                           st.sampled_from(["0.1", None, True, [0.1]]))
+
+
+@settings(max_examples=40)
+@given(name=st.sampled_from(["l2", "l1"]), value=_NOT_A_PENALTY,
+       method=st.sampled_from(["cost", "loss_and_gradients"]))
+def test_cost_and_gradients_refuse_a_bad_penalty_by_name(name, value, method):
+    net = _FUZZ_NETS["categorical_crossentropy"]
+    X, y = np.ones((2, 3)), np.array([0, 1])
+    with pytest.raises((InvalidValueError, InvalidTypeError), match=rf"^{name} must be"):
+        getattr(net, method)(X, y, loss="categorical_crossentropy", **{name: value})
+
+
+@pytest.mark.parametrize("layers", [None, L.Dense(3), 3])
+def test_layers_must_be_a_sequence_of_layers(layers):
+    with pytest.raises(InvalidTypeError, match="layers must be a list of deeprecipe layers"):
+        dr.Sequential(layers)
+
+
+@pytest.mark.parametrize("dtype", ["bogus", None, object, "int"])
+def test_a_dtype_that_is_not_float32_or_float64_is_refused_by_name(dtype):
+    with pytest.raises(InvalidValueError, match="dtype must be float32 or float64, got"):
+        dr.Sequential([L.Dense(1)], input_dim=2, dtype=dtype)
+
+
+def test_forward_and_backward_check_what_they_are_given():
+    with pytest.raises(NotFittedError, match="the network is not built"):
+        dr.Sequential([L.Dense(2)]).forward(np.ones((2, 3)))
+    net = _net("categorical_crossentropy", input_dim=3)
+    with pytest.raises(DataError, match=r"X has 2 features, expected 3"):
+        net.forward(np.ones((4, 2)))
+    with pytest.raises(DataError, match="X must be real numeric"):
+        net.forward("abc")
+    net.forward(np.ones((4, 3), np.float32), training=True)
+    with pytest.raises(DataError, match=r"dA must have shape \(4, 3\) .*, got \(5, 7\)"):
+        net.backward(np.ones((5, 7), np.float32))
+    with pytest.raises(DataError, match=r"dA must have shape \(4, 3\) .*, got \(3, 3\)"):
+        net.backward(np.ones((3, 3), np.float32))
+    with pytest.raises(DataError, match="dA must be real numeric"):
+        net.backward("x")
+    with pytest.raises(DataError, match=r"dA must have shape \(4, 3\) .*, got \(4, 4\)"):
+        net.backward(np.ones((4, 4), np.float32), start=-1)
+    net.backward(np.ones((4, 3), np.float32), start=-1)  # the Softmax's input: fine
