@@ -45,6 +45,25 @@ def _positive(name: str, value: float) -> float:
     return float(check_in_range(name, value, low=0.0, closed="neither"))
 
 
+def _dict(name: str, value, kind: str = "of arrays keyed like net.params",
+          error: type[Exception] = InvalidTypeError) -> dict:
+    if not isinstance(value, dict):
+        raise error(f"{name} must be a dict {kind}, got {value!r:.80}")
+    return value
+
+
+def _check_params(params: Params) -> None:
+    """Every parameter a writeable float32/float64 ndarray (the update is in place)."""
+    for k, p in _dict("params", params).items():
+        if not (isinstance(p, np.ndarray) and p.dtype in _FLOAT_DTYPES):
+            got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
+            raise InvalidTypeError(f"params[{k!r}] must be a float32 or float64 ndarray "
+                                   f"(updated in place), got {got}")
+        if not p.flags.writeable:
+            raise InvalidValueError(f"params[{k!r}] is read-only; the optimizer updates it "
+                                    "in place")
+
+
 class Optimizer:
     """Base class: updates parameters in place from their gradients; owns per-parameter state.
 
@@ -70,11 +89,7 @@ class Optimizer:
 
     def init(self, params: Params) -> None:
         """Allocate the state once: t = 0, C-ordered zeros per slot and parameter, scratch."""
-        for k, p in params.items():
-            if not (isinstance(p, np.ndarray) and p.dtype in _FLOAT_DTYPES):
-                got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
-                raise InvalidTypeError(f"params[{k!r}] must be a float32 or float64 ndarray "
-                                       f"(updated in place), got {got}")
+        _check_params(params)
         self.t = 0
         for slot in (*self.slots, "_tmp"):
             setattr(self, slot, {k: np.zeros(p.shape, p.dtype) for k, p in params.items()})
@@ -129,11 +144,16 @@ class Optimizer:
             return
         if self._tmp is None:
             raise NotFittedError(f"{type(self).__name__}.step() needs init(params) first")
+        _check_params(params)
+        _dict("grads", grads)
         if params.keys() != self._tmp.keys():
             raise InvalidValueError(f"params keys {sorted(params)} differ from the keys given "
                                     f"to init(): {sorted(self._tmp)}")
         for k, p in params.items():
             g = grads.get(k)
+            if g is not None and not (isinstance(g, np.ndarray) and g.dtype.kind in "fiub"):
+                got = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
+                raise InvalidTypeError(f"grads[{k!r}] must be a real ndarray, got {got}")
             if g is None or g.shape != p.shape:
                 got = "missing" if g is None else f"shape {g.shape}"
                 raise InvalidValueError(f"grads[{k!r}] must have shape {p.shape}, got {got}")
@@ -148,6 +168,7 @@ class Optimizer:
 
     def load_config(self, config: dict) -> None:
         """Take the hyperparameters of :meth:`get_config` output of the same optimizer type."""
+        _dict("config", config, "from get_config()", CheckpointError)
         if config.get("type") != type(self).__name__:
             raise CheckpointError(f"the saved optimizer is {config.get('type')!r}, this one is "
                                   f"{type(self).__name__!r}; resume with the same optimizer")
@@ -173,6 +194,7 @@ class Optimizer:
         name = type(self).__name__
         if self._tmp is None:
             raise NotFittedError(f"{name}.load_state_dict() needs init(params) first")
+        _dict("state", state, "from state_dict()", CheckpointError)
         expected = {"t"} | {f"{s}/{k}" for s in self.slots for k in self._tmp}
         missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
         if missing or extra:
