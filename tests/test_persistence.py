@@ -220,3 +220,12 @@ def test_npz_is_a_plain_zip_of_npy_files(tmp_path, trained_bn_net):
     save(trained_bn_net, tmp_path)
     with zipfile.ZipFile(tmp_path / "model.npz") as z:
         assert all(name.endswith(".npy") for name in z.namelist())
+
+
+@pytest.mark.parametrize("path", [None, 3, b"model", ""])
+def test_save_and_load_refuse_a_path_that_is_not_one(path):
+    net = build_mlp(2, [3], 1, output="sigmoid", random_state=0)
+    with pytest.raises(DeepRecipeError, match=r"path must (be a path|not be empty)"):
+        save(net, path)
+    with pytest.raises(DeepRecipeError, match=r"path must (be a path|not be empty)"):
+        load(path)

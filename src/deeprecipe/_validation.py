@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -144,6 +145,20 @@ def check_features(X, *, name: str = "X", dtype=np.float32, n_features: int | No
         raise DataError(f"{name} contains NaN or inf values in {bad} sample(s); clean or "
                         "impute them first")
     return arr
+
+
+def check_path(name: str, value) -> Path:
+    """``value`` as a Path if it is a non-empty str or an os.PathLike; else InvalidTypeError
+    (or InvalidValueError for ""), instead of pathlib's TypeError.
+
+    >>> check_path("out", "runs/a").as_posix()
+    'runs/a'
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidTypeError(f"{name} must be a path (a str or os.PathLike), got {value!r:.80}")
+    if value == "":
+        raise InvalidValueError(f"{name} must not be empty (use '.' for this folder)")
+    return Path(value)
 
 
 def check_name(what: str, value) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from deeprecipe.data import convert, load_file
 from deeprecipe.data.mapped import check_finite, npz_as_float32, npz_nbytes
-from deeprecipe.errors import DataError
+from deeprecipe.errors import DataError, DeepRecipeError
 
 
 @pytest.fixture
@@ -116,3 +116,11 @@ def test_convert_cuts_off_a_member_longer_than_its_header(tmp_path):
     with pytest.raises(DataError, match="holds more bytes than its header declares"):
         convert(src, tmp_path / "out")
     assert (tmp_path / "out" / "X.npy").stat().st_size <= 128 + 40 + (1 << 20)
+
+
+@pytest.mark.parametrize("bad", [None, 3, ""])
+def test_convert_refuses_paths_that_are_not_paths(tmp_path, bad):
+    with pytest.raises(DeepRecipeError, match=r"source must (be a path|not be empty)"):
+        convert(bad, tmp_path)
+    with pytest.raises(DeepRecipeError, match=r"out_dir must (be a path|not be empty)"):
+        convert(tmp_path, bad)

@@ -196,3 +196,9 @@ def test_progress_bar_renders_when_forced():
     h = dr.train(net, X, y, batch_size=50, epochs=3, validation_data=(X_dev, y_dev),
                  callbacks=[bar], random_state=0)
     assert len(h) == 3 and bar._progress is None  # started, updated and stopped cleanly
+
+
+@pytest.mark.parametrize("directory", [None, 3, ""])
+def test_checkpoint_directory_must_be_a_path(directory):
+    with pytest.raises(DeepRecipeError, match=r"directory must (be a path|not be empty)"):
+        Checkpoint(directory)

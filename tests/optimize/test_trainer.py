@@ -542,3 +542,15 @@ def test_divergence_is_one_clear_error_without_numpy_warnings():
             dr.train(net, X, y, loss="binary_crossentropy", batch_size=None, epochs=50,
                      optimizer=dr.optimizers.GradientDescent(1e6), random_state=0)
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("bad", [None, 3, ""])
+def test_checkpoint_dir_and_resume_path_must_be_paths(bad):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=r"checkpoint_dir must (be a path|not be empty)"):
+        Trainer(mlp(), X, y, loss="categorical_crossentropy",
+                checkpoint_dir=bad if bad is not None else 3)
+    trainer = Trainer(mlp(), X, y, loss="categorical_crossentropy")
+    if bad is not None:  # None: the latest checkpoint of checkpoint_dir
+        with pytest.raises(DeepRecipeError, match=r"path must (be a path|not be empty)"):
+            trainer.resume(bad)

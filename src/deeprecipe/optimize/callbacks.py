@@ -15,7 +15,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe._validation import check_choice, check_in_range, check_int, check_path
 from deeprecipe.errors import InvalidValueError
 from deeprecipe.optimize import checkpoints
 
@@ -114,7 +114,7 @@ class Checkpoint(Callback):
 
     def __init__(self, directory: str | Path, every: int = 1, keep: int | None = None,
                  monitor: str | None = "dev_cost") -> None:
-        self.directory = Path(directory)
+        self.directory = check_path("directory", directory)
         self.every = check_int("every", every, low=1)
         self.keep = None if keep is None else check_int("keep", keep, low=1)
         self.monitor = monitor

@@ -18,7 +18,7 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence, generator_state, permutation
 from deeprecipe._typing import RandomState, Schedule
-from deeprecipe._validation import check_in_range, check_int
+from deeprecipe._validation import check_in_range, check_int, check_path
 from deeprecipe.engine.losses import Loss
 from deeprecipe.engine.network import Sequential, cost_and_error
 from deeprecipe.errors import CheckpointError, DataError, DivergenceError
@@ -83,7 +83,8 @@ class Trainer:
         self.augment_rng = np.random.default_rng(aug_seed)
         self.train_eval = self._train_eval_rows(eval_samples, eval_seed)
         self.callbacks = list(callbacks)
-        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.checkpoint_dir = (None if checkpoint_dir is None
+                               else check_path("checkpoint_dir", checkpoint_dir))
         if self.checkpoint_dir is not None and not any(isinstance(c, Checkpoint)
                                                        for c in self.callbacks):
             self.callbacks.append(Checkpoint(self.checkpoint_dir))
@@ -307,6 +308,7 @@ class Trainer:
             path = checkpoints.latest_checkpoint(self.checkpoint_dir)
             if path is None:
                 return False
+        path = check_path("path", path)
         meta, arrays = checkpoints.load_checkpoint(path, self.net, self.m)
         try:
             self.load_state_dict(meta, arrays)
