@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import tracemalloc
 
@@ -554,3 +555,46 @@ def test_checkpoint_dir_and_resume_path_must_be_paths(bad):
     if bad is not None:  # None: the latest checkpoint of checkpoint_dir
         with pytest.raises(DeepRecipeError, match=r"path must (be a path|not be empty)"):
             trainer.resume(bad)
+
+
+@pytest.mark.parametrize("callbacks, got", [
+    (None, "None"), (EarlyStopping(), "EarlyStopping"), (["x"], "'x'"),
+    ([EarlyStopping], "EarlyStopping"), (3, "3")])
+def test_callbacks_must_be_a_list_of_callback_objects(callbacks, got):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=rf"callbacks must be a list of Callback objects.*"
+                                              rf"got .*{got}"):
+        Trainer(mlp(), X, y, loss="categorical_crossentropy", callbacks=callbacks)
+
+
+@pytest.mark.parametrize("augmenter, message", [
+    ("flip", r"augmenter must be callable"),
+    (lambda X, rng: None, r"augmenter must return an array of the batch's shape \(40, 2\), "
+                          r"got None"),
+    (lambda X, rng: X[:3], r"augmenter must return .* \(40, 2\), got an array of shape \(3, 2\)"),
+    (lambda X, rng: X.ravel(), r"augmenter must return .* got an array of shape \(80,\)"),
+    (lambda X, rng: X.astype(str), r"augmenter must return .* got an array of shape \(40, 2\) "
+                                    r"and dtype <U"),
+])
+def test_augmenter_must_be_callable_and_keep_the_batch_shape(augmenter, message):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=message):
+        dr.train(mlp(), X, y, loss="categorical_crossentropy", augmenter=augmenter, epochs=1)
+
+
+@pytest.mark.parametrize("eval_samples, error", [
+    (0, r"eval_samples must be >= 1, got 0"), (-1, r"eval_samples must be >= 1, got -1"),
+    ("x", r"eval_samples must be an integer, got 'x'"), (True, "eval_samples must be an integer")])
+def test_eval_samples_is_a_positive_count_or_none(eval_samples, error):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=error):
+        Trainer(mlp(), X, y, loss="categorical_crossentropy", eval_samples=eval_samples)
+
+
+@pytest.mark.parametrize("rate", ["x", None, [0.1], complex(1, 1)])
+def test_a_schedule_that_gives_no_number_is_named(rate):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=rf"the schedule gave learning_rate="
+                                              rf"{re.escape(repr(rate))} at epoch 1"):
+        dr.train(mlp(), X, y, loss="categorical_crossentropy", schedule=lambda e: rate,
+                 epochs=1)

@@ -77,11 +77,20 @@ class Trainer:
             raise InvalidTypeError("optimizer must be a deeprecipe optimizer (e.g. "
                                    f"dr.optimizers.Adam()), got {type(optimizer).__name__}")
         self.optimizer.init(net.params)
+        if augmenter is not None and not callable(augmenter):
+            raise InvalidTypeError("augmenter must be callable as augmenter(X_batch, rng) (e.g. "
+                                   f"dr.data.Augmenter(image_shape)), got {augmenter!r:.80}")
         self.augmenter = augmenter
         shuffle_seed, aug_seed, eval_seed = as_seed_sequence(random_state).spawn(3)
         self.shuffle_rng = np.random.default_rng(shuffle_seed)
         self.augment_rng = np.random.default_rng(aug_seed)
-        self.train_eval = self._train_eval_rows(eval_samples, eval_seed)
+        self.train_eval = self._train_eval_rows(
+            None if eval_samples is None else check_int("eval_samples", eval_samples, low=1),
+            eval_seed)
+        if not (isinstance(callbacks, Sequence) and all(isinstance(c, Callback)
+                                                        for c in callbacks)):
+            raise InvalidTypeError("callbacks must be a list of Callback objects (e.g. "
+                                   f"[dr.callbacks.EarlyStopping()]), got {callbacks!r:.80}")
         self.callbacks = list(callbacks)
         self.checkpoint_dir = (None if checkpoint_dir is None
                                else check_path("checkpoint_dir", checkpoint_dir))
@@ -166,7 +175,7 @@ class Trainer:
                 Xb = np.take(self.X, idx, axis=0, out=self._xbuf[:len(idx)])
                 Yb = np.take(self.Y, idx, axis=0, out=self._ybuf[:len(idx)])
             if self.augmenter is not None:
-                Xb = self.augmenter(Xb, self.augment_rng)
+                Xb = self._augmented(Xb)
             cost = self.net.cost_and_gradients(Xb, Yb, self.loss, l2=self.l2, l1=self.l1)
             if not math.isfinite(cost.total):
                 self._diverged(f"cost became {cost.total} at epoch {epoch_num}, step {s + 1}")
@@ -183,6 +192,17 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_step_end(self, s + 1, cost.total)
         self._end_epoch(epoch_num, time.perf_counter() - start_time)
+
+    def _augmented(self, Xb: np.ndarray) -> np.ndarray:
+        """The augmenter's copy of the batch, checked: a real array of the batch's shape."""
+        out = self.augmenter(Xb, self.augment_rng)
+        if not (isinstance(out, np.ndarray) and out.shape == Xb.shape
+                and out.dtype.kind in "fiub"):
+            got = (f"an array of shape {out.shape} and dtype {out.dtype}"
+                   if isinstance(out, np.ndarray) else repr(out)[:80])
+            raise DataError(f"augmenter must return an array of the batch's shape {Xb.shape}, "
+                            f"got {got}")
+        return out
 
     def _end_epoch(self, epoch_num: int, seconds: float) -> None:
         record = {"epoch": epoch_num, "learning_rate": self.optimizer.learning_rate,
@@ -248,10 +268,11 @@ class Trainer:
         self.set_schedule(self.schedule.scaled(learning_rate / self.optimizer.learning_rate))
 
     def _apply_schedule(self, epoch_num: int) -> None:
-        lr = float(self.schedule(epoch_num))
-        if not (lr > 0 and math.isfinite(lr)):
-            raise InvalidValueError(f"the schedule gave learning_rate={lr} at epoch "
-                                    f"{epoch_num}; it must stay positive")
+        lr = self.schedule(epoch_num)
+        if not (isinstance(lr, (int, float, np.floating, np.integer)) and lr > 0
+                and math.isfinite(lr)):
+            raise InvalidValueError(f"the schedule gave learning_rate={lr!r} at epoch "
+                                    f"{epoch_num}; it must stay a positive finite number")
         self.optimizer.learning_rate = lr
 
     # -- checkpoints: the trainer owns its state --------------------------------------------
