@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from deeprecipe._io import check_size, memory_limit
-from deeprecipe._validation import check_keep_prob, check_name, check_path, check_workers
+from deeprecipe._validation import (
+    check_in_range,
+    check_keep_prob,
+    check_name,
+    check_path,
+    check_workers,
+)
 from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
 
 
@@ -80,3 +87,9 @@ def test_a_path_is_not_empty_and_comes_back_as_a_path(tmp_path):
     assert check_path("out", str(tmp_path)) == tmp_path == check_path("out", tmp_path)
     with pytest.raises(InvalidValueError, match="out must not be empty"):
         check_path("out", "")
+
+
+@given(st.sampled_from([np.nan, np.inf, -np.inf]))
+def test_an_unbounded_range_asks_for_a_finite_number(value):
+    with pytest.raises(InvalidValueError, match=rf"^fill must be a finite number, got {value}"):
+        check_in_range("fill", value)

@@ -27,7 +27,9 @@ def check_in_range(name: str, value, *, low=None, high=None, closed: str = "both
         (low is None or (value >= low if left else value > low))
         and (high is None or (value <= high if right else value < high)))
     if not ok:
-        if high is None:
+        if low is None and high is None:
+            expected = "a finite number"
+        elif high is None:
             expected = f"{'>=' if left else '>'} {low}"
         elif low is None:
             expected = f"{'<=' if right else '<'} {high}"

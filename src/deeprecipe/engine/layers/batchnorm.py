@@ -44,6 +44,8 @@ class BatchNorm(Layer):
         return n_in
 
     def forward(self, Z: np.ndarray, *, training: bool = False) -> np.ndarray:
+        if not self.params:
+            raise self._unbuilt()
         gamma, beta = self.params["gamma"], self.params["beta"]
         if not training:
             self._cache = {}
