@@ -229,3 +229,11 @@ def test_save_and_load_refuse_a_path_that_is_not_one(path):
         save(net, path)
     with pytest.raises(DeepRecipeError, match=r"path must (be a path|not be empty)"):
         load(path)
+
+
+@pytest.mark.parametrize("metadata", ["x", [("a", 1)], 3])
+def test_metadata_must_be_a_dict(tmp_path, metadata):
+    net = build_mlp(2, [3], 1, output="sigmoid", random_state=0)
+    with pytest.raises(DeepRecipeError, match=r"metadata must be a dict .*, got"):
+        save(net, tmp_path / "m", metadata=metadata)
+    assert not list(tmp_path.iterdir())

@@ -130,6 +130,8 @@ def save(model, path: str | os.PathLike, *, preprocessing=None,
     True
     """
     net = _network_of(model)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidTypeError(f"metadata must be a dict of JSON values, got {metadata!r:.80}")
     arrays = net.arrays()
     estimator = None
     if not isinstance(model, Sequential):
