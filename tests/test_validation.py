@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from deeprecipe._io import check_size, memory_limit
 from deeprecipe._validation import (
+    check_bool,
     check_in_range,
     check_keep_prob,
     check_name,
@@ -93,3 +94,10 @@ def test_a_path_is_not_empty_and_comes_back_as_a_path(tmp_path):
 def test_an_unbounded_range_asks_for_a_finite_number(value):
     with pytest.raises(InvalidValueError, match=rf"^fill must be a finite number, got {value}"):
         check_in_range("fill", value)
+
+
+@given(st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3)))
+def test_a_flag_must_be_a_bool(value):
+    with pytest.raises(InvalidTypeError, match=r"^flag must be True or False, got"):
+        check_bool("flag", value)
+    assert check_bool("flag", True) is True and check_bool("flag", np.False_) is False

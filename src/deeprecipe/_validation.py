@@ -61,6 +61,18 @@ def check_int(name: str, value, *, low: int | None = None, high: int | None = No
     return int(check_in_range(name, int(value), low=low, high=high))
 
 
+def check_bool(name: str, value) -> bool:
+    """``value`` if it is True or False (a NumPy bool too); else InvalidTypeError, since a
+    string such as "no" would silently count as True.
+
+    >>> check_bool("stratify", False)
+    False
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidTypeError(f"{name} must be True or False, got {value!r:.80}")
+    return bool(value)
+
+
 def check_workers(name: str, value) -> int:
     """``value`` if it is a number of worker processes in [1, 4 per CPU]: a pool forks them
     all at once, and more than that only wait for a CPU.

@@ -453,3 +453,18 @@ def test_forward_and_backward_check_what_they_are_given():
     with pytest.raises(DataError, match=r"dA must have shape \(4, 3\) .*, got \(4, 4\)"):
         net.backward(np.ones((4, 4), np.float32), start=-1)
     net.backward(np.ones((4, 3), np.float32), start=-1)  # the Softmax's input: fine
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda net: net.astype("bogus"), r"dtype must be float32 or float64, got 'bogus'"),
+    (lambda net: net.set_arrays(None), r"params must be a dict of arrays, got None"),
+    (lambda net: net.set_arrays(net.params, "x"), r"state must be a dict of arrays, got 'x'"),
+    (lambda net: net.load_arrays(None), r"arrays must be a dict of arrays, got None"),
+    (lambda net: net.load_hyperparameters(None), r"not a network configuration"),
+    (lambda net: net.load_hyperparameters({}), r"not a network configuration"),
+    (lambda net: dr.Sequential.from_config({"layers": "x"}), r"not a network configuration"),
+    (lambda net: dr.Sequential.from_config({"layers": ["x"]}), r"not a network configuration"),
+])
+def test_arrays_and_configs_of_the_wrong_kind_are_named(call, message):
+    with pytest.raises(DeepRecipeError, match=message):
+        call(_net("categorical_crossentropy", input_dim=3))

@@ -202,3 +202,11 @@ def test_progress_bar_renders_when_forced():
 def test_checkpoint_directory_must_be_a_path(directory):
     with pytest.raises(DeepRecipeError, match=r"directory must (be a path|not be empty)"):
         Checkpoint(directory)
+
+
+@pytest.mark.parametrize("make", [lambda v: EarlyStopping(restore_best=v),
+                                  lambda v: ProgressBar(force=v)])
+@pytest.mark.parametrize("value", ["no", None, 1])
+def test_callback_flags_must_be_bools(make, value):
+    with pytest.raises(DeepRecipeError, match=r"(restore_best|force) must be True or False"):
+        make(value)

@@ -295,12 +295,15 @@ class Sequential:
             return cls(layers, input_dim=config.get("input_dim"),
                        dtype=np.dtype(config.get("dtype", "float32")),
                        random_state=config.get("random_state"))
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ConfigError) as exc:
             raise ConfigError(f"not a network configuration: {exc}") from None
 
     def load_hyperparameters(self, config: dict) -> None:
         """Take the changeable values (e.g. keep_prob) of ``get_config()`` output of a network
         with the same structure; CheckpointError for another structure."""
+        if not (isinstance(config, dict) and isinstance(config.get("layers"), list)
+                and "input_dim" in config):
+            raise CheckpointError(f"not a network configuration: {config!r:.80}")
         saved = config["layers"]
         ours = [layer.get_config() for layer in self.layers]
 
@@ -326,6 +329,7 @@ class Sequential:
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy :meth:`arrays` output back in (other keys are ignored); CheckpointError."""
+        _check_dict("arrays", arrays)
         self.set_arrays({k[6:]: a for k, a in arrays.items() if k.startswith("param/")},
                         {k[6:]: a for k, a in arrays.items() if k.startswith("state/")})
 
@@ -335,6 +339,7 @@ class Sequential:
                                    (self.state, state or {}, "state")):
             if what == "state" and state is None:
                 continue
+            _check_dict("params" if what == "parameter" else what, theirs)
             if set(mine) != set(theirs):
                 raise CheckpointError(f"{what} names do not match the network: expected "
                                       f"{sorted(mine)}, got {sorted(theirs)}")
@@ -347,7 +352,8 @@ class Sequential:
     def astype(self, dtype) -> Sequential:
         """A copy of this (built) network in ``dtype``, same weights and running statistics."""
         self._check_built()
-        net = Sequential.from_config({**self.get_config(), "dtype": np.dtype(dtype).name})
+        dtype = check_float_dtype("dtype", dtype)
+        net = Sequential.from_config({**self.get_config(), "dtype": dtype.name})
         net.set_arrays(self.params, self.state)
         return net
 
@@ -385,6 +391,11 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"Sequential({self.layers!r}, input_dim={self.input_dim})"
+
+
+def _check_dict(name: str, value) -> None:
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{name} must be a dict of arrays, got {value!r:.80}")
 
 
 def cost_and_error(net: Sequential, X: np.ndarray, Y: np.ndarray, loss: Loss,

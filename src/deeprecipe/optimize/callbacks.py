@@ -15,7 +15,13 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from deeprecipe._validation import check_choice, check_in_range, check_int, check_path
+from deeprecipe._validation import (
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_path,
+)
 from deeprecipe.errors import InvalidValueError
 from deeprecipe.optimize import checkpoints
 
@@ -62,7 +68,7 @@ class EarlyStopping(Callback):
                                     ("dev_cost", "dev_error", "train_cost", "train_error", "cost"))
         self.patience = check_int("patience", patience, low=0)
         self.min_delta = check_in_range("min_delta", min_delta, low=0.0)
-        self.restore_best = restore_best
+        self.restore_best = check_bool("restore_best", restore_best)
         self.best = math.inf
         self.best_epoch = 0
         self.wait = 0
@@ -148,7 +154,7 @@ class ProgressBar(Callback):
     saying why training stopped early (early stopping) and which epoch's weights came back."""
 
     def __init__(self, force: bool = False) -> None:
-        self.force = force
+        self.force = check_bool("force", force)
         self._progress = None
         self._every = 0  # > 0: plain lines (no terminal)
 
