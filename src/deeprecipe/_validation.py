@@ -111,6 +111,14 @@ def check_float_dtype(name: str, dtype) -> np.dtype:
     return dt
 
 
+def check_dict(name: str, value, kind: str = "of arrays", error: type = InvalidTypeError
+               ) -> dict:
+    """``value`` if it is a dict; else ``error`` saying ``name`` must be a dict ``kind``."""
+    if not isinstance(value, dict):
+        raise error(f"{name} must be a dict {kind}, got {value!r:.80}")
+    return value
+
+
 def as_real_array(x, name: str) -> np.ndarray:
     """``x`` as an ndarray of real numbers (or booleans); else DataError naming ``name``."""
     try:

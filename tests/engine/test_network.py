@@ -462,8 +462,8 @@ def test_forward_and_backward_check_what_they_are_given():
     (lambda net: net.load_arrays(None), r"arrays must be a dict of arrays, got None"),
     (lambda net: net.load_hyperparameters(None), r"not a network configuration"),
     (lambda net: net.load_hyperparameters({}), r"not a network configuration"),
-    (lambda net: dr.Sequential.from_config({"layers": "x"}), r"not a network configuration"),
-    (lambda net: dr.Sequential.from_config({"layers": ["x"]}), r"not a network configuration"),
+    (lambda net: dr.Sequential.from_config({"layers": "x"}), r"layer config must be a dict"),
+    (lambda net: dr.Sequential.from_config({"layers": [3]}), r"layer config must be a dict"),
 ])
 def test_arrays_and_configs_of_the_wrong_kind_are_named(call, message):
     with pytest.raises(DeepRecipeError, match=message):

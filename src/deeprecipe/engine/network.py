@@ -11,7 +11,8 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import Params, RandomState
-from deeprecipe._validation import as_real_array, check_features, check_float_dtype, check_int
+from deeprecipe._validation import (as_real_array, check_dict, check_features,
+                                    check_float_dtype, check_int)
 from deeprecipe.engine._workspace import Workspace
 from deeprecipe.engine.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
 from deeprecipe.engine.losses import _INTO, Loss, get_loss
@@ -295,14 +296,13 @@ class Sequential:
             return cls(layers, input_dim=config.get("input_dim"),
                        dtype=np.dtype(config.get("dtype", "float32")),
                        random_state=config.get("random_state"))
-        except (KeyError, TypeError, ConfigError) as exc:
+        except (KeyError, TypeError) as exc:
             raise ConfigError(f"not a network configuration: {exc}") from None
 
     def load_hyperparameters(self, config: dict) -> None:
         """Take the changeable values (e.g. keep_prob) of ``get_config()`` output of a network
         with the same structure; CheckpointError for another structure."""
-        if not (isinstance(config, dict) and isinstance(config.get("layers"), list)
-                and "input_dim" in config):
+        if not (isinstance(config, dict) and isinstance(config.get("layers"), list)):
             raise CheckpointError(f"not a network configuration: {config!r:.80}")
         saved = config["layers"]
         ours = [layer.get_config() for layer in self.layers]
@@ -329,7 +329,7 @@ class Sequential:
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy :meth:`arrays` output back in (other keys are ignored); CheckpointError."""
-        _check_dict("arrays", arrays)
+        check_dict("arrays", arrays, error=CheckpointError)
         self.set_arrays({k[6:]: a for k, a in arrays.items() if k.startswith("param/")},
                         {k[6:]: a for k, a in arrays.items() if k.startswith("state/")})
 
@@ -339,7 +339,7 @@ class Sequential:
                                    (self.state, state or {}, "state")):
             if what == "state" and state is None:
                 continue
-            _check_dict("params" if what == "parameter" else what, theirs)
+            check_dict("params" if what == "parameter" else what, theirs, error=CheckpointError)
             if set(mine) != set(theirs):
                 raise CheckpointError(f"{what} names do not match the network: expected "
                                       f"{sorted(mine)}, got {sorted(theirs)}")
@@ -391,11 +391,6 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"Sequential({self.layers!r}, input_dim={self.input_dim})"
-
-
-def _check_dict(name: str, value) -> None:
-    if not isinstance(value, dict):
-        raise CheckpointError(f"{name} must be a dict of arrays, got {value!r:.80}")
 
 
 def cost_and_error(net: Sequential, X: np.ndarray, Y: np.ndarray, loss: Loss,

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from deeprecipe._typing import Params
-from deeprecipe._validation import check_choice, check_in_range, registered_class
+from deeprecipe._validation import check_choice, check_dict, check_in_range, registered_class
 from deeprecipe.engine import _kernels
 from deeprecipe.errors import (
     CheckpointError,
@@ -35,6 +35,7 @@ __all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "OPTIM
 
 _FLUSH_EVERY = 64
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_KEYED = "of arrays keyed like net.params"
 
 
 def _beta(name: str, value: float) -> float:
@@ -45,16 +46,9 @@ def _positive(name: str, value: float) -> float:
     return float(check_in_range(name, value, low=0.0, closed="neither"))
 
 
-def _dict(name: str, value, kind: str = "of arrays keyed like net.params",
-          error: type[Exception] = InvalidTypeError) -> dict:
-    if not isinstance(value, dict):
-        raise error(f"{name} must be a dict {kind}, got {value!r:.80}")
-    return value
-
-
 def _check_params(params: Params) -> None:
     """Every parameter a writeable float32/float64 ndarray (the update is in place)."""
-    for k, p in _dict("params", params).items():
+    for k, p in check_dict("params", params, _KEYED).items():
         if not (isinstance(p, np.ndarray) and p.dtype in _FLOAT_DTYPES):
             got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
             raise InvalidTypeError(f"params[{k!r}] must be a float32 or float64 ndarray "
@@ -145,7 +139,7 @@ class Optimizer:
         if self._tmp is None:
             raise NotFittedError(f"{type(self).__name__}.step() needs init(params) first")
         _check_params(params)
-        _dict("grads", grads)
+        check_dict("grads", grads, _KEYED)
         if params.keys() != self._tmp.keys():
             raise InvalidValueError(f"params keys {sorted(params)} differ from the keys given "
                                     f"to init(): {sorted(self._tmp)}")
@@ -168,7 +162,7 @@ class Optimizer:
 
     def load_config(self, config: dict) -> None:
         """Take the hyperparameters of :meth:`get_config` output of the same optimizer type."""
-        _dict("config", config, "from get_config()", CheckpointError)
+        check_dict("config", config, "from get_config()", CheckpointError)
         if config.get("type") != type(self).__name__:
             raise CheckpointError(f"the saved optimizer is {config.get('type')!r}, this one is "
                                   f"{type(self).__name__!r}; resume with the same optimizer")
@@ -194,7 +188,7 @@ class Optimizer:
         name = type(self).__name__
         if self._tmp is None:
             raise NotFittedError(f"{name}.load_state_dict() needs init(params) first")
-        _dict("state", state, "from state_dict()", CheckpointError)
+        check_dict("state", state, "from state_dict()", CheckpointError)
         expected = {"t"} | {f"{s}/{k}" for s in self.slots for k in self._tmp}
         missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
         if missing or extra:
