@@ -468,3 +468,25 @@ def test_forward_and_backward_check_what_they_are_given():
 def test_arrays_and_configs_of_the_wrong_kind_are_named(call, message):
     with pytest.raises(DeepRecipeError, match=message):
         call(_net("categorical_crossentropy", input_dim=3))
+
+
+_LINEAR_NET = dr.Sequential([L.Dense(4), L.ReLU(), L.Dense(2)], input_dim=3, random_state=0)
+
+
+@settings(max_examples=50)
+@given(hnp.arrays(np.float32, (3, 3), elements=st.one_of(
+    st.floats(width=32, allow_nan=False, allow_infinity=False),
+    st.sampled_from([3.4e38, -3.4e38, 1e38, -1e38]))))
+def test_predict_proba_is_finite_or_a_data_error_for_finite_inputs(X):
+    try:
+        out = _LINEAR_NET.predict_proba(X)
+    except DataError as exc:
+        assert "output is NaN or inf" in str(exc)
+        return
+    assert np.isfinite(out).all()
+
+
+def test_an_output_overflow_names_the_samples():
+    with pytest.raises(DataError, match=r"output is NaN or inf for 1 sample\(s\)"), \
+            np.errstate(over="ignore", invalid="ignore"):
+        _LINEAR_NET.predict(np.array([[0.0, 1, 2], [3e38, -3e38, 3e38]], np.float32))

@@ -240,16 +240,25 @@ class Sequential:
         """The output layer's activations A_L (inference mode: no dropout, running BN stats).
 
         X (m, input_dim) -> (m, output_dim), computed in chunks of rows (rows are independent
-        at inference) so activations stay cache-sized however large m is.
+        at inference) so activations stay cache-sized however large m is. DataError if an
+        output overflows (inputs far outside the training data), never NaN or inf.
         """
         X = self.check_input(X)
         widest = max(self.input_dim, *(layer.n_out or 0 for layer in self.layers))
         rows = max(64, _INFERENCE_CHUNK_BYTES // (X.itemsize * widest))
-        if len(X) <= rows:
-            return self._forward(X, training=False)
-        out = np.empty((len(X), self.output_dim), self.dtype)
-        for start in range(0, len(X), rows):
-            out[start:start + rows] = self._forward(X[start:start + rows], training=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+            if len(X) <= rows:
+                out = self._forward(X, training=False)
+            else:
+                out = np.empty((len(X), self.output_dim), self.dtype)
+                for start in range(0, len(X), rows):
+                    out[start:start + rows] = self._forward(X[start:start + rows])
+            finite = bool(np.isfinite(out.sum()))  # cheap; an overflowing sum is rechecked
+        if not finite and not np.isfinite(out).all():
+            bad = int((~np.isfinite(out)).any(axis=1).sum())
+            raise DataError(f"the network's output is NaN or inf for {bad} sample(s) (largest "
+                            f"|x| {np.abs(X).max():g}): inputs far outside the training data "
+                            f"overflow {self.dtype}; standardize X as the training data was")
         return out
 
     def predict(self, X) -> np.ndarray:
