@@ -210,3 +210,9 @@ def test_checkpoint_directory_must_be_a_path(directory):
 def test_callback_flags_must_be_bools(make, value):
     with pytest.raises(DeepRecipeError, match=r"(restore_best|force) must be True or False"):
         make(value)
+
+
+@pytest.mark.parametrize("monitor", ["bogus", "dev_acc", 3])
+def test_checkpoint_monitor_is_one_of_the_recorded_metrics(tmp_path, monitor):
+    with pytest.raises(DeepRecipeError, match=r"monitor must be one of None, 'dev_cost'"):
+        Checkpoint(tmp_path, monitor=monitor)

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["Callback", "EarlyStopping", "Checkpoint", "ProgressBar"]
 
 
+#: the epoch record's metrics a callback can watch
+_MONITORS = ("dev_cost", "dev_error", "train_cost", "train_error", "cost")
+
+
 class Callback:
     """Base: every hook is a no-op."""
 
@@ -64,8 +68,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "dev_cost", patience: int = 10, min_delta: float = 0.0,
                  restore_best: bool = True) -> None:
-        self.monitor = check_choice("monitor", monitor,
-                                    ("dev_cost", "dev_error", "train_cost", "train_error", "cost"))
+        self.monitor = check_choice("monitor", monitor, _MONITORS)
         self.patience = check_int("patience", patience, low=0)
         self.min_delta = check_in_range("min_delta", min_delta, low=0.0)
         self.restore_best = check_bool("restore_best", restore_best)
@@ -123,7 +126,7 @@ class Checkpoint(Callback):
         self.directory = check_path("directory", directory)
         self.every = check_int("every", every, low=1)
         self.keep = None if keep is None else check_int("keep", keep, low=1)
-        self.monitor = monitor
+        self.monitor = check_choice("monitor", monitor, (None, *_MONITORS))
         self.best = math.inf
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
