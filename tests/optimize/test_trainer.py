@@ -575,6 +575,7 @@ def test_callbacks_must_be_a_list_of_callback_objects(callbacks, got):
     (lambda X, rng: X.ravel(), r"augmenter must return .* got an array of shape \(80,\)"),
     (lambda X, rng: X.astype(str), r"augmenter must return .* got an array of shape \(40, 2\) "
                                     r"and dtype <U"),
+    (lambda X, rng: X * np.nan, r"augmenter returned NaN or inf values"),
 ])
 def test_augmenter_must_be_callable_and_keep_the_batch_shape(augmenter, message):
     X, y = moons(40)

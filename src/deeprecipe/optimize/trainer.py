@@ -194,7 +194,7 @@ class Trainer:
         self._end_epoch(epoch_num, time.perf_counter() - start_time)
 
     def _augmented(self, Xb: np.ndarray) -> np.ndarray:
-        """The augmenter's copy of the batch, checked: a real array of the batch's shape."""
+        """The augmenter's copy of the batch, checked: a finite real array of its shape."""
         out = self.augmenter(Xb, self.augment_rng)
         if not (isinstance(out, np.ndarray) and out.shape == Xb.shape
                 and out.dtype.kind in "fiub"):
@@ -202,6 +202,10 @@ class Trainer:
                    if isinstance(out, np.ndarray) else repr(out)[:80])
             raise DataError(f"augmenter must return an array of the batch's shape {Xb.shape}, "
                             f"got {got}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not np.isfinite(out.sum()) and not np.isfinite(out).all():
+                raise DataError("augmenter returned NaN or inf values for a batch of finite "
+                                "inputs; check its settings")
         return out
 
     def _end_epoch(self, epoch_num: int, seconds: float) -> None:
