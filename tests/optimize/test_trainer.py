@@ -599,3 +599,13 @@ def test_a_schedule_that_gives_no_number_is_named(rate):
                                               rf"{re.escape(repr(rate))} at epoch 1"):
         dr.train(mlp(), X, y, loss="categorical_crossentropy", schedule=lambda e: rate,
                  epochs=1)
+
+
+def test_a_mini_batch_too_large_for_memory_is_refused_before_training(monkeypatch):
+    X, y = moons(40)
+    net = mlp()  # widths 16, 16, 16, 16, 2, 2: 2 x 40 x 68 float32 = 21,760 bytes a batch
+    monkeypatch.setenv("DEEPRECIPE_MAX_BYTES", "20000")
+    with pytest.raises(DeepRecipeError, match=r"a 40-row mini-batch .* would need .*, or a "
+                                              r"smaller batch_size"):
+        Trainer(net, X, y, loss="categorical_crossentropy", batch_size=None)
+    Trainer(net, X, y, loss="categorical_crossentropy", batch_size=8).fit(1)

@@ -18,6 +18,7 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence, generator_state, permutation
 from deeprecipe._typing import RandomState, Schedule
+from deeprecipe._io import check_size
 from deeprecipe._validation import check_in_range, check_int, check_path
 from deeprecipe.engine.losses import Loss
 from deeprecipe.engine.network import Sequential, cost_and_error
@@ -66,6 +67,13 @@ class Trainer:
         self.l1 = check_in_range("l1", l1, low=0.0)
         self.batch_size = resolve_batch_size(batch_size, self.m, self.X.shape[1],
                                              self.X.itemsize)
+        widths = sum(layer.n_out or layer.n_in for layer in net.layers)  # every activation
+        rows = min(self.batch_size, self.m)
+        try:
+            check_size(f"the activations and gradients of a {rows}-row mini-batch",
+                       (2, rows, widths), net.dtype.itemsize)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"{exc}, or a smaller batch_size") from None
         self.dev = None
         if validation_data is not None:
             if len(validation_data) != 2:
