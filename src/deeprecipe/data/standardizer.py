@@ -116,8 +116,9 @@ class Standardizer:
             C = buffer[:min(chunk_rows, m - start)]
             _gather(X, rows, start, C)
             c_lo, c_hi = C.min(axis=0), C.max(axis=0)
-            part = _chunk_moments(C)
-            acc = part if acc is None else _chan(acc, part)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow: a DataError below
+                part = _chunk_moments(C)
+                acc = part if acc is None else _chan(acc, part)
             lo = c_lo if lo is None else np.minimum(lo, c_lo)
             hi = c_hi if hi is None else np.maximum(hi, c_hi)
         n, mean, M2 = acc
