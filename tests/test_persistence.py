@@ -220,3 +220,20 @@ def test_npz_is_a_plain_zip_of_npy_files(tmp_path, trained_bn_net):
     save(trained_bn_net, tmp_path)
     with zipfile.ZipFile(tmp_path / "model.npz") as z:
         assert all(name.endswith(".npy") for name in z.namelist())
+
+
+@pytest.mark.parametrize("path", [None, 3, b"model", ""])
+def test_save_and_load_refuse_a_path_that_is_not_one(path):
+    net = build_mlp(2, [3], 1, output="sigmoid", random_state=0)
+    with pytest.raises(DeepRecipeError, match=r"path must (be a path|not be empty)"):
+        save(net, path)
+    with pytest.raises(DeepRecipeError, match=r"path must (be a path|not be empty)"):
+        load(path)
+
+
+@pytest.mark.parametrize("metadata", ["x", [("a", 1)], 3])
+def test_metadata_must_be_a_dict(tmp_path, metadata):
+    net = build_mlp(2, [3], 1, output="sigmoid", random_state=0)
+    with pytest.raises(DeepRecipeError, match=r"metadata must be a dict .*, got"):
+        save(net, tmp_path / "m", metadata=metadata)
+    assert not list(tmp_path.iterdir())

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deeprecipe._io import check_size, memory_limit
-from deeprecipe._validation import check_keep_prob, check_name, check_workers
+from deeprecipe._validation import (
+    check_bool,
+    check_in_range,
+    check_keep_prob,
+    check_name,
+    check_path,
+    check_workers,
+)
 from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
 
 
@@ -62,3 +72,32 @@ def test_workers_are_at_most_four_per_cpu(monkeypatch):
         check_workers("workers", 2.0)
     monkeypatch.setattr("os.cpu_count", lambda: None)  # unknown: as one CPU
     assert check_workers("workers", 4) == 4
+
+
+_NOT_PATHS = st.one_of(st.none(), st.integers(), st.floats(), st.booleans(),
+                       st.binary(min_size=1), st.lists(st.text(max_size=3), max_size=2))
+
+
+@given(_NOT_PATHS)
+def test_a_path_must_be_text_or_path_like(value):
+    with pytest.raises(InvalidTypeError, match=r"^out must be a path \(a str or os.PathLike\)"):
+        check_path("out", value)
+
+
+def test_a_path_is_not_empty_and_comes_back_as_a_path(tmp_path):
+    assert check_path("out", str(tmp_path)) == tmp_path == check_path("out", tmp_path)
+    with pytest.raises(InvalidValueError, match="out must not be empty"):
+        check_path("out", "")
+
+
+@given(st.sampled_from([np.nan, np.inf, -np.inf]))
+def test_an_unbounded_range_asks_for_a_finite_number(value):
+    with pytest.raises(InvalidValueError, match=rf"^fill must be a finite number, got {value}"):
+        check_in_range("fill", value)
+
+
+@given(st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3)))
+def test_a_flag_must_be_a_bool(value):
+    with pytest.raises(InvalidTypeError, match=r"^flag must be True or False, got"):
+        check_bool("flag", value)
+    assert check_bool("flag", True) is True and check_bool("flag", np.False_) is False

@@ -18,6 +18,8 @@ def as_seed_sequence(random_state: RandomState) -> np.random.SeedSequence:
             raise InvalidTypeError(
                 "random_state must be None, an int, a SeedSequence or a Generator, got "
                 f"{random_state!r}")
+        if random_state is not None and random_state < 0:
+            raise InvalidValueError(f"random_state must be >= 0, got {random_state}")
         return np.random.SeedSequence(None if random_state is None else int(random_state))
     if isinstance(random_state, np.random.SeedSequence):
         return random_state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +27,9 @@ def check_in_range(name: str, value, *, low=None, high=None, closed: str = "both
         (low is None or (value >= low if left else value > low))
         and (high is None or (value <= high if right else value < high)))
     if not ok:
-        if high is None:
+        if low is None and high is None:
+            expected = "a finite number"
+        elif high is None:
             expected = f"{'>=' if left else '>'} {low}"
         elif low is None:
             expected = f"{'<=' if right else '<'} {high}"
@@ -58,6 +61,18 @@ def check_int(name: str, value, *, low: int | None = None, high: int | None = No
     return int(check_in_range(name, int(value), low=low, high=high))
 
 
+def check_bool(name: str, value) -> bool:
+    """``value`` if it is True or False (a NumPy bool too); else InvalidTypeError, since a
+    string such as "no" would silently count as True.
+
+    >>> check_bool("stratify", False)
+    False
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidTypeError(f"{name} must be True or False, got {value!r:.80}")
+    return bool(value)
+
+
 def check_workers(name: str, value) -> int:
     """``value`` if it is a number of worker processes in [1, 4 per CPU]: a pool forks them
     all at once, and more than that only wait for a CPU.
@@ -78,6 +93,29 @@ def check_choice(name: str, value, choices) -> str:
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise InvalidValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def check_float_dtype(name: str, dtype) -> np.dtype:
+    """``dtype`` as np.float32 or np.float64; InvalidValueError for anything else.
+
+    >>> check_float_dtype("dtype", "float32")
+    dtype('float32')
+    """
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+    except (TypeError, ValueError):  # np.dtype("bogus")
+        dt = None
+    if dt not in (np.float32, np.float64):
+        raise InvalidValueError(f"{name} must be float32 or float64, got {dt or dtype!r}")
+    return dt
+
+
+def check_dict(name: str, value, kind: str = "of arrays", error: type = InvalidTypeError
+               ) -> dict:
+    """``value`` if it is a dict; else ``error`` saying ``name`` must be a dict ``kind``."""
+    if not isinstance(value, dict):
+        raise error(f"{name} must be a dict {kind}, got {value!r:.80}")
     return value
 
 
@@ -129,6 +167,20 @@ def check_features(X, *, name: str = "X", dtype=np.float32, n_features: int | No
         raise DataError(f"{name} contains NaN or inf values in {bad} sample(s); clean or "
                         "impute them first")
     return arr
+
+
+def check_path(name: str, value) -> Path:
+    """``value`` as a Path if it is a non-empty str or an os.PathLike; else InvalidTypeError
+    (or InvalidValueError for ""), instead of pathlib's TypeError.
+
+    >>> check_path("out", "runs/a").as_posix()
+    'runs/a'
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidTypeError(f"{name} must be a path (a str or os.PathLike), got {value!r:.80}")
+    if value == "":
+        raise InvalidValueError(f"{name} must not be empty (use '.' for this folder)")
+    return Path(value)
 
 
 def check_name(what: str, value) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprecipe._io import load_json, load_npz, save_npz_atomic, write_json_atomic
+from deeprecipe._validation import check_path
 from deeprecipe._version import __version__
 from deeprecipe.data import Standardizer
 from deeprecipe.engine.network import Sequential
@@ -64,7 +65,8 @@ def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     >>> [p.name for p in model_paths("runs/a/final.json")]
     ['final.npz', 'final.json']
     """
-    text = os.fspath(path)
+    check_path("path", path)
+    text = os.fspath(path)  # not via Path: a trailing slash names a new directory
     if text.endswith(("/", os.sep)) or Path(text).is_dir():
         return Path(text) / "model.npz", Path(text) / "model.json"
     for suffix in (".npz", ".json"):
@@ -128,6 +130,8 @@ def save(model, path: str | os.PathLike, *, preprocessing=None,
     True
     """
     net = _network_of(model)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidTypeError(f"metadata must be a dict of JSON values, got {metadata!r:.80}")
     arrays = net.arrays()
     estimator = None
     if not isinstance(model, Sequential):

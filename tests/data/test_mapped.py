@@ -11,7 +11,7 @@ import pytest
 
 from deeprecipe.data import convert, load_file
 from deeprecipe.data.mapped import check_finite, npz_as_float32, npz_nbytes
-from deeprecipe.errors import DataError
+from deeprecipe.errors import DataError, DeepRecipeError
 
 
 @pytest.fixture
@@ -126,3 +126,11 @@ def test_convert_refuses_labels_that_do_not_match_the_rows_before_writing(tmp_pa
     assert not list((tmp_path / "out").glob("*.npy"))
     np.savez(tmp_path / "only_x.npz", X=np.ones((10, 3), np.float32))  # no labels: no pair
     assert [p.name for p in convert(tmp_path / "only_x.npz", tmp_path / "x")] == ["X.npy"]
+
+
+@pytest.mark.parametrize("bad", [None, 3, ""])
+def test_convert_refuses_paths_that_are_not_paths(tmp_path, bad):
+    with pytest.raises(DeepRecipeError, match=r"source must (be a path|not be empty)"):
+        convert(bad, tmp_path)
+    with pytest.raises(DeepRecipeError, match=r"out_dir must (be a path|not be empty)"):
+        convert(tmp_path, bad)

@@ -133,3 +133,11 @@ def test_split_indices_are_int32_and_the_same_draws_as_int64(stratify):
         order = np.random.default_rng(np.random.SeedSequence(7)).permutation(5_000)
         expected = np.split(order, np.cumsum(sizes)[:-1])
         assert all(np.array_equal(p, e) for p, e in zip(parts, expected, strict=True))
+
+
+@pytest.mark.parametrize("flag", ["stratify", "dev_only"])
+@pytest.mark.parametrize("value", ["no", None, 1])
+def test_split_flags_must_be_bools(flag, value):
+    X, y = np.zeros((30, 2)), np.arange(30) % 2
+    with pytest.raises(DeepRecipeError, match=rf"{flag} must be True or False, got"):
+        split(X, y, **{flag: value})

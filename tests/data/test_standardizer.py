@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from deeprecipe.data import Standardizer
-from deeprecipe.errors import DataError, DeepRecipeError, NotFittedError
+from deeprecipe.errors import DataError, DeepRecipeError, InvalidValueError, NotFittedError
 
 
 def test_fit_uses_train_only():
@@ -134,3 +134,23 @@ def test_images_are_normalized_per_channel_not_per_pixel():
     assert restored.transform(X) == pytest.approx(s.transform(X))
     with pytest.raises(DataError, match="image_shape"):
         Standardizer(image_shape=(5, 5)).fit(X)
+
+
+@pytest.mark.parametrize("image_shape", ["x", (0,), (-1, 3), (2.5, 2), (), 8, (True, 2)])
+def test_a_bad_image_shape_is_refused_at_construction(image_shape):
+    with pytest.raises(InvalidValueError, match=r"image_shape must be None or a tuple of "
+                                                r"positive ints .*, got"):
+        Standardizer(image_shape=image_shape)
+
+
+@pytest.mark.parametrize("mean", ["x", [[1.0], "a"], {"a": 1}, [[1.0], [1.0, 2.0]]])
+def test_from_dict_refuses_values_that_are_not_numbers(mean):
+    with pytest.raises(DataError, match="'mean' and 'std' must be lists of numbers"):
+        Standardizer.from_dict({"mean": mean, "std": [1.0, 1.0]})
+
+
+@given(st.floats(1e155, 1e307))
+def test_finite_values_too_large_to_square_are_named_as_such(scale):
+    X = np.array([[1.0], [-1.0], [0.5]]) * scale
+    with pytest.raises(DataError, match="too large to standardize"):
+        Standardizer().fit(X)

@@ -135,3 +135,10 @@ def test_float32_preserved_including_running_stats():
 def test_bad_configuration_is_refused(kwargs, message):
     with pytest.raises(DeepRecipeError, match=message):
         BatchNorm(**kwargs)
+
+
+def test_build_checks_the_size_before_allocating(monkeypatch):
+    monkeypatch.setenv("DEEPRECIPE_MAX_BYTES", "4000")
+    BatchNorm().build(100, np.random.default_rng(0))  # 10 arrays of 100 float32: 4000 bytes
+    with pytest.raises(DeepRecipeError, match=r"BatchNorm on 101 inputs .* would need"):
+        BatchNorm().build(101, np.random.default_rng(0))

@@ -117,3 +117,9 @@ def test_bad_configuration_is_refused_at_construction(kwargs, error, message):
     with pytest.raises(error, match=message):
         Dense(**kwargs)
     assert issubclass(error, DeepRecipeError)
+
+
+@pytest.mark.parametrize("use_bias", ["no", None, 1, np.array([True])])
+def test_use_bias_must_be_a_bool(use_bias):
+    with pytest.raises(InvalidTypeError, match=r"use_bias must be True or False, got"):
+        Dense(3, use_bias=use_bias)

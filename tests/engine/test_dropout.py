@@ -123,3 +123,8 @@ def test_bad_keep_prob_is_refused(keep_prob, error, message):
     with pytest.raises(error, match=message):
         Dropout(keep_prob)
     assert issubclass(error, DeepRecipeError)
+
+
+def test_a_training_forward_before_build_is_a_not_fitted_error():
+    with pytest.raises(DeepRecipeError, match=r"Dropout.forward\(\) needs build"):
+        Dropout(0.5).forward(np.ones((2, 3), np.float32), training=True)

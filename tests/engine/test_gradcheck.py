@@ -261,3 +261,9 @@ def test_an_inf_weight_is_not_finite_even_when_its_gradients_are():
     X = np.random.default_rng(0).normal(size=(8, 2))
     report = dr.gradient_check(net, X, np.arange(8) % 2, loss="binary_crossentropy")
     assert report.verdict == "not finite" and report["0.W"] != report["0.W"]
+
+
+@pytest.mark.parametrize("net", [None, "net", [dr.layers.Dense(1)]])
+def test_gradient_check_needs_a_sequential(net):
+    with pytest.raises(InvalidTypeError, match="net must be a deeprecipe Sequential, got"):
+        dr.gradient_check(net, np.ones((2, 2)), [0, 1], loss="binary_crossentropy")

@@ -139,3 +139,10 @@ def test_check_layer_catches_an_upcast(monkeypatch):
                         lambda self, Z, *, training=False: 1 / (1 + np.exp(-Z.astype(float))))
     with pytest.raises(AssertionError, match="float64"):
         check_layer(Sigmoid())
+
+
+@pytest.mark.parametrize("layer", [Dense(3), BatchNorm()], ids=repr)
+@pytest.mark.parametrize("training", [False, True])
+def test_forward_before_build_is_a_not_fitted_error(layer, training):
+    with pytest.raises(NotFittedError, match=rf"{type(layer).__name__}.forward\(\) needs build"):
+        layer.forward(np.ones((2, 3), np.float32), training=training)

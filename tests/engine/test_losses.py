@@ -169,6 +169,9 @@ BCE, CCE, MSE = (LOSSES[k] for k in ("binary_crossentropy", "categorical_crossen
     (BCE, np.zeros((3, 2)), 1, r"binary_crossentropy needs targets of shape \(m, 1\)"),
     (MSE, np.zeros((3, 3)), 2, r"mean_squared_error needs targets of shape \(m, 2\)"),
     (MSE, np.zeros((3, 1, 1)), 1, r"got shape \(3, 1, 1\)"),
+    (MSE, np.zeros(3), 2, r"needs targets of shape \(m, 2\) for a 2-unit output, got shape "
+                          r"\(3,\)$"),
+    (BCE, np.zeros((3, 1, 1)), 1, r"shape \(m, 1\) or \(m,\) for a 1-unit output"),
     (BCE, [0, np.nan, 1], 1, r"y contains NaN or inf"),
     (CCE, [0, 1, np.inf], 3, r"y contains NaN or inf"),
     (MSE, [0.0, -np.inf, 1.0], 1, r"y contains NaN or inf"),

@@ -406,3 +406,87 @@ def test_fuzz_predict_succeeds_finitely_or_raises_deeprecipe_error(data):
     except DeepRecipeError:
         return
     assert proba.shape == (len(X), 3) and np.isfinite(proba).all()
+
+
+# -- hostile values at the public methods (the API sweep) ----------------------------------------
+_NOT_A_PENALTY = st.one_of(st.floats(max_value=-1e-300), st.sampled_from([np.nan, np.inf]),
+                           st.sampled_from(["0.1", None, True, [0.1]]))
+
+
+@settings(max_examples=40)
+@given(name=st.sampled_from(["l2", "l1"]), value=_NOT_A_PENALTY,
+       method=st.sampled_from(["cost", "loss_and_gradients"]))
+def test_cost_and_gradients_refuse_a_bad_penalty_by_name(name, value, method):
+    net = _FUZZ_NETS["categorical_crossentropy"]
+    X, y = np.ones((2, 3)), np.array([0, 1])
+    with pytest.raises((InvalidValueError, InvalidTypeError), match=rf"^{name} must be"):
+        getattr(net, method)(X, y, loss="categorical_crossentropy", **{name: value})
+
+
+@pytest.mark.parametrize("layers", [None, L.Dense(3), 3])
+def test_layers_must_be_a_sequence_of_layers(layers):
+    with pytest.raises(InvalidTypeError, match="layers must be a list of deeprecipe layers"):
+        dr.Sequential(layers)
+
+
+@pytest.mark.parametrize("dtype", ["bogus", None, object, "int"])
+def test_a_dtype_that_is_not_float32_or_float64_is_refused_by_name(dtype):
+    with pytest.raises(InvalidValueError, match="dtype must be float32 or float64, got"):
+        dr.Sequential([L.Dense(1)], input_dim=2, dtype=dtype)
+
+
+def test_forward_and_backward_check_what_they_are_given():
+    with pytest.raises(NotFittedError, match="the network is not built"):
+        dr.Sequential([L.Dense(2)]).forward(np.ones((2, 3)))
+    net = _net("categorical_crossentropy", input_dim=3)
+    with pytest.raises(DataError, match=r"X has 2 features, expected 3"):
+        net.forward(np.ones((4, 2)))
+    with pytest.raises(DataError, match="X must be real numeric"):
+        net.forward("abc")
+    net.forward(np.ones((4, 3), np.float32), training=True)
+    with pytest.raises(DataError, match=r"dA must have shape \(4, 3\) .*, got \(5, 7\)"):
+        net.backward(np.ones((5, 7), np.float32))
+    with pytest.raises(DataError, match=r"dA must have shape \(4, 3\) .*, got \(3, 3\)"):
+        net.backward(np.ones((3, 3), np.float32))
+    with pytest.raises(DataError, match="dA must be real numeric"):
+        net.backward("x")
+    with pytest.raises(DataError, match=r"dA must have shape \(4, 3\) .*, got \(4, 4\)"):
+        net.backward(np.ones((4, 4), np.float32), start=-1)
+    net.backward(np.ones((4, 3), np.float32), start=-1)  # the Softmax's input: fine
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda net: net.astype("bogus"), r"dtype must be float32 or float64, got 'bogus'"),
+    (lambda net: net.set_arrays(None), r"params must be a dict of arrays, got None"),
+    (lambda net: net.set_arrays(net.params, "x"), r"state must be a dict of arrays, got 'x'"),
+    (lambda net: net.load_arrays(None), r"arrays must be a dict of arrays, got None"),
+    (lambda net: net.load_hyperparameters(None), r"not a network configuration"),
+    (lambda net: net.load_hyperparameters({}), r"not a network configuration"),
+    (lambda net: dr.Sequential.from_config({"layers": "x"}), r"layer config must be a dict"),
+    (lambda net: dr.Sequential.from_config({"layers": [3]}), r"layer config must be a dict"),
+])
+def test_arrays_and_configs_of_the_wrong_kind_are_named(call, message):
+    with pytest.raises(DeepRecipeError, match=message):
+        call(_net("categorical_crossentropy", input_dim=3))
+
+
+_LINEAR_NET = dr.Sequential([L.Dense(4), L.ReLU(), L.Dense(2)], input_dim=3, random_state=0)
+
+
+@settings(max_examples=50)
+@given(hnp.arrays(np.float32, (3, 3), elements=st.one_of(
+    st.floats(width=32, allow_nan=False, allow_infinity=False),
+    st.sampled_from([3.4e38, -3.4e38, 1e38, -1e38]))))
+def test_predict_proba_is_finite_or_a_data_error_for_finite_inputs(X):
+    try:
+        out = _LINEAR_NET.predict_proba(X)
+    except DataError as exc:
+        assert "output is NaN or inf" in str(exc)
+        return
+    assert np.isfinite(out).all()
+
+
+def test_an_output_overflow_names_the_samples():
+    with pytest.raises(DataError, match=r"output is NaN or inf for 1 sample\(s\)"), \
+            np.errstate(over="ignore", invalid="ignore"):
+        _LINEAR_NET.predict(np.array([[0.0, 1, 2], [3e38, -3e38, 3e38]], np.float32))

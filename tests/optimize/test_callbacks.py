@@ -196,3 +196,23 @@ def test_progress_bar_renders_when_forced():
     h = dr.train(net, X, y, batch_size=50, epochs=3, validation_data=(X_dev, y_dev),
                  callbacks=[bar], random_state=0)
     assert len(h) == 3 and bar._progress is None  # started, updated and stopped cleanly
+
+
+@pytest.mark.parametrize("directory", [None, 3, ""])
+def test_checkpoint_directory_must_be_a_path(directory):
+    with pytest.raises(DeepRecipeError, match=r"directory must (be a path|not be empty)"):
+        Checkpoint(directory)
+
+
+@pytest.mark.parametrize("make", [lambda v: EarlyStopping(restore_best=v),
+                                  lambda v: ProgressBar(force=v)])
+@pytest.mark.parametrize("value", ["no", None, 1])
+def test_callback_flags_must_be_bools(make, value):
+    with pytest.raises(DeepRecipeError, match=r"(restore_best|force) must be True or False"):
+        make(value)
+
+
+@pytest.mark.parametrize("monitor", ["bogus", "dev_acc", 3])
+def test_checkpoint_monitor_is_one_of_the_recorded_metrics(tmp_path, monitor):
+    with pytest.raises(DeepRecipeError, match=r"monitor must be one of None, 'dev_cost'"):
+        Checkpoint(tmp_path, monitor=monitor)

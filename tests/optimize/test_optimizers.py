@@ -414,3 +414,54 @@ def test_load_config_takes_only_its_own_checked_settings(cls):
     with pytest.raises(DeepRecipeError, match="learning_rate"):
         opt.load_config({**saved, "learning_rate": -1.0})
     assert opt.get_config() == before and callable(opt.step)
+
+
+# ---------------------------------------------------------------- hostile arguments (API sweep)
+_NOT_ARRAYS = [[1.0, 2.0, 3.0], "abc", 3.0, np.ones(3, complex), np.array(["a"] * 3)]
+
+
+@pytest.mark.parametrize("opt", ALL, ids=IDS)
+@pytest.mark.parametrize("bad", [None, [np.ones(3)], "W", 3])
+def test_params_and_grads_must_be_dicts(opt, bad):
+    opt = _fresh(opt)
+    with pytest.raises(InvalidTypeError, match=r"params must be a dict of arrays .*, got"):
+        opt.init(bad)
+    opt.init({"W": np.ones(3)})
+    with pytest.raises(InvalidTypeError, match=r"grads must be a dict of arrays .*, got"):
+        opt.step({"W": np.ones(3)}, bad)
+    with pytest.raises(InvalidTypeError, match=r"params must be a dict of arrays .*, got"):
+        opt.step(bad, {"W": np.ones(3)})
+
+
+@pytest.mark.parametrize("opt", ALL, ids=IDS)
+@pytest.mark.parametrize("bad", _NOT_ARRAYS, ids=repr)
+def test_a_gradient_must_be_a_real_array(opt, bad):
+    opt = _fresh(opt)
+    params = {"W": np.ones(3)}
+    opt.init(params)
+    with pytest.raises(InvalidTypeError, match=r"grads\['W'\] must be a real ndarray"):
+        opt.step(params, {"W": bad})
+    np.testing.assert_array_equal(params["W"], 1.0)
+
+
+@pytest.mark.parametrize("opt", ALL, ids=IDS)
+def test_read_only_params_are_refused_by_name(opt):
+    opt = _fresh(opt)
+    frozen = np.ones(3)
+    frozen.flags.writeable = False
+    with pytest.raises(InvalidValueError, match=r"params\['W'\] is read-only"):
+        opt.init({"W": frozen})
+    opt.init({"W": np.ones(3)})
+    with pytest.raises(InvalidValueError, match=r"params\['W'\] is read-only"):
+        opt.step({"W": frozen}, {"W": np.ones(3)})
+
+
+@pytest.mark.parametrize("opt", ALL, ids=IDS)
+@pytest.mark.parametrize("bad", [None, [("t", 1)], "state"])
+def test_load_state_dict_and_load_config_need_dicts(opt, bad):
+    opt = _fresh(opt)
+    opt.init({"W": np.ones(3)})
+    with pytest.raises(CheckpointError, match=r"state must be a dict from state_dict\(\), got"):
+        opt.load_state_dict(bad)
+    with pytest.raises(CheckpointError, match=r"config must be a dict from get_config\(\), got"):
+        opt.load_config(bad)

@@ -108,7 +108,7 @@ def test_decaying_schedules_are_positive_and_non_increasing(lr0, rate, base, k, 
     (lambda: ExponentialDecay(0.2, every=0), "every must be >= 1, got 0"),
     (lambda: SqrtDecay(0.2, k=0.0), "k must be > 0.0, got 0.0"),
     (lambda: Staircase(0.2, interval=0), "interval must be >= 1, got 0"),
-    (lambda: Piecewise(0.1, (3,), (0.0,)), "values[] must be > 0.0, got 0.0"),
+    (lambda: Piecewise(0.1, (3,), (0.0,)), "values[0] must be > 0.0, got 0.0"),
     (lambda: Piecewise(0.1, (3, 2), (0.1, 0.2)), "boundaries must be strictly increasing"),
     (lambda: Piecewise(0.1, (3,), ()), "boundaries and values must have the same length"),
     (lambda: Constant(0.1)(0), "epoch_num must be >= 1, got 0"),
@@ -131,3 +131,28 @@ def test_bad_types_and_config_keys():
         schedule_from_config({"type": "InverseTimeDecay", "lr0": 0.1, "decay": 1.0})
     with pytest.raises(ConfigError, match="'type' key"):
         schedule_from_config({"lr0": 0.1})
+
+
+@given(sched=st.sampled_from(ALL), factor=st.one_of(
+    st.floats(max_value=0.0), st.sampled_from([math.nan, math.inf, "2", None, [2.0]])))
+def test_scaled_refuses_a_factor_that_is_not_positive_by_name(sched, factor):
+    with pytest.raises((InvalidValueError, InvalidTypeError), match=r"^factor must be"):
+        sched.scaled(factor)
+
+
+@pytest.mark.parametrize("changes", [None, "ab", [(3,)], [(3, 0.1, 2)], 3, [3]])
+def test_piecewise_changes_must_be_pairs(changes):
+    with pytest.raises(InvalidTypeError, match=r"changes must be \(epoch_num, value\) pairs"):
+        Piecewise.from_changes(0.1, changes)
+
+
+@pytest.mark.parametrize("field", ["boundaries", "values"])
+@pytest.mark.parametrize("bad", [None, 3, "ab"])
+def test_piecewise_boundaries_and_values_must_be_sequences(field, bad):
+    with pytest.raises(InvalidTypeError, match=rf"{field} must be a tuple or list, got"):
+        Piecewise(0.1, **{field: bad})
+
+
+def test_a_bad_piecewise_value_is_named_by_its_position():
+    with pytest.raises(InvalidValueError, match=re.escape("values[1] must be > 0.0, got -1")):
+        Piecewise(0.1, (3, 5), (0.05, -1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import tracemalloc
 
@@ -542,3 +543,69 @@ def test_divergence_is_one_clear_error_without_numpy_warnings():
             dr.train(net, X, y, loss="binary_crossentropy", batch_size=None, epochs=50,
                      optimizer=dr.optimizers.GradientDescent(1e6), random_state=0)
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("bad", [None, 3, ""])
+def test_checkpoint_dir_and_resume_path_must_be_paths(bad):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=r"checkpoint_dir must (be a path|not be empty)"):
+        Trainer(mlp(), X, y, loss="categorical_crossentropy",
+                checkpoint_dir=bad if bad is not None else 3)
+    trainer = Trainer(mlp(), X, y, loss="categorical_crossentropy")
+    if bad is not None:  # None: the latest checkpoint of checkpoint_dir
+        with pytest.raises(DeepRecipeError, match=r"path must (be a path|not be empty)"):
+            trainer.resume(bad)
+
+
+@pytest.mark.parametrize("callbacks, got", [
+    (None, "None"), (EarlyStopping(), "EarlyStopping"), (["x"], "'x'"),
+    ([EarlyStopping], "EarlyStopping"), (3, "3")])
+def test_callbacks_must_be_a_list_of_callback_objects(callbacks, got):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=rf"callbacks must be a list of Callback objects.*"
+                                              rf"got .*{got}"):
+        Trainer(mlp(), X, y, loss="categorical_crossentropy", callbacks=callbacks)
+
+
+@pytest.mark.parametrize("augmenter, message", [
+    ("flip", r"augmenter must be callable"),
+    (lambda X, rng: None, r"augmenter must return an array of the batch's shape \(40, 2\), "
+                          r"got None"),
+    (lambda X, rng: X[:3], r"augmenter must return .* \(40, 2\), got an array of shape \(3, 2\)"),
+    (lambda X, rng: X.ravel(), r"augmenter must return .* got an array of shape \(80,\)"),
+    (lambda X, rng: X.astype(str), r"augmenter must return .* got an array of shape \(40, 2\) "
+                                    r"and dtype <U"),
+    (lambda X, rng: X * np.nan, r"augmenter returned NaN or inf values"),
+])
+def test_augmenter_must_be_callable_and_keep_the_batch_shape(augmenter, message):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=message):
+        dr.train(mlp(), X, y, loss="categorical_crossentropy", augmenter=augmenter, epochs=1)
+
+
+@pytest.mark.parametrize("eval_samples, error", [
+    (0, r"eval_samples must be >= 1, got 0"), (-1, r"eval_samples must be >= 1, got -1"),
+    ("x", r"eval_samples must be an integer, got 'x'"), (True, "eval_samples must be an integer")])
+def test_eval_samples_is_a_positive_count_or_none(eval_samples, error):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=error):
+        Trainer(mlp(), X, y, loss="categorical_crossentropy", eval_samples=eval_samples)
+
+
+@pytest.mark.parametrize("rate", ["x", None, [0.1], complex(1, 1)])
+def test_a_schedule_that_gives_no_number_is_named(rate):
+    X, y = moons(40)
+    with pytest.raises(DeepRecipeError, match=rf"the schedule gave learning_rate="
+                                              rf"{re.escape(repr(rate))} at epoch 1"):
+        dr.train(mlp(), X, y, loss="categorical_crossentropy", schedule=lambda e: rate,
+                 epochs=1)
+
+
+def test_a_mini_batch_too_large_for_memory_is_refused_before_training(monkeypatch):
+    X, y = moons(40)
+    net = mlp()  # widths 16, 16, 16, 16, 2, 2: 2 x 40 x 68 float32 = 21,760 bytes a batch
+    monkeypatch.setenv("DEEPRECIPE_MAX_BYTES", "20000")
+    with pytest.raises(DeepRecipeError, match=r"a 40-row mini-batch .* would need .*, or a "
+                                              r"smaller batch_size"):
+        Trainer(net, X, y, loss="categorical_crossentropy", batch_size=None)
+    Trainer(net, X, y, loss="categorical_crossentropy", batch_size=8).fit(1)

@@ -155,3 +155,9 @@ def test_n_trials_is_bounded_before_anything_is_drawn():
                                           r"1000000000000"):
         config_from_dict({"tuning": {"n_trials": 10**12}})
     assert config_from_dict({"tuning": {"n_trials": 100_000}}).tuning.n_trials == 100_000
+
+
+@pytest.mark.parametrize("path", [None, 3, ""])
+def test_load_config_needs_a_path(path):
+    with pytest.raises(DeepRecipeError, match=r"path must (be a path|not be empty)"):
+        load_config(path)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprecipe._io import check_regular_file
+from deeprecipe._validation import check_path
 from deeprecipe.errors import DataError
 
 __all__ = ["convert", "npz_nbytes", "npz_as_float32", "mapped_pairs", "shard_pairs",
@@ -194,7 +195,7 @@ def convert(source, out_dir) -> list[Path]:
     list of Path
         The files written.
     """
-    source, out_dir = Path(source), Path(out_dir)
+    source, out_dir = check_path("source", source), check_path("out_dir", out_dir)
     if not source.exists():
         raise DataError(f"{source}: not found (expected an .npz file or a folder of .npy "
                         "shards)")

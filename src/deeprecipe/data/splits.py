@@ -16,6 +16,7 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence, index_dtype, permutation
 from deeprecipe._typing import RandomState
+from deeprecipe._validation import check_bool
 from deeprecipe.data.datasets import encode_labels
 from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
 
@@ -106,6 +107,7 @@ def split_sizes(m: int, *, dev: float | int | None = None, test: float | int | N
     if isinstance(m, bool) or not isinstance(m, numbers.Integral):
         raise InvalidTypeError(f"m must be an int number of examples, got {m!r}")
     m = int(m)
+    dev_only = check_bool("dev_only", dev_only)
     fractions = [v for v in (dev, test) if isinstance(v, float)]
     if sum(fractions) >= 1.0:
         raise InvalidValueError(f"dev and test fractions must sum to less than 1, got "
@@ -269,6 +271,7 @@ def split_indices(y, *, dev: float | int | None = None, test: float | int | None
     The indices are int32 below 2**31 rows (4 bytes a row; the same draws as int64).
     """
     y = np.asarray(y)
+    stratify = check_bool("stratify", stratify)
     sizes = split_sizes(len(y), dev=dev, test=test, dev_only=dev_only)
     rng = np.random.default_rng(as_seed_sequence(random_state))
     part_sizes = np.array(sizes[:2] if dev_only else sizes, dtype=np.int64)

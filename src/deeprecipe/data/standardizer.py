@@ -8,10 +8,12 @@ training set is never loaded whole.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from deeprecipe._validation import check_features
-from deeprecipe.errors import DataError, NotFittedError
+from deeprecipe.errors import DataError, InvalidValueError, NotFittedError
 
 __all__ = ["Standardizer"]
 
@@ -81,6 +83,12 @@ class Standardizer:
     """
 
     def __init__(self, image_shape: tuple[int, ...] | None = None) -> None:
+        if image_shape is not None and not (
+                isinstance(image_shape, (tuple, list)) and image_shape
+                and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
+                        for s in image_shape)):
+            raise InvalidValueError("image_shape must be None or a tuple of positive ints "
+                                    f"such as (28, 28) or (32, 32, 3), got {image_shape!r}")
         self.image_shape = None if image_shape is None else tuple(image_shape)
         self.mean_: np.ndarray | None = None
         self.std_: np.ndarray | None = None
@@ -108,12 +116,17 @@ class Standardizer:
             C = buffer[:min(chunk_rows, m - start)]
             _gather(X, rows, start, C)
             c_lo, c_hi = C.min(axis=0), C.max(axis=0)
-            part = _chunk_moments(C)
-            acc = part if acc is None else _chan(acc, part)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow: a DataError below
+                part = _chunk_moments(C)
+                acc = part if acc is None else _chan(acc, part)
             lo = c_lo if lo is None else np.minimum(lo, c_lo)
             hi = c_hi if hi is None else np.maximum(hi, c_hi)
         n, mean, M2 = acc
         if not (np.isfinite(mean).all() and np.isfinite(M2).all()):
+            if np.isfinite(lo).all() and np.isfinite(hi).all():
+                raise DataError(f"X has values too large to standardize (largest magnitude "
+                                f"{max(np.abs(lo).max(), np.abs(hi).max()):g}: their squares "
+                                "overflow float64); rescale them first")
             raise DataError("X contains NaN or inf values in its training rows; clean or "
                             "impute them first")
         if self.image_shape is not None:
@@ -182,8 +195,12 @@ class Standardizer:
         obj = cls()
         if data["mean"] is None:
             return obj
-        mean = np.asarray(data["mean"], dtype=np.float64).reshape(-1)
-        std = np.asarray(data["std"], dtype=np.float64).reshape(-1)
+        try:
+            mean = np.asarray(data["mean"], dtype=np.float64).reshape(-1)
+            std = np.asarray(data["std"], dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise DataError("Standardizer.from_dict: 'mean' and 'std' must be lists of "
+                            f"numbers, got {data['mean']!r:.60} and {data['std']!r:.60}") from None
         if mean.shape != std.shape or not (np.isfinite(mean).all() and np.isfinite(std).all()
                                            and (std > 0).all()):
             raise DataError("Standardizer.from_dict: 'mean' and 'std' must be finite, of "

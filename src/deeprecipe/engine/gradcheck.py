@@ -177,6 +177,8 @@ def gradient_check(net: Sequential, X, y, *, loss: str | Loss, l2: float = 0.0,
     >>> report.verdict, report.overall < 1e-7
     ('great', True)
     """
+    if not isinstance(net, Sequential):
+        raise InvalidTypeError(f"net must be a deeprecipe Sequential, got {type(net).__name__}")
     epsilon = check_in_range("epsilon", epsilon, low=0.0, high=1.0, closed="right")
     l2 = check_in_range("l2", l2, low=0.0)
     l1 = check_in_range("l1", l1, low=0.0)

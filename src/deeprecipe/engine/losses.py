@@ -162,10 +162,12 @@ class Loss:
                 raise DataError(f"labels must be in [0, {n_out - 1}] for a {n_out}-unit softmax "
                                 f"output, got values from {y.min()} to {y.max()}")
             return y.astype(np.intp, copy=False)  # read only: no copy of m labels
+        shape = y.shape
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         if y.ndim != 2 or y.shape[1] != n_out:
-            raise DataError(f"{self.name} needs targets of shape (m, {n_out}) or (m,), "
-                            f"got shape {y.shape}")
+            either = " or (m,)" if n_out == 1 else ""
+            raise DataError(f"{self.name} needs targets of shape (m, {n_out}){either} for a "
+                            f"{n_out}-unit output, got shape {shape}")
         if self.name == "binary_crossentropy" and not np.isin(y, (0, 1)).all():
             raise DataError("binary_crossentropy needs labels 0 or 1, got values "
                             f"{np.unique(y)[:5].tolist()}")

@@ -11,11 +11,12 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import Params, RandomState
-from deeprecipe._validation import check_features, check_int
+from deeprecipe._validation import (as_real_array, check_dict, check_features,
+                                    check_float_dtype, check_int)
 from deeprecipe.engine._workspace import Workspace
 from deeprecipe.engine.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
 from deeprecipe.engine.losses import _INTO, Loss, get_loss
-from deeprecipe.engine.regularizers import _penalty_and_gradients_ws, penalty
+from deeprecipe.engine.regularizers import _penalty_and_gradients_ws, check_penalties, penalty
 from deeprecipe.errors import (
     CheckpointError,
     ConfigError,
@@ -59,6 +60,9 @@ class Sequential:
 
     def __init__(self, layers: Sequence[Layer], *, input_dim: int | None = None,
                  dtype=np.float32, random_state: RandomState = None) -> None:
+        if isinstance(layers, Layer) or not isinstance(layers, Sequence):
+            raise InvalidTypeError("layers must be a list of deeprecipe layers (e.g. "
+                                   f"[dr.layers.Dense(10), dr.layers.ReLU()]), got {layers!r}")
         layers = list(layers)
         if not layers:
             raise InvalidValueError("a Sequential network needs at least one layer")
@@ -66,13 +70,12 @@ class Sequential:
             if not isinstance(layer, Layer):
                 raise InvalidTypeError(f"layer {i} must be a deeprecipe layer (e.g. "
                                        f"dr.layers.Dense(10)), got {type(layer).__name__}")
-        if np.dtype(dtype) not in (np.float32, np.float64):
-            raise InvalidValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
         self.layers = layers
         self._ws: Workspace | None = None  # the hot path's scratch arrays (cost_and_gradients)
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype("dtype", dtype)
         self.random_state = random_state
         self.input_dim: int | None = None
+        self._rows: int | None = None  # rows of the last training forward
         if input_dim is not None:
             self.build(input_dim)
 
@@ -115,14 +118,37 @@ class Sequential:
     # -- forward / backward -----------------------------------------------------------------
     def forward(self, X: np.ndarray, *, training: bool = False, stop: int | None = None
                 ) -> np.ndarray:
-        """A_L = layers[:stop](X); caches for backward only when ``training``."""
+        """A_L = layers[:stop](X) for a real (m, input_dim) X (not converted, not checked for
+        NaN: ``check_input`` does that); caches for backward only when ``training``."""
+        self._check_built()
+        X = as_real_array(X, "X")
+        if X.ndim != 2 or X.shape[1] != self.input_dim:
+            width = f"X has {X.shape[1]} features" if X.ndim == 2 else f"X has shape {X.shape}"
+            raise DataError(f"{width}, expected {self.input_dim} (samples as rows)")
+        return self._forward(X, training=training, stop=stop)
+
+    def _forward(self, X: np.ndarray, *, training: bool = False, stop: int | None = None
+                 ) -> np.ndarray:
+        """``forward`` on a checked input (the hot path and inference)."""
+        if training:
+            self._rows = len(X)  # for backward's shape check
         A = X
         for layer in self.layers[:stop]:
             A = layer.forward(A, training=training)
         return A
 
     def backward(self, dA: np.ndarray, *, start: int | None = None) -> None:
-        """Backpropagate dJ/dA_L (holding the 1/m) through layers[:start], filling ``grads``."""
+        """Backpropagate dJ/dA_L (holding the 1/m) through layers[:start], filling ``grads``;
+        dA has the shape of the output of layers[:start] in the last training forward."""
+        dA, last = as_real_array(dA, "dA"), (self.layers[:start] or [None])[-1]
+        shape = (self._rows, last.n_out or last.n_in) if last and self._rows else None
+        if shape is not None and dA.shape != shape:
+            raise DataError(f"dA must have shape {shape} (the output of the last training "
+                            f"forward), got {dA.shape}")
+        self._backward(dA, start=start)
+
+    def _backward(self, dA: np.ndarray, *, start: int | None = None) -> None:
+        """``backward`` on a checked gradient (the hot path)."""
         layers = self.layers[:start]
         for i in range(len(layers) - 1, -1, -1):
             dA = layers[i].backward(dA)
@@ -154,7 +180,7 @@ class Sequential:
         for layer in layers:
             layer._hot = True
         try:
-            out = self.forward(X, training=True, stop=stop)
+            out = self._forward(X, training=True, stop=stop)
             into = _INTO.get(loss.fn)
             if into is not None:
                 J, d_out = into(out, Y, ws)
@@ -162,7 +188,7 @@ class Sequential:
                 J, d_user = loss(out, Y)
                 d_out = ws.get("loss.dZ", d_user.shape, d_user.dtype)
                 np.copyto(d_out, d_user)
-            self.backward(d_out, start=stop)
+            self._backward(d_out, start=stop)
         finally:
             for layer in layers:
                 layer._hot = False
@@ -174,19 +200,21 @@ class Sequential:
     def loss_and_gradients(self, X, y, *, loss: str | Loss, l2: float = 0.0, l1: float = 0.0
                            ) -> tuple[float, Params]:
         """J (with the penalty) and dJ/dparams, keyed like ``params``; a training forward."""
+        l2, l1 = check_penalties(l2, l1)
         X, Y, loss = self.prepare(X, y, loss)
         return self.cost_and_gradients(X, Y, loss, l2=l2, l1=l1).total, self.grads
 
     def cost(self, X, y, *, loss: str | Loss, l2: float = 0.0, l1: float = 0.0,
              training: bool = False) -> Cost:
         """J with and without the penalty, in inference mode unless ``training``."""
+        l2, l1 = check_penalties(l2, l1)
         X, Y, loss = self.prepare(X, y, loss)
         return self.prepared_cost(X, Y, loss, l2=l2, l1=l1, training=training)
 
     def prepared_cost(self, X: np.ndarray, Y: np.ndarray, loss: Loss, *, l2: float = 0.0,
                       l1: float = 0.0, training: bool = False) -> Cost:
         """``cost`` on inputs already checked by ``prepare``."""
-        out = self.forward(X, training=training, stop=self._fused_stop(loss))
+        out = self._forward(X, training=training, stop=self._fused_stop(loss))
         J = loss(out, Y)[0]
         pen = penalty(self.params, X.shape[0], l2=l2, l1=l1) if (l2 or l1) else 0.0
         return Cost(J + pen, J, pen)
@@ -212,16 +240,25 @@ class Sequential:
         """The output layer's activations A_L (inference mode: no dropout, running BN stats).
 
         X (m, input_dim) -> (m, output_dim), computed in chunks of rows (rows are independent
-        at inference) so activations stay cache-sized however large m is.
+        at inference) so activations stay cache-sized however large m is. DataError if an
+        output overflows (inputs far outside the training data), never NaN or inf.
         """
         X = self.check_input(X)
         widest = max(self.input_dim, *(layer.n_out or 0 for layer in self.layers))
         rows = max(64, _INFERENCE_CHUNK_BYTES // (X.itemsize * widest))
-        if len(X) <= rows:
-            return self.forward(X, training=False)
-        out = np.empty((len(X), self.output_dim), self.dtype)
-        for start in range(0, len(X), rows):
-            out[start:start + rows] = self.forward(X[start:start + rows], training=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+            if len(X) <= rows:
+                out = self._forward(X, training=False)
+            else:
+                out = np.empty((len(X), self.output_dim), self.dtype)
+                for start in range(0, len(X), rows):
+                    out[start:start + rows] = self._forward(X[start:start + rows])
+            finite = bool(np.isfinite(out.sum()))  # cheap; an overflowing sum is rechecked
+        if not finite and not np.isfinite(out).all():
+            bad = int((~np.isfinite(out)).any(axis=1).sum())
+            raise DataError(f"the network's output is NaN or inf for {bad} sample(s) (largest "
+                            f"|x| {np.abs(X).max():g}): inputs far outside the training data "
+                            f"overflow {self.dtype}; standardize X as the training data was")
         return out
 
     def predict(self, X) -> np.ndarray:
@@ -274,6 +311,8 @@ class Sequential:
     def load_hyperparameters(self, config: dict) -> None:
         """Take the changeable values (e.g. keep_prob) of ``get_config()`` output of a network
         with the same structure; CheckpointError for another structure."""
+        if not (isinstance(config, dict) and isinstance(config.get("layers"), list)):
+            raise CheckpointError(f"not a network configuration: {config!r:.80}")
         saved = config["layers"]
         ours = [layer.get_config() for layer in self.layers]
 
@@ -299,6 +338,7 @@ class Sequential:
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy :meth:`arrays` output back in (other keys are ignored); CheckpointError."""
+        check_dict("arrays", arrays, error=CheckpointError)
         self.set_arrays({k[6:]: a for k, a in arrays.items() if k.startswith("param/")},
                         {k[6:]: a for k, a in arrays.items() if k.startswith("state/")})
 
@@ -308,6 +348,7 @@ class Sequential:
                                    (self.state, state or {}, "state")):
             if what == "state" and state is None:
                 continue
+            check_dict("params" if what == "parameter" else what, theirs, error=CheckpointError)
             if set(mine) != set(theirs):
                 raise CheckpointError(f"{what} names do not match the network: expected "
                                       f"{sorted(mine)}, got {sorted(theirs)}")
@@ -320,7 +361,8 @@ class Sequential:
     def astype(self, dtype) -> Sequential:
         """A copy of this (built) network in ``dtype``, same weights and running statistics."""
         self._check_built()
-        net = Sequential.from_config({**self.get_config(), "dtype": np.dtype(dtype).name})
+        dtype = check_float_dtype("dtype", dtype)
+        net = Sequential.from_config({**self.get_config(), "dtype": dtype.name})
         net.set_arrays(self.params, self.state)
         return net
 
@@ -370,7 +412,7 @@ def cost_and_error(net: Sequential, X: np.ndarray, Y: np.ndarray, loss: Loss,
     total_cost, wrong = 0.0, 0.0
     for start in range(0, len(X), chunk):
         Xc, Yc = X[start:start + chunk], Y[start:start + chunk]
-        out = net.forward(Xc, training=False, stop=stop)
+        out = net._forward(Xc, training=False, stop=stop)
         total_cost += loss(out, Yc)[0] * len(Xc)
         if loss.name == "categorical_crossentropy":
             labels = Yc if Yc.ndim == 1 else Yc.argmax(axis=1)

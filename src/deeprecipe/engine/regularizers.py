@@ -13,8 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from deeprecipe._typing import Params
+from deeprecipe._validation import check_in_range
 
-__all__ = ["penalty", "add_penalty_gradients_", "weight_keys"]
+__all__ = ["penalty", "add_penalty_gradients_", "weight_keys", "check_penalties"]
+
+
+def check_penalties(l2, l1) -> tuple[float, float]:
+    """(l2, l1) if both are real numbers >= 0; InvalidValueError / InvalidTypeError by name."""
+    return check_in_range("l2", l2, low=0.0), check_in_range("l1", l1, low=0.0)
 
 
 def weight_keys(params: Params) -> list[str]:

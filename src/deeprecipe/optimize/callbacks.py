@@ -15,7 +15,13 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from deeprecipe._validation import check_choice, check_in_range, check_int
+from deeprecipe._validation import (
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_path,
+)
 from deeprecipe.errors import InvalidValueError
 from deeprecipe.optimize import checkpoints
 
@@ -23,6 +29,10 @@ if TYPE_CHECKING:
     from deeprecipe.optimize.trainer import Trainer
 
 __all__ = ["Callback", "EarlyStopping", "Checkpoint", "ProgressBar"]
+
+
+#: the epoch record's metrics a callback can watch
+_MONITORS = ("dev_cost", "dev_error", "train_cost", "train_error", "cost")
 
 
 class Callback:
@@ -58,11 +68,10 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "dev_cost", patience: int = 10, min_delta: float = 0.0,
                  restore_best: bool = True) -> None:
-        self.monitor = check_choice("monitor", monitor,
-                                    ("dev_cost", "dev_error", "train_cost", "train_error", "cost"))
+        self.monitor = check_choice("monitor", monitor, _MONITORS)
         self.patience = check_int("patience", patience, low=0)
         self.min_delta = check_in_range("min_delta", min_delta, low=0.0)
-        self.restore_best = restore_best
+        self.restore_best = check_bool("restore_best", restore_best)
         self.best = math.inf
         self.best_epoch = 0
         self.wait = 0
@@ -114,10 +123,10 @@ class Checkpoint(Callback):
 
     def __init__(self, directory: str | Path, every: int = 1, keep: int | None = None,
                  monitor: str | None = "dev_cost") -> None:
-        self.directory = Path(directory)
+        self.directory = check_path("directory", directory)
         self.every = check_int("every", every, low=1)
         self.keep = None if keep is None else check_int("keep", keep, low=1)
-        self.monitor = monitor
+        self.monitor = check_choice("monitor", monitor, (None, *_MONITORS))
         self.best = math.inf
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
@@ -148,7 +157,7 @@ class ProgressBar(Callback):
     saying why training stopped early (early stopping) and which epoch's weights came back."""
 
     def __init__(self, force: bool = False) -> None:
-        self.force = force
+        self.force = check_bool("force", force)
         self._progress = None
         self._every = 0  # > 0: plain lines (no terminal)
 

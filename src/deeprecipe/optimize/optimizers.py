@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from deeprecipe._typing import Params
-from deeprecipe._validation import check_choice, check_in_range, registered_class
+from deeprecipe._validation import check_choice, check_dict, check_in_range, registered_class
 from deeprecipe.engine import _kernels
 from deeprecipe.errors import (
     CheckpointError,
@@ -35,6 +35,7 @@ __all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "OPTIM
 
 _FLUSH_EVERY = 64
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_KEYED = "of arrays keyed like net.params"
 
 
 def _beta(name: str, value: float) -> float:
@@ -43,6 +44,18 @@ def _beta(name: str, value: float) -> float:
 
 def _positive(name: str, value: float) -> float:
     return float(check_in_range(name, value, low=0.0, closed="neither"))
+
+
+def _check_params(params: Params) -> None:
+    """Every parameter a writeable float32/float64 ndarray (the update is in place)."""
+    for k, p in check_dict("params", params, _KEYED).items():
+        if not (isinstance(p, np.ndarray) and p.dtype in _FLOAT_DTYPES):
+            got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
+            raise InvalidTypeError(f"params[{k!r}] must be a float32 or float64 ndarray "
+                                   f"(updated in place), got {got}")
+        if not p.flags.writeable:
+            raise InvalidValueError(f"params[{k!r}] is read-only; the optimizer updates it "
+                                    "in place")
 
 
 class Optimizer:
@@ -70,11 +83,7 @@ class Optimizer:
 
     def init(self, params: Params) -> None:
         """Allocate the state once: t = 0, C-ordered zeros per slot and parameter, scratch."""
-        for k, p in params.items():
-            if not (isinstance(p, np.ndarray) and p.dtype in _FLOAT_DTYPES):
-                got = p.dtype if isinstance(p, np.ndarray) else type(p).__name__
-                raise InvalidTypeError(f"params[{k!r}] must be a float32 or float64 ndarray "
-                                       f"(updated in place), got {got}")
+        _check_params(params)
         self.t = 0
         for slot in (*self.slots, "_tmp"):
             setattr(self, slot, {k: np.zeros(p.shape, p.dtype) for k, p in params.items()})
@@ -129,11 +138,16 @@ class Optimizer:
             return
         if self._tmp is None:
             raise NotFittedError(f"{type(self).__name__}.step() needs init(params) first")
+        _check_params(params)
+        check_dict("grads", grads, _KEYED)
         if params.keys() != self._tmp.keys():
             raise InvalidValueError(f"params keys {sorted(params)} differ from the keys given "
                                     f"to init(): {sorted(self._tmp)}")
         for k, p in params.items():
             g = grads.get(k)
+            if g is not None and not (isinstance(g, np.ndarray) and g.dtype.kind in "fiub"):
+                got = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
+                raise InvalidTypeError(f"grads[{k!r}] must be a real ndarray, got {got}")
             if g is None or g.shape != p.shape:
                 got = "missing" if g is None else f"shape {g.shape}"
                 raise InvalidValueError(f"grads[{k!r}] must have shape {p.shape}, got {got}")
@@ -148,6 +162,7 @@ class Optimizer:
 
     def load_config(self, config: dict) -> None:
         """Take the hyperparameters of :meth:`get_config` output of the same optimizer type."""
+        check_dict("config", config, "from get_config()", CheckpointError)
         if config.get("type") != type(self).__name__:
             raise CheckpointError(f"the saved optimizer is {config.get('type')!r}, this one is "
                                   f"{type(self).__name__!r}; resume with the same optimizer")
@@ -173,6 +188,7 @@ class Optimizer:
         name = type(self).__name__
         if self._tmp is None:
             raise NotFittedError(f"{name}.load_state_dict() needs init(params) first")
+        check_dict("state", state, "from state_dict()", CheckpointError)
         expected = {"t"} | {f"{s}/{k}" for s in self.slots for k in self._tmp}
         missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
         if missing or extra:

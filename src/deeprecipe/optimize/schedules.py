@@ -29,12 +29,16 @@ from collections.abc import Iterable
 
 from deeprecipe._typing import Schedule
 from deeprecipe._validation import check_choice, check_in_range, check_int, registered_class
-from deeprecipe.errors import ConfigError, InvalidValueError
+from deeprecipe.errors import ConfigError, InvalidTypeError, InvalidValueError
 
 __all__ = [
     "Constant", "InverseTimeDecay", "ExponentialDecay", "SqrtDecay", "Staircase", "Piecewise",
     "SCHEDULES", "make_schedule", "schedule_from_config",
 ]
+
+
+def _factor(factor: float) -> float:
+    return check_in_range("factor", factor, low=0.0, closed="neither")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +68,7 @@ class _ScheduleBase:
 
     def scaled(self, factor: float):
         """The same schedule with every learning rate times ``factor`` (a nudge of alpha)."""
-        return dataclasses.replace(self, lr0=self.lr0 * factor)
+        return dataclasses.replace(self, lr0=self.lr0 * _factor(factor))
 
     def get_config(self) -> dict:
         """JSON configuration: {"type": ClassName, **fields} (tuples as lists)."""
@@ -196,9 +200,14 @@ class Piecewise(_ScheduleBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        bounds = tuple(check_int("boundaries[]", b, low=1) for b in self.boundaries)
-        vals = tuple(float(check_in_range("values[]", v, low=0.0, closed="neither"))
-                     for v in self.values)
+        for name in ("boundaries", "values"):
+            if not isinstance(getattr(self, name), (tuple, list)):
+                raise InvalidTypeError(f"{name} must be a tuple or list, got "
+                                       f"{getattr(self, name)!r}")
+        bounds = tuple(check_int(f"boundaries[{i}]", b, low=1)
+                       for i, b in enumerate(self.boundaries))
+        vals = tuple(float(check_in_range(f"values[{i}]", v, low=0.0, closed="neither"))
+                     for i, v in enumerate(self.values))
         if len(bounds) != len(vals):
             raise InvalidValueError(f"boundaries and values must have the same length, got "
                                     f"{len(bounds)} and {len(vals)}")
@@ -214,11 +223,16 @@ class Piecewise(_ScheduleBase):
         >>> Piecewise.from_changes(0.1, [(5, 0.01), (3, 0.05)])
         Piecewise(lr0=0.1, boundaries=(3, 5), values=(0.05, 0.01))
         """
-        merged = dict(sorted(dict(changes).items()))  # last duplicate wins, then sorted
+        try:
+            merged = dict(sorted(dict(changes).items()))  # last duplicate wins, then sorted
+        except (TypeError, ValueError):  # not pairs, or epochs that do not compare
+            raise InvalidTypeError("changes must be (epoch_num, value) pairs such as "
+                                   f"[(3, 0.05), (5, 0.01)], got {changes!r:.80}") from None
         return cls(lr0, tuple(merged), tuple(merged.values()))
 
     def scaled(self, factor: float) -> Piecewise:
         """lr0 and every value times ``factor``."""
+        factor = _factor(factor)
         return type(self)(self.lr0 * factor, self.boundaries,
                           tuple(v * factor for v in self.values))
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence, generator_state, permutation
 from deeprecipe._typing import RandomState, Schedule
-from deeprecipe._validation import check_in_range, check_int
+from deeprecipe._io import check_size
+from deeprecipe._validation import check_in_range, check_int, check_path
 from deeprecipe.engine.losses import Loss
 from deeprecipe.engine.network import Sequential, cost_and_error
 from deeprecipe.errors import CheckpointError, DataError, DivergenceError
@@ -66,6 +67,13 @@ class Trainer:
         self.l1 = check_in_range("l1", l1, low=0.0)
         self.batch_size = resolve_batch_size(batch_size, self.m, self.X.shape[1],
                                              self.X.itemsize)
+        widths = sum(layer.n_out or layer.n_in for layer in net.layers)  # every activation
+        rows = min(self.batch_size, self.m)
+        try:
+            check_size(f"the activations and gradients of a {rows}-row mini-batch",
+                       (2, rows, widths), net.dtype.itemsize)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"{exc}, or a smaller batch_size") from None
         self.dev = None
         if validation_data is not None:
             if len(validation_data) != 2:
@@ -77,13 +85,23 @@ class Trainer:
             raise InvalidTypeError("optimizer must be a deeprecipe optimizer (e.g. "
                                    f"dr.optimizers.Adam()), got {type(optimizer).__name__}")
         self.optimizer.init(net.params)
+        if augmenter is not None and not callable(augmenter):
+            raise InvalidTypeError("augmenter must be callable as augmenter(X_batch, rng) (e.g. "
+                                   f"dr.data.Augmenter(image_shape)), got {augmenter!r:.80}")
         self.augmenter = augmenter
         shuffle_seed, aug_seed, eval_seed = as_seed_sequence(random_state).spawn(3)
         self.shuffle_rng = np.random.default_rng(shuffle_seed)
         self.augment_rng = np.random.default_rng(aug_seed)
-        self.train_eval = self._train_eval_rows(eval_samples, eval_seed)
+        self.train_eval = self._train_eval_rows(
+            None if eval_samples is None else check_int("eval_samples", eval_samples, low=1),
+            eval_seed)
+        if not (isinstance(callbacks, Sequence) and all(isinstance(c, Callback)
+                                                        for c in callbacks)):
+            raise InvalidTypeError("callbacks must be a list of Callback objects (e.g. "
+                                   f"[dr.callbacks.EarlyStopping()]), got {callbacks!r:.80}")
         self.callbacks = list(callbacks)
-        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.checkpoint_dir = (None if checkpoint_dir is None
+                               else check_path("checkpoint_dir", checkpoint_dir))
         if self.checkpoint_dir is not None and not any(isinstance(c, Checkpoint)
                                                        for c in self.callbacks):
             self.callbacks.append(Checkpoint(self.checkpoint_dir))
@@ -165,7 +183,7 @@ class Trainer:
                 Xb = np.take(self.X, idx, axis=0, out=self._xbuf[:len(idx)])
                 Yb = np.take(self.Y, idx, axis=0, out=self._ybuf[:len(idx)])
             if self.augmenter is not None:
-                Xb = self.augmenter(Xb, self.augment_rng)
+                Xb = self._augmented(Xb)
             cost = self.net.cost_and_gradients(Xb, Yb, self.loss, l2=self.l2, l1=self.l1)
             if not math.isfinite(cost.total):
                 self._diverged(f"cost became {cost.total} at epoch {epoch_num}, step {s + 1}")
@@ -182,6 +200,21 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_step_end(self, s + 1, cost.total)
         self._end_epoch(epoch_num, time.perf_counter() - start_time)
+
+    def _augmented(self, Xb: np.ndarray) -> np.ndarray:
+        """The augmenter's copy of the batch, checked: a finite real array of its shape."""
+        out = self.augmenter(Xb, self.augment_rng)
+        if not (isinstance(out, np.ndarray) and out.shape == Xb.shape
+                and out.dtype.kind in "fiub"):
+            got = (f"an array of shape {out.shape} and dtype {out.dtype}"
+                   if isinstance(out, np.ndarray) else repr(out)[:80])
+            raise DataError(f"augmenter must return an array of the batch's shape {Xb.shape}, "
+                            f"got {got}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not np.isfinite(out.sum()) and not np.isfinite(out).all():
+                raise DataError("augmenter returned NaN or inf values for a batch of finite "
+                                "inputs; check its settings")
+        return out
 
     def _end_epoch(self, epoch_num: int, seconds: float) -> None:
         record = {"epoch": epoch_num, "learning_rate": self.optimizer.learning_rate,
@@ -247,10 +280,11 @@ class Trainer:
         self.set_schedule(self.schedule.scaled(learning_rate / self.optimizer.learning_rate))
 
     def _apply_schedule(self, epoch_num: int) -> None:
-        lr = float(self.schedule(epoch_num))
-        if not (lr > 0 and math.isfinite(lr)):
-            raise InvalidValueError(f"the schedule gave learning_rate={lr} at epoch "
-                                    f"{epoch_num}; it must stay positive")
+        lr = self.schedule(epoch_num)
+        if not (isinstance(lr, (int, float, np.floating, np.integer)) and lr > 0
+                and math.isfinite(lr)):
+            raise InvalidValueError(f"the schedule gave learning_rate={lr!r} at epoch "
+                                    f"{epoch_num}; it must stay a positive finite number")
         self.optimizer.learning_rate = lr
 
     # -- checkpoints: the trainer owns its state --------------------------------------------
@@ -307,6 +341,7 @@ class Trainer:
             path = checkpoints.latest_checkpoint(self.checkpoint_dir)
             if path is None:
                 return False
+        path = check_path("path", path)
         meta, arrays = checkpoints.load_checkpoint(path, self.net, self.m)
         try:
             self.load_state_dict(meta, arrays)

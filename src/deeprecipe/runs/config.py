@@ -24,6 +24,7 @@ from deeprecipe._validation import (
     check_in_range,
     check_int,
     check_name,
+    check_path,
     check_workers,
 )
 from deeprecipe.data import Augmenter
@@ -279,7 +280,7 @@ MAX_CONFIG_BYTES = 1 << 20  # a config is a page of text; a larger file is not o
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a TOML file (never a FIFO, a device or over MAX_CONFIG_BYTES)."""
-    path = Path(path)
+    path = check_path("path", path)
     check_regular_file(path, ConfigError, expected="a TOML config file")
     try:
         if (size := path.stat().st_size) > MAX_CONFIG_BYTES:

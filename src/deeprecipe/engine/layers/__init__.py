@@ -16,6 +16,9 @@ LAYERS: dict[str, type[Layer]] = {cls.__name__: cls for cls in (
 
 def layer_from_config(config: dict) -> Layer:
     """Rebuild a layer from ``get_config()`` output (no pickle: a registry of names)."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"a layer config must be a dict such as {{'type': 'ReLU'}}, got "
+                          f"{config!r:.80}")
     config = dict(config)
     name = config.pop("type", None)
     if name not in LAYERS:

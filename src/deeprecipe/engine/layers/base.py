@@ -61,6 +61,10 @@ class Layer(abc.ABC):
     def backward(self, dY: np.ndarray) -> np.ndarray:
         """dX from dY (holding the cost's 1/m); overwrites ``grads``."""
 
+    def _unbuilt(self) -> NotFittedError:
+        return NotFittedError(f"{type(self).__name__}.forward() needs build(n_in, rng) first "
+                              "(a Sequential builds its layers)")
+
     def cached(self, name: str) -> np.ndarray | None:
         """The array the last training forward kept for backward."""
         if name not in self._cache:

@@ -25,6 +25,7 @@ from deeprecipe._io import check_size
 from deeprecipe._validation import check_choice, check_in_range, check_int
 from deeprecipe.engine.initializers import INITIALIZERS, initialize
 from deeprecipe.engine.layers.base import Layer
+from deeprecipe.errors import InvalidTypeError
 
 __all__ = ["Dense"]
 
@@ -48,6 +49,8 @@ class Dense(Layer):
         self.n_out = check_int("n_out", self.n_out, low=1)
         check_choice("init", self.init, tuple(INITIALIZERS))
         check_in_range("scale", self.scale, low=0.0)
+        if not isinstance(self.use_bias, bool):
+            raise InvalidTypeError(f"use_bias must be True or False, got {self.use_bias!r}")
 
     def build(self, n_in: int, rng: np.random.Generator, dtype=np.float32) -> int:
         super().build(n_in, rng, dtype)
@@ -62,8 +65,10 @@ class Dense(Layer):
         return self.n_out
 
     def forward(self, X: np.ndarray, *, training: bool = False) -> np.ndarray:
+        W = self.params.get("W")
+        if W is None:
+            raise self._unbuilt()
         self._cache = {"X": X} if training else {}
-        W = self.params["W"]
         if self._hot and X.dtype == W.dtype:
             Z = np.matmul(X, W, out=self._buffer("Z", (X.shape[0], self.n_out), W.dtype))
         else:

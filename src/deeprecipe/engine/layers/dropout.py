@@ -33,6 +33,8 @@ class Dropout(Layer):
         if not training or self.keep_prob == 1.0:
             self._cache = {"mask": None} if training else {}
             return A
+        if self.rng is None:
+            raise self._unbuilt()
         mask = self._cache.get("mask") if self.frozen else None
         if mask is None or mask.shape != A.shape:
             if self._hot:  # the same draws and values, written into this layer's buffers
