@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import Params, RandomState
 from deeprecipe._validation import (as_real_array, check_dict, check_features,
                                     check_float_dtype, check_int)
+from deeprecipe.engine._summary import summary_table
 from deeprecipe.engine._workspace import Workspace
 from deeprecipe.engine.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
 from deeprecipe.engine.losses import _INTO, Loss, get_loss
@@ -26,7 +26,7 @@ from deeprecipe.errors import (
     NotFittedError,
 )
 
-__all__ = ["Sequential", "Cost", "cost_and_error"]
+__all__ = ["Sequential", "Cost"]
 
 #: Inference runs in chunks of rows whose widest activation takes about this many bytes (the
 #: L2 cache): 1,024 rows at width 512 in float32. Measured on 60,000 MNIST rows through
@@ -382,43 +382,8 @@ class Sequential:
         input (m, 3), 25 trainable parameters, float32
         """
         self._check_built()
-        rows = [f"{'#':>3}  {'layer':<34}{'output':>10}{'params':>10}"]
-        n = self.input_dim
-        for i, layer in enumerate(self.layers):
-            n = layer.n_out if layer.n_out else n
-            count = sum(p.size for p in layer.params.values())
-            fields = dataclasses.fields(layer)  # the first always, the rest if not default
-            settings = [str(layer.n_out)] if isinstance(layer, Dense) else [
-                f"{f.name}={getattr(layer, f.name)!r}" for f in fields[:1]]
-            settings += [f"{f.name}={getattr(layer, f.name)!r}" for f in fields[1:]
-                         if getattr(layer, f.name) != f.default]
-            name = type(layer).__name__ + (f"({', '.join(settings)})" if settings else "")
-            rows.append(f"{i:>3}  {name[:34]:<34}{'(m, ' + str(n) + ')':>10}{count:>10}")
-        rows.append(f"input (m, {self.input_dim}), {self.n_params} trainable parameters, "
-                    f"{self.dtype.name}")
-        return "\n".join(rows)
+        return summary_table(self)
 
     def __repr__(self) -> str:
         return f"Sequential({self.layers!r}, input_dim={self.input_dim})"
 
-
-def cost_and_error(net: Sequential, X: np.ndarray, Y: np.ndarray, loss: Loss,
-                   chunk: int = 8192) -> tuple[float, float]:
-    """(data cost J, error) in inference mode, on inputs checked by ``net.prepare``.
-
-    error = the misclassification rate for sigmoid/softmax outputs, the MSE (2 J) otherwise.
-    """
-    stop = net._fused_stop(loss)
-    total_cost, wrong = 0.0, 0.0
-    for start in range(0, len(X), chunk):
-        Xc, Yc = X[start:start + chunk], Y[start:start + chunk]
-        out = net._forward(Xc, training=False, stop=stop)
-        total_cost += loss(out, Yc)[0] * len(Xc)
-        if loss.name == "categorical_crossentropy":
-            labels = Yc if Yc.ndim == 1 else Yc.argmax(axis=1)
-            wrong += float(np.count_nonzero(out.argmax(axis=1) != labels))
-        elif loss.name == "binary_crossentropy":
-            wrong += float(np.count_nonzero((out > 0) != (Yc > 0.5))) / Yc.shape[1]
-    m = len(X)
-    cost = total_cost / m
-    return cost, (wrong / m if loss.fused_activation else 2 * cost)

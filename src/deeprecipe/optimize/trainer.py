@@ -21,7 +21,8 @@ from deeprecipe._typing import RandomState, Schedule
 from deeprecipe._io import check_size
 from deeprecipe._validation import check_in_range, check_int, check_path
 from deeprecipe.engine.losses import Loss
-from deeprecipe.engine.network import Sequential, cost_and_error
+from deeprecipe.engine.metrics import cost_and_error
+from deeprecipe.engine.network import Sequential
 from deeprecipe.errors import CheckpointError, DataError, DivergenceError
 from deeprecipe.errors import InvalidTypeError, InvalidValueError
 from deeprecipe.optimize import _restore, checkpoints

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprecipe.engine.network import Sequential
-from deeprecipe.engine.network import cost_and_error
+from deeprecipe.engine.metrics import cost_and_error
 from deeprecipe.optimize.rows import prepare_rows
 from deeprecipe.runs.prepare import PreparedData, prepare_data
 from deeprecipe.runs.rundir import load_run_model, run_config
