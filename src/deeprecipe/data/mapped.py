@@ -124,10 +124,12 @@ def _convert_npz(source: Path, out_dir: Path) -> list[Path]:
         members = [(info, *_npy_bytes(zf, info, f"{source}:{info.filename}"))
                    for info in zf.infolist() if info.filename.endswith(".npy")]
         _check_pairs(source, {Path(i.filename).stem: shape for i, _, shape in members})
-        need, free = sum(n for _, n, _ in members), shutil.disk_usage(out_dir).free
+        existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
+        need, free = sum(n for _, n, _ in members), shutil.disk_usage(existing).free
         if need > free:
             raise DataError(f"{source}: its arrays need {need / 2**30:.2f} GiB on disk, "
                             f"{out_dir} has {free / 2**30:.2f} GiB free")
+        out_dir.mkdir(parents=True, exist_ok=True)  # only once the arrays are known to fit
         for info, size, _ in members:
             target = out_dir / Path(info.filename).name
             with zf.open(info) as fh, open(target, "wb") as out:
@@ -201,7 +203,6 @@ def convert(source, out_dir) -> list[Path]:
                         "shards)")
     check_regular_file(source, DataError, expected="an .npz file or a folder of .npy shards")
     if source.is_file() and source.suffix.lower() == ".npz":
-        out_dir.mkdir(parents=True, exist_ok=True)
         try:
             return _convert_npz(source, out_dir)
         except zipfile.BadZipFile as exc:
