@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 
 from deeprecipe._random import permutation
+from deeprecipe._io import check_size
 from deeprecipe._validation import check_int
 from deeprecipe.errors import InvalidValueError
 
-__all__ = ["resolve_batch_size", "clamp_batch_size", "minibatches"]
+__all__ = ["resolve_batch_size", "clamp_batch_size", "minibatches", "check_batch_memory"]
 
 
 def resolve_batch_size(batch_size: int | str | None, m: int, n_features: int = 1,
@@ -55,3 +56,15 @@ def minibatches(m: int, batch_size: int, rng: np.random.Generator | None
     order = np.arange(m) if rng is None else permutation(rng, m)  # = rng.permutation(m)
     for start in range(0, m, batch_size):
         yield order[start:start + batch_size]
+
+
+def check_batch_memory(net, rows: int) -> None:
+    """InvalidValueError (advising a smaller batch_size) unless the activations and gradients
+    of a ``rows``-row mini-batch through ``net`` (2 x rows x the sum of its layers' widths)
+    fit in the memory limit: checked before a step allocates them."""
+    widths = sum(layer.n_out or layer.n_in for layer in net.layers)  # every activation
+    try:
+        check_size(f"the activations and gradients of a {rows}-row mini-batch",
+                   (2, rows, widths), net.dtype.itemsize)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"{exc}, or a smaller batch_size") from None

@@ -7,6 +7,7 @@ so a resumed run continues with the same patience counters and best weights.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,13 +23,13 @@ from deeprecipe._validation import (
     check_int,
     check_path,
 )
-from deeprecipe.errors import InvalidValueError
+from deeprecipe.errors import InvalidTypeError, InvalidValueError
 from deeprecipe.optimize import checkpoints
 
 if TYPE_CHECKING:
     from deeprecipe.optimize.trainer import Trainer
 
-__all__ = ["Callback", "EarlyStopping", "Checkpoint", "ProgressBar"]
+__all__ = ["Callback", "EarlyStopping", "Checkpoint", "ProgressBar", "with_defaults"]
 
 
 #: the epoch record's metrics a callback can watch
@@ -198,3 +199,19 @@ class ProgressBar(Callback):
                         event.get("stopped_epoch", event["epoch"]) == trainer.epoch:
                     print(f"{event['kind'].replace('_', ' ')}: {event['message']}",
                           file=sys.stderr, flush=True)
+
+
+def with_defaults(callbacks, checkpoint_dir: Path | None, verbose: bool) -> list[Callback]:
+    """The Trainer's callbacks: ``callbacks`` (a list of Callback objects, InvalidTypeError
+    otherwise), plus a Checkpoint into ``checkpoint_dir`` and a ProgressBar when ``verbose``
+    unless the list already holds one."""
+    if not (isinstance(callbacks, Sequence) and all(isinstance(c, Callback)
+                                                    for c in callbacks)):
+        raise InvalidTypeError("callbacks must be a list of Callback objects (e.g. "
+                               f"[dr.callbacks.EarlyStopping()]), got {callbacks!r:.80}")
+    out = list(callbacks)
+    if checkpoint_dir is not None and not any(isinstance(c, Checkpoint) for c in out):
+        out.append(Checkpoint(checkpoint_dir))
+    if verbose and not any(isinstance(c, ProgressBar) for c in out):
+        out.append(ProgressBar())
+    return out

@@ -18,7 +18,6 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence, generator_state, permutation
 from deeprecipe._typing import RandomState, Schedule
-from deeprecipe._io import check_size
 from deeprecipe._validation import check_in_range, check_int, check_path
 from deeprecipe.engine.losses import Loss
 from deeprecipe.engine.metrics import cost_and_error
@@ -28,8 +27,8 @@ from deeprecipe.errors import InvalidTypeError, InvalidValueError
 from deeprecipe.optimize import _restore, checkpoints
 from deeprecipe.optimize._interrupt import InterruptFlag
 from deeprecipe.optimize.averages import ExponentialAverage
-from deeprecipe.optimize.batches import resolve_batch_size
-from deeprecipe.optimize.callbacks import Callback, Checkpoint, ProgressBar
+from deeprecipe.optimize.batches import check_batch_memory, resolve_batch_size
+from deeprecipe.optimize.callbacks import Callback, Checkpoint, with_defaults
 from deeprecipe.optimize.history import History
 from deeprecipe.optimize.optimizers import Adam, Optimizer
 from deeprecipe.optimize.rows import Rows, prepare_rows
@@ -68,13 +67,7 @@ class Trainer:
         self.l1 = check_in_range("l1", l1, low=0.0)
         self.batch_size = resolve_batch_size(batch_size, self.m, self.X.shape[1],
                                              self.X.itemsize)
-        widths = sum(layer.n_out or layer.n_in for layer in net.layers)  # every activation
-        rows = min(self.batch_size, self.m)
-        try:
-            check_size(f"the activations and gradients of a {rows}-row mini-batch",
-                       (2, rows, widths), net.dtype.itemsize)
-        except InvalidValueError as exc:
-            raise InvalidValueError(f"{exc}, or a smaller batch_size") from None
+        check_batch_memory(net, min(self.batch_size, self.m))
         self.dev = None
         if validation_data is not None:
             if len(validation_data) != 2:
@@ -96,18 +89,9 @@ class Trainer:
         self.train_eval = self._train_eval_rows(
             None if eval_samples is None else check_int("eval_samples", eval_samples, low=1),
             eval_seed)
-        if not (isinstance(callbacks, Sequence) and all(isinstance(c, Callback)
-                                                        for c in callbacks)):
-            raise InvalidTypeError("callbacks must be a list of Callback objects (e.g. "
-                                   f"[dr.callbacks.EarlyStopping()]), got {callbacks!r:.80}")
-        self.callbacks = list(callbacks)
         self.checkpoint_dir = (None if checkpoint_dir is None
                                else check_path("checkpoint_dir", checkpoint_dir))
-        if self.checkpoint_dir is not None and not any(isinstance(c, Checkpoint)
-                                                       for c in self.callbacks):
-            self.callbacks.append(Checkpoint(self.checkpoint_dir))
-        if verbose and not any(isinstance(c, ProgressBar) for c in self.callbacks):
-            self.callbacks.append(ProgressBar())
+        self.callbacks = with_defaults(callbacks, self.checkpoint_dir, verbose)
         self.divergence_factor = check_in_range("divergence_factor", divergence_factor,
                                                 low=1.0, closed="neither")
         self.history = History()

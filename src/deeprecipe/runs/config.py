@@ -19,14 +19,8 @@ from pathlib import Path
 import tomli_w
 
 from deeprecipe._io import check_regular_file
-from deeprecipe._validation import (
-    check_choice,
-    check_in_range,
-    check_int,
-    check_name,
-    check_path,
-    check_workers,
-)
+from deeprecipe._validation import (check_choice, check_in_range, check_int, check_name,
+                                    check_path, check_workers)
 from deeprecipe.data import Augmenter
 from deeprecipe.errors import ConfigError, DeepRecipeError
 from deeprecipe.runs.knobs import section_knobs
