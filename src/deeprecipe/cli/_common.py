@@ -111,14 +111,15 @@ def parse_out(value: str) -> Path:
 
 def check_count(option: str, value: int | None, *, high: int | None = None) -> None:
     """Refuse a count option's value (None: not given) below 1 or above ``high`` in one shape,
-    before anything is read: "--trials must be in [1, 100000], got 0"; --workers also at most
-    4 per CPU (``check_workers``)."""
-    if value is None:
-        return
-    if option == "--workers":
-        check_workers(option, value)
-    else:
+    before anything is read: "--trials must be in [1, 100000], got 0"."""
+    if value is not None:
         check_int(option, value, low=1, high=high)
+
+
+def check_workers_option(value: int | None) -> None:
+    """--workers (None: not given): at least 1 and at most 4 per CPU (``check_workers``)."""
+    if value is not None:
+        check_workers("--workers", value)
 
 
 def parse_assignments(items: list[str]) -> dict:

@@ -16,6 +16,7 @@ from deeprecipe.cli._common import (
     TakeOver,
     _command,
     check_count,
+    check_workers_option,
     _load,
     _print_result,
     _run_dir,
@@ -59,7 +60,7 @@ def tune(config_path: Annotated[Path, typer.Argument(
 
     check_count("--trials", trials, high=MAX_TRIALS)
     check_count("--rounds", rounds)
-    check_count("--workers", workers)
+    check_workers_option(workers)
     config = with_tuning(_load(config_path), n_trials=trials, rounds=rounds, method=method,
                          prune=prune, metric=metric, workers=workers, scheduler=scheduler)
     check_search(config)  # a bad space fails here, before Optuna or any data is loaded
@@ -231,7 +232,7 @@ def recipe(config_path: Annotated[Path, typer.Argument(help="A TOML config.")],
     from deeprecipe.runs.budget import parse_budget  # CLI fast
 
     check_count("--rounds", rounds)
-    check_count("--workers", workers)
+    check_workers_option(workers)
     k = _parse_folds(folds)
     config = _load(config_path)
     run_dir = _run_dir(config, out_dir)

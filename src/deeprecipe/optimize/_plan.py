@@ -37,9 +37,9 @@ class StepPlan:
                      for k, p in params.items()]
             self.parts = _parallel.split_work(views, _parallel.split_threads())
 
-    def matches(self, kernel: Callable, params: Params, grads: Params) -> bool:
+    def holds(self, params: Params, grads: Params) -> bool:
         """True if ``params`` and ``grads`` hold exactly this plan's arrays, in order."""
-        if kernel is not self.kernel or len(self.pairs) != len(params):
+        if len(self.pairs) != len(params):
             return False
         for (p0, g0), (k, p) in zip(self.pairs, params.items(), strict=True):
             if p is not p0 or grads.get(k) is not g0:

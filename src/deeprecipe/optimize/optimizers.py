@@ -112,7 +112,7 @@ class Optimizer:
         """``kernel(p, g, *slots, *scalars)`` on flat views of every parameter, in place
         (``_plan``: the views are made once while the same arrays come back)."""
         plan = self._plan
-        if plan is None or not plan.matches(kernel, params, grads):
+        if plan is None or plan.kernel is not kernel or not plan.holds(params, grads):
             plan = self._plan = StepPlan(kernel, params, grads, self._slot_dicts())
         if plan.parts is not None:
             plan.run(scalars)
@@ -134,7 +134,7 @@ class Optimizer:
     def _check(self, params: Params, grads: Params) -> None:
         """Cheap per-step checks (no array allocation): initialised, same keys and shapes
         (nothing to check for the very arrays that the last step's plan was made for)."""
-        if self._plan is not None and self._plan.matches(self._plan.kernel, params, grads):
+        if self._plan is not None and self._plan.holds(params, grads):
             return
         if self._tmp is None:
             raise NotFittedError(f"{type(self).__name__}.step() needs init(params) first")
