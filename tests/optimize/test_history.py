@@ -21,10 +21,7 @@ def make_history() -> History:
                          "learning_rate": 0.1, "time": 0.01 * epoch,
                          **({"dev_cost": 2.0 / epoch} if epoch > 1 else {})})
         for step in (1, 2):
-            h.steps["epoch"].append(epoch)
-            h.steps["step"].append(step)
-            h.steps["cost"].append(1.0 / (epoch + step))
-            h.steps["cost_ewa"].append(1.5 / (epoch + step))
+            h.steps.append(epoch, step, 1.0 / (epoch + step), 1.5 / (epoch + step))
     h.events.append({"epoch": 2, "step": 0, "kind": "nudge", "message": "lr x 0.5"})
     return h
 
@@ -43,8 +40,9 @@ def test_jsonl_round_trip():
     h = make_history()
     text = h.to_jsonl()
     lines = text.splitlines()
-    assert len(lines) == 3 + 1 + 6
-    assert all(json.loads(line)["type"] in ("epoch", "event", "step") for line in lines)
+    assert len(lines) == 3 + 1 + 1 + 6
+    assert [json.loads(line)["type"] for line in lines] == (["epoch"] * 3 + ["event", "step_log"]
+                                                           + ["step"] * 6)
     back = History.from_jsonl(text)
     assert back == h
     assert back.to_dict() == h.to_dict()
@@ -60,19 +58,19 @@ def test_dict_round_trip_copies():
     back = History.from_dict(h.to_dict())
     assert back == h
     back.epochs[0]["cost"] = 99.0
-    back.steps["cost"][0] = 99.0
-    assert h.epochs[0]["cost"] == 1.0 and h.steps["cost"][0] == 0.5
+    back.steps.truncate(0)
+    assert h.epochs[0]["cost"] == 1.0 and h.steps["cost"][0] == 0.5 and len(h.steps) == 6
 
 
 def test_truncate_drops_later_epochs_and_their_steps():
     h = make_history()
     h.truncate(2)
     assert h["epoch"] == [1, 2]
-    assert h.steps["epoch"] == [1, 1, 2, 2]
+    assert h.steps["epoch"].tolist() == [1, 1, 2, 2] and h.steps.seen == 4
     assert h.steps["cost"] == pytest.approx([0.5, 1 / 3, 1 / 3, 0.25])
     assert len(h.events) == 1  # events are the caller's to keep or drop
     h.truncate(0)
-    assert len(h) == 0 and all(v == [] for v in h.steps.values())
+    assert len(h) == 0 and len(h.steps) == 0 and h.steps.seen == 0
 
 
 def test_final_is_the_restored_epoch_not_the_last():

@@ -36,10 +36,8 @@ def _history(epochs: int = 30, batches: int = 8, seed: int = 0) -> History:
     for e in range(1, epochs + 1):
         for s in range(1, batches + 1):
             t = (e - 1) * batches + s
-            h.steps["epoch"].append(e)
-            h.steps["step"].append(s)
-            h.steps["cost"].append(float(0.7 * np.exp(-t / 60) + 0.1 + 0.05 * rng.random()))
-            h.steps["cost_ewa"].append(float(0.7 * np.exp(-t / 60) + 0.125))
+            h.steps.append(e, s, float(0.7 * np.exp(-t / 60) + 0.1 + 0.05 * rng.random()),
+                           float(0.7 * np.exp(-t / 60) + 0.125))
         h.epochs.append({"epoch": e, "learning_rate": 0.01 / (1 + 0.1 * (e - 1)),
                          "cost": 0.7 * np.exp(-e / 8) + 0.13, "data_cost": 0.7 * np.exp(-e / 8)
                          + 0.12, "train_cost": 0.7 * np.exp(-e / 8) + 0.11,

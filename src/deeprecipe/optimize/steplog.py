@@ -162,8 +162,8 @@ class StepLog:
 
 def _checked(d, what: str) -> tuple[dict[str, np.ndarray], tuple[int, int, int]]:
     """(columns as arrays, (stride, seen, capacity)) of a stored log; CheckpointError else."""
-    def bad(where: str, expected: str, value) -> CheckpointError:
-        text = repr(value)
+    def bad(where: str, expected: str, value, text: str | None = None) -> CheckpointError:
+        text = repr(value) if text is None else text
         return CheckpointError(f"{what}{where} must be {expected}, got "
                                f"{text if len(text) <= 60 else text[:57] + '...'}")
 
@@ -176,7 +176,7 @@ def _checked(d, what: str) -> tuple[dict[str, np.ndarray], tuple[int, int, int]]
         got = " and ".join(([f"no {', '.join(map(repr, missing))}"] if missing else [])
                            + ([f"also {', '.join(map(repr, extra))}"] if extra else []))
         raise bad("", "a table with keys " + ", ".join(map(repr, sorted(COLUMNS)))
-                  + " (and 'capacity', 'seen', 'stride', all or none)", f"one with {got}")
+                  + " (and 'capacity', 'seen', 'stride', all or none)", d, f"one with {got}")
     for key in COLUMNS:
         if not isinstance(d[key], list):
             raise bad(f".{key}", "a list", d[key])
