@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import tracemalloc
 
 import numpy as np
@@ -143,6 +145,15 @@ def test_extend_of_a_decimated_log_stays_bounded_and_covers_both():
     assert first.seen == 1037 and len(first) == -(-1037 // first.stride) <= 16
     assert first["epoch"][0] == 1 and first["epoch"][-1] == 15  # 5 + the last of 10 epochs
     assert (np.diff(first["epoch"]) >= 0).all()
+
+
+def test_copies_and_pickles_carry_the_rows_in_use_not_the_whole_arrays():
+    log = filled(2**15, 10, per_epoch=4)
+    assert len(pickle.dumps(log)) < 2000  # the arrays hold 1 MiB
+    for twin in (pickle.loads(pickle.dumps(log)), copy.deepcopy(log), copy.copy(log)):
+        assert twin == log and twin._columns["cost"] is not log._columns["cost"]
+        twin.append(3, 3, 0.5, 0.5)
+        assert twin != log and len(log) == 10
 
 
 # ---- files -------------------------------------------------------------------------------

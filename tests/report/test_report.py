@@ -13,6 +13,7 @@ import pytest
 
 from deeprecipe.errors import DataError
 from deeprecipe.optimize.history import History
+from deeprecipe.optimize.steplog import StepLog
 from deeprecipe.report import build_report, write_report
 from deeprecipe.report._figures import param_scale
 from deeprecipe.report._studies import normalize_trials
@@ -406,6 +407,18 @@ def test_full_batch_runs_get_an_ewa_window_that_fits(tmp_path):
     html = build_report(run)
     assert "a window that fits 40 full-batch steps" in html
     assert "β = 0.75" in html  # 1 - 1/(40/10)
+
+
+def test_a_thinned_step_log_names_its_stride_and_keeps_the_recorded_ewa(tmp_path):
+    run = make_run(tmp_path, tuning=False, panda=False, recipe=False)
+    h = _history()  # 30 epochs of 8 steps
+    h.steps, full = StepLog(capacity=16), h.steps
+    h.steps.extend(full)  # every 16th step: one row in two epochs, as if full-batch
+    assert h.steps.stride == 16 and h.steps["step"].max() == 1
+    (run / "history.jsonl").write_text(h.to_jsonl())
+    html = build_report(run)
+    assert "one mini-batch in 16; the log keeps at most 16" in html
+    assert "EWA, bias-corrected (recorded)" in html and "full-batch" not in html
 
 
 BIAS_VARIANCE_CASES = [  # human, train, dev, test (None: not in the diagnosis)

@@ -137,6 +137,13 @@ class StepLog:
         return (f"StepLog({self._n} rows of {self.seen} steps, stride {self.stride}, "
                 f"capacity {self.capacity})")
 
+    def __getstate__(self) -> dict:
+        """For pickle and copy: the rows in use, not the whole preallocated arrays."""
+        return self.to_dict()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(StepLog.from_dict(state).__dict__)
+
     def to_dict(self) -> dict:
         """JSON-ready: the columns as lists of len(self) plus stride, seen and capacity."""
         return {**{k: self[k].tolist() for k in COLUMNS}, "stride": self.stride,
