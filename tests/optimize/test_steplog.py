@@ -145,6 +145,10 @@ def test_extend_of_a_decimated_log_stays_bounded_and_covers_both():
     assert first.seen == 1037 and len(first) == -(-1037 // first.stride) <= 16
     assert first["epoch"][0] == 1 and first["epoch"][-1] == 15  # 5 + the last of 10 epochs
     assert (np.diff(first["epoch"]) >= 0).all()
+    empty = StepLog(2**15)
+    empty.extend(second)  # no finer than the log it takes: no repeated rows
+    assert (empty.stride, empty.seen) == (second.stride, second.seen)
+    np.testing.assert_array_equal(empty["cost"], second["cost"])
 
 
 def test_copies_and_pickles_carry_the_rows_in_use_not_the_whole_arrays():

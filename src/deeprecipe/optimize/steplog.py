@@ -72,8 +72,11 @@ class StepLog:
 
     def extend(self, other: StepLog, *, epoch_offset: int = 0) -> None:
         """Append the steps of ``other`` (epochs shifted by ``epoch_offset``) as if they came
-        after this log's ``seen`` steps; exact when ``other.stride`` is 1, else each due step
-        takes the row ``other`` recorded last at or before it (< other.stride steps earlier)."""
+        after this log's ``seen`` steps; exact when ``other.stride`` is 1, else this log is
+        first thinned to at least its stride and each due step takes the row ``other``
+        recorded last at or before it (< other.stride steps earlier)."""
+        while self.stride < other.stride:  # no finer than other: no repeated rows
+            self._decimate()
         base, total = self.seen, self.seen + other.seen
         g = base
         while True:
