@@ -8,6 +8,10 @@ the run. When a step is due and the log is full, it keeps every other row and do
 stride: the log always covers the whole run at one resolution, with at most ``capacity``
 rows, ``ceil(seen / stride)`` of them. Only the recording is thinned: ``cost_ewa`` is the
 trainer's running average over every step, recorded or not.
+
+Files hold the rows as JSON lists beside stride, seen and capacity (``to_dict``): at most
+``capacity`` rows (~1.5 MB), exact float round trip, and one format for checkpoints,
+history.jsonl and saved estimators. Older files (the four lists of every step) still load.
 """
 
 from __future__ import annotations
