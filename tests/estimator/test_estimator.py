@@ -257,7 +257,7 @@ def test_partial_fit_continues_the_schedule_and_the_history(iris):
         clf.partial_fit(X, y, classes=[0, 1, 2])
     assert clf.history_["epoch"] == [1, 2, 3] and clf.n_iter_ == 3
     np.testing.assert_allclose(clf.history_["learning_rate"], [0.01 / 2, 0.01 / 3, 0.01 / 4])
-    assert sorted(set(clf.history_.steps["epoch"])) == [1, 2, 3]
+    assert sorted(set(clf.history_.steps["epoch"].tolist())) == [1, 2, 3]
     # partial_fit after fit: the epochs go on from n_iter_, the fit's history is kept
     fitted = fast_clf(epochs=4, learning_rate=0.01, schedule="inverse_time").fit(X, y)
     fitted.partial_fit(X, y)

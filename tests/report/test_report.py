@@ -13,6 +13,7 @@ import pytest
 
 from deeprecipe.errors import DataError
 from deeprecipe.optimize.history import History
+from deeprecipe.optimize.steplog import StepLog
 from deeprecipe.report import build_report, write_report
 from deeprecipe.report._figures import param_scale
 from deeprecipe.report._studies import normalize_trials
@@ -36,10 +37,8 @@ def _history(epochs: int = 30, batches: int = 8, seed: int = 0) -> History:
     for e in range(1, epochs + 1):
         for s in range(1, batches + 1):
             t = (e - 1) * batches + s
-            h.steps["epoch"].append(e)
-            h.steps["step"].append(s)
-            h.steps["cost"].append(float(0.7 * np.exp(-t / 60) + 0.1 + 0.05 * rng.random()))
-            h.steps["cost_ewa"].append(float(0.7 * np.exp(-t / 60) + 0.125))
+            h.steps.append(e, s, float(0.7 * np.exp(-t / 60) + 0.1 + 0.05 * rng.random()),
+                           float(0.7 * np.exp(-t / 60) + 0.125))
         h.epochs.append({"epoch": e, "learning_rate": 0.01 / (1 + 0.1 * (e - 1)),
                          "cost": 0.7 * np.exp(-e / 8) + 0.13, "data_cost": 0.7 * np.exp(-e / 8)
                          + 0.12, "train_cost": 0.7 * np.exp(-e / 8) + 0.11,
@@ -408,6 +407,18 @@ def test_full_batch_runs_get_an_ewa_window_that_fits(tmp_path):
     html = build_report(run)
     assert "a window that fits 40 full-batch steps" in html
     assert "β = 0.75" in html  # 1 - 1/(40/10)
+
+
+def test_a_thinned_step_log_names_its_stride_and_keeps_the_recorded_ewa(tmp_path):
+    run = make_run(tmp_path, tuning=False, panda=False, recipe=False)
+    h = _history()  # 30 epochs of 8 steps
+    h.steps, full = StepLog(capacity=16), h.steps
+    h.steps.extend(full)  # every 16th step: one row in two epochs, as if full-batch
+    assert h.steps.stride == 16 and h.steps["step"].max() == 1
+    (run / "history.jsonl").write_text(h.to_jsonl())
+    html = build_report(run)
+    assert "one mini-batch in 16; the log keeps at most 16" in html
+    assert "EWA, bias-corrected (recorded)" in html and "full-batch" not in html
 
 
 BIAS_VARIANCE_CASES = [  # human, train, dev, test (None: not in the diagnosis)

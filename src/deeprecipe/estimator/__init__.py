@@ -179,8 +179,7 @@ class _DeepEstimator(BaseEstimator):
         """Append one Trainer's history to ``history_``, epochs numbered from ``n_iter_``."""
         offset = self.n_iter_
         self.history_.epochs.extend({**r, "epoch": r["epoch"] + offset} for r in history.epochs)
-        for key, values in history.steps.items():
-            self.history_.steps[key].extend(v + offset if key == "epoch" else v for v in values)
+        self.history_.steps.extend(history.steps, epoch_offset=offset)
         self.history_.events.extend({**e, "epoch": e["epoch"] + offset} for e in history.events)
         self.loss_curve_.extend(float(c) for c in history["cost"])
         self.n_iter_ = offset + len(history)

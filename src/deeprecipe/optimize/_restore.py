@@ -247,7 +247,6 @@ def _check(trainer: Trainer, meta: dict, arrays: dict[str, np.ndarray]):
     history = History.from_dict(meta["history"], what="the checkpoint's history")
     for i, row in enumerate(history.epochs):
         _real(f"history.epochs[{i}].cost", row.get("cost"))
-    _table("history.steps", history.steps, keys=("epoch", "step", "cost", "cost_ewa"))
     _check_callbacks(trainer, meta.get("callbacks", []), arrays)
     if not isinstance(meta.get("stopped", False), bool):
         raise _bad("stopped", "true or false", _short(meta["stopped"]))

@@ -7,24 +7,24 @@ import numbers
 from dataclasses import dataclass, field
 
 from deeprecipe.errors import CheckpointError
+from deeprecipe.optimize.steplog import COLUMNS, StepLog
 
 __all__ = ["History"]
 
-_NUMBERS = {"epoch": (int, "integers"), "step": (int, "integers"),
-            "cost": (float, "real numbers"), "cost_ewa": (float, "real numbers")}
+_LOG_FIELDS = ("stride", "seen", "capacity")  # the "step_log" line of history.jsonl
 
 
 @dataclass
 class History:
     """epochs: one dict per epoch (epoch, learning_rate, cost, data_cost, train_/dev_ cost and
-    error, time); steps: parallel lists (epoch, step, cost, cost_ewa) for every mini-batch;
-    events: nudges, roll-backs, early stopping, divergence ({"epoch", "step", "kind",
-    "message", ...}).
+    error, time); steps: a :class:`~deeprecipe.optimize.steplog.StepLog` of the mini-batches
+    (epoch, step, cost, cost_ewa), every ``steps.stride``-th one, at most ``steps.capacity``
+    (2**15) rows however long the run; events: nudges, roll-backs, early stopping, divergence
+    ({"epoch", "step", "kind", "message", ...}).
     """
 
     epochs: list[dict] = field(default_factory=list)
-    steps: dict[str, list] = field(
-        default_factory=lambda: {"epoch": [], "step": [], "cost": [], "cost_ewa": []})
+    steps: StepLog = field(default_factory=StepLog)
     events: list[dict] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> list:
@@ -51,38 +51,40 @@ class History:
         return self.last
 
     def to_dict(self) -> dict:
-        return {"epochs": self.epochs, "steps": self.steps, "events": self.events}
+        """JSON-ready: epochs and events as they are, steps as ``StepLog.to_dict``."""
+        return {"epochs": self.epochs, "steps": self.steps.to_dict(), "events": self.events}
 
     @classmethod
     def from_dict(cls, d: dict, *, what: str = "history") -> History:
         """The History of :meth:`to_dict` output; CheckpointError naming the first part that
         is not what ``to_dict`` writes (``what``, e.g. "the checkpoint's history", leads)."""
         _check(d, what)
-        steps = {k: list(v) for k, v in d["steps"].items()} if d.get("steps") else None
-        h = cls([dict(r) for r in d.get("epochs", [])], events=[dict(e) for e in
-                                                                d.get("events", [])])
-        if steps is not None:
-            h.steps = steps
-        return h
+        steps = StepLog.from_dict(d.get("steps"), what=f"{what}.steps")
+        return cls([dict(r) for r in d.get("epochs", [])], steps,
+                   [dict(e) for e in d.get("events", [])])
 
     def truncate(self, epoch: int) -> None:
-        """Drop everything after ``epoch`` (kept in events by the caller if wanted)."""
+        """Drop everything after ``epoch`` (kept in events by the caller if wanted); the step
+        log keeps its stride (see ``StepLog.truncate``)."""
         self.epochs = [r for r in self.epochs if r["epoch"] <= epoch]
-        keep = [i for i, e in enumerate(self.steps["epoch"]) if e <= epoch]
-        self.steps = {k: [v[i] for i in keep] for k, v in self.steps.items()}
+        self.steps.truncate(epoch)
 
     def to_jsonl(self) -> str:
-        """One JSON line per epoch ("type": "epoch"), event and logged step."""
+        """One JSON line per epoch ("type": "epoch"), event, and logged step ("step"), after
+        one "step_log" line with the log's stride, seen and capacity."""
         lines = [json.dumps({"type": "epoch", **r}) for r in self.epochs]
         lines += [json.dumps({"type": "event", **e}) for e in self.events]
-        keys = list(self.steps)
-        lines += [json.dumps({"type": "step", **dict(zip(keys, vals, strict=True))})
-                  for vals in zip(*self.steps.values(), strict=True)]
+        d = self.steps.to_dict()
+        lines.append(json.dumps({"type": "step_log", **{k: d.pop(k) for k in _LOG_FIELDS}}))
+        lines += [json.dumps({"type": "step", **dict(zip(d, vals, strict=True))})
+                  for vals in zip(*d.values(), strict=True)]
         return "\n".join(lines) + "\n"
 
     @classmethod
     def from_jsonl(cls, text: str) -> History:
-        h = cls()
+        """The History of :meth:`to_jsonl` output (or of an older file without its "step_log"
+        line); CheckpointError if its steps are not as written."""
+        h, steps, log = cls(), {k: [] for k in COLUMNS}, {}
         for line in text.splitlines():
             if not line.strip():
                 continue
@@ -92,22 +94,24 @@ class History:
                 h.epochs.append(row)
             elif kind == "event":
                 h.events.append(row)
+            elif kind == "step_log":
+                log = {k: row.get(k) for k in _LOG_FIELDS}
             else:
-                for k in h.steps:
-                    h.steps[k].append(row.get(k))
+                for k, values in steps.items():
+                    values.append(row.get(k))
+        h.steps = StepLog.from_dict({**steps, **log}, what="history.jsonl's steps")
         return h
 
 
-def _is_number(value, kind: type) -> bool:
-    """An int (for ``kind`` int) or any real number (for float), never a bool."""
-    wanted = numbers.Integral if kind is int else numbers.Real
-    return isinstance(value, wanted) and not isinstance(value, bool)
+def _is_int(value) -> bool:
+    """An integer, never a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _check(d, what: str) -> None:
     """CheckpointError unless ``d`` has the shape of :meth:`History.to_dict` output: epochs
-    (tables with an integer epoch), steps (lists of one length) and events (tables with a kind
-    and an epoch); missing parts are allowed (they start empty)."""
+    (tables with an integer epoch) and events (tables with a kind and an epoch); missing parts
+    are allowed (they start empty). ``StepLog.from_dict`` checks the steps."""
     def bad(where: str, expected: str, value) -> None:
         text = repr(value)
         raise CheckpointError(f"{what}{where} must be {expected}, got "
@@ -115,30 +119,14 @@ def _check(d, what: str) -> None:
 
     if not isinstance(d, dict):
         bad("", "a table of epochs, steps and events", d)
-    epochs, steps, events = d.get("epochs", []), d.get("steps"), d.get("events", [])
+    epochs, events = d.get("epochs", []), d.get("events", [])
     for where, value in ((".epochs", epochs), (".events", events)):
         if not isinstance(value, list):
             bad(where, "a list", value)
     for i, row in enumerate(epochs):
-        if not (isinstance(row, dict) and _is_number(row.get("epoch"), int)):
+        if not (isinstance(row, dict) and _is_int(row.get("epoch"))):
             bad(f".epochs[{i}]", "a table with an integer epoch", row)
     for i, event in enumerate(events):
         if not (isinstance(event, dict) and isinstance(event.get("kind"), str)
-                and _is_number(event.get("epoch"), int)):
+                and _is_int(event.get("epoch"))):
             bad(f".events[{i}]", "a table with a string kind and an integer epoch", event)
-    if steps is None:
-        return
-    if not isinstance(steps, dict):
-        bad(".steps", "a table of lists", steps)
-    for key, value in steps.items():
-        if not isinstance(value, list):
-            bad(f".steps.{key}", "a list", value)
-    if len({len(v) for v in steps.values()}) > 1:
-        bad(".steps", "lists of one length", {k: len(v) for k, v in steps.items()})
-    for key, (kind, plural) in _NUMBERS.items():
-        fast = {int} if kind is int else {int, float}  # JSON's own types: one cheap pass
-        values = steps.get(key, [])
-        if not all(type(v) in fast for v in values):
-            for v in values:
-                if not _is_number(v, kind):
-                    bad(f".steps.{key}", f"a list of {plural}", v)

@@ -176,11 +176,7 @@ class Trainer:
             w = len(Xb) / self.m
             self.epoch_sums[0] += cost.total * w
             self.epoch_sums[1] += cost.data * w
-            steps = self.history.steps
-            steps["epoch"].append(epoch_num)
-            steps["step"].append(s + 1)
-            steps["cost"].append(cost.total)
-            steps["cost_ewa"].append(self.ewa.update(cost.total))
+            self.history.steps.append(epoch_num, s + 1, cost.total, self.ewa.update(cost.total))
             self.step_in_epoch = s + 1
             for cb in self.callbacks:
                 cb.on_step_end(self, s + 1, cost.total)

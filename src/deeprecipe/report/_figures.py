@@ -12,10 +12,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from deeprecipe.optimize.averages import ewa
+from deeprecipe.optimize.steplog import StepLog
 from deeprecipe.report._html import esc, num
 
 __all__ = ["render", "event_positions", "epoch_svg", "step_cost_svg", "bias_variance_svg",
-           "learning_curve_svg",
+           "learning_curve_svg", "steps_per_epoch",
            "param_scale", "tuning_param_svg", "tuning_curves_svg", "panda_svg", "recipe_svg",
            "EVENT_COLOURS"]
 
@@ -115,31 +116,33 @@ def epoch_svg(fid: str, epochs: Sequence[dict], series: Sequence[tuple[str, str,
     return render(fid, draw)
 
 
-def step_cost_svg(fid: str, steps: dict, *, events=()) -> str | None:
-    """Raw mini-batch cost and its bias-corrected EWA against (fractional) epochs."""
-    epoch = list(steps.get("epoch") or [])
-    cost = [num(c) for c in steps.get("cost") or []]
-    n = min(len(epoch), len(cost))
+def steps_per_epoch(steps: StepLog) -> dict[int, int]:
+    """{epoch: its highest logged step}: its mini-batches, within the log's stride."""
+    out: dict[int, int] = {}
+    for e, s in zip(steps["epoch"].tolist(), steps["step"].tolist(), strict=True):
+        out[e] = max(out.get(e, 0), s)
+    return out
+
+
+def step_cost_svg(fid: str, steps: StepLog, *, events=()) -> str | None:
+    """Raw mini-batch cost and its bias-corrected EWA against (fractional) epochs: a step s of
+    epoch e at e - 1 + s / (the epoch's steps); every ``steps.stride``-th step."""
+    n = len(steps)
     if n == 0:
         return None
-    counts: dict[int, int] = {}
-    for e in epoch[:n]:
-        counts[int(e)] = counts.get(int(e), 0) + 1
-    x, seen = np.empty(n), {}
-    for i, e in enumerate(epoch[:n]):
-        seen[int(e)] = seen.get(int(e), 0) + 1
-        x[i] = int(e) - 1 + seen[int(e)] / counts[int(e)]
-    y = np.array([np.nan if c is None else c for c in cost[:n]])
-    given = [num(c) for c in (steps.get("cost_ewa") or [])][:n]
-    full_batch = max(counts.values()) == 1  # one step per epoch: β = 0.98 would lag ~50 epochs
-    if len(given) == n and all(g is not None for g in given) and not full_batch:
-        smooth, how = np.asarray(given, float), "recorded"
+    per_epoch, epoch = steps_per_epoch(steps), steps["epoch"]
+    x = epoch - 1 + steps["step"] / np.array([max(per_epoch[e], 1) for e in epoch.tolist()])
+    y = np.asarray(steps["cost"], float)
+    full_batch = steps.stride == 1 and max(per_epoch.values()) == 1  # β = 0.98: ~50 epochs
+    if not full_batch:
+        smooth, how = np.asarray(steps["cost_ewa"], float), "recorded"
     else:
         finite = np.where(np.isfinite(y), y, np.nanmean(y) if np.isfinite(y).any() else 0.0)
-        beta = 1 - 1 / max(2.0, n / 10) if full_batch else 0.98  # a window of ~n/10 points
+        beta = 1 - 1 / max(2.0, n / 10)  # a window of ~n/10 points
         smooth = ewa(finite, beta=beta)
-        how = f"β = {beta:.2g}" + (f", a window that fits {n} full-batch steps"
-                                   if full_batch else "")
+        how = f"β = {beta:.2g}, a window that fits {n} full-batch steps"
+    each = ("one mini-batch" if steps.stride == 1 else
+            f"one mini-batch in {steps.stride}; the log keeps at most {steps.capacity}")
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
@@ -148,7 +151,7 @@ def step_cost_svg(fid: str, steps: dict, *, events=()) -> str | None:
                 label=f"EWA, bias-corrected ({how})")
         _mark_events(ax, list(events))
         _auto_log(ax, y)
-        ax.set_xlabel("epoch (each point is one mini-batch)")
+        ax.set_xlabel(f"epoch (each point is {each})")
         ax.set_ylabel("cost J")
         ax.legend(loc="best", frameon=False)
 

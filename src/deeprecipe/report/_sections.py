@@ -190,13 +190,9 @@ def all_events(files: RunFiles) -> list[dict]:
 
 
 def batches_per_epoch(files: RunFiles) -> dict[int, int]:
-    """{epoch number: mini-batches logged} from the step records."""
-    counts: dict[int, int] = {}
-    if files.history:
-        for e in files.history.steps.get("epoch", []):
-            if num(e) is not None:
-                counts[int(e)] = counts.get(int(e), 0) + 1
-    return counts
+    """{epoch number: mini-batches} from the step log: the highest step logged in the epoch
+    (exact when every step is logged, within the log's stride once it is thinned)."""
+    return F.steps_per_epoch(files.history.steps) if files.history else {}
 
 
 def curves_section(files: RunFiles) -> Built:
