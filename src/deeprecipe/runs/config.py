@@ -236,7 +236,7 @@ def _coerce(tp, value, key: str):
 
 
 def _build(cls, data, path: str):
-    where = path or "the top level"
+    where = f"[{path}]" if path else "the top level"
     if not isinstance(data, dict):
         raise ConfigError(f"[{path}] must be a table, got {data!r}")
     hints = typing.get_type_hints(cls)
