@@ -12,6 +12,7 @@ from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import Params, RandomState
 from deeprecipe._validation import (as_real_array, check_dict, check_features,
                                     check_float_dtype, check_int)
+from deeprecipe.engine._memory import check_network_memory
 from deeprecipe.engine._summary import summary_table
 from deeprecipe.engine._workspace import Workspace
 from deeprecipe.engine.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
@@ -82,7 +83,9 @@ class Sequential:
     # -- building ---------------------------------------------------------------------------
     def build(self, input_dim: int) -> Sequential:
         """Create every layer's arrays for inputs of width ``input_dim``."""
-        self.input_dim = check_int("input_dim", input_dim, low=1)
+        input_dim = check_int("input_dim", input_dim, low=1)
+        check_network_memory(self.layers, input_dim, self.dtype)  # all layers, before any
+        self.input_dim = input_dim
         seeds = as_seed_sequence(self.random_state).spawn(len(self.layers))
         n = self.input_dim
         for i, layer in enumerate(self.layers):

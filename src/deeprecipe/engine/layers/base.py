@@ -53,6 +53,12 @@ class Layer(abc.ABC):
         self.dtype = np.dtype(dtype)
         return n_in
 
+    def footprint(self, n_in: int) -> tuple[str, tuple[int, ...]] | None:
+        """(what, shape) of the scalars ``build(n_in)`` allocates, counted with the gradients
+        and up to two optimizer moments per parameter, as build checks them; None: nothing.
+        A Sequential sums these over its layers before building any."""
+        return None
+
     @abc.abstractmethod
     def forward(self, X: np.ndarray, *, training: bool = False) -> np.ndarray:
         """Y = f(X); caches what backward needs only when ``training``."""

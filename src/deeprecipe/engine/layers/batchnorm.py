@@ -39,13 +39,17 @@ class BatchNorm(Layer):
 
     def build(self, n_in: int, rng: np.random.Generator, dtype=np.float32) -> int:
         super().build(n_in, rng, dtype)
-        # gamma, beta, their gradients, the running mean and variance, 2 moments each for Adam
-        check_size(f"BatchNorm on {n_in} inputs (parameters, gradients, statistics, optimizer "
-                   "state)", (10, n_in), np.dtype(dtype).itemsize)
+        check_size(*self.footprint(n_in), np.dtype(dtype).itemsize)  # before any allocation
         self.params = {"gamma": np.ones(n_in, dtype), "beta": np.zeros(n_in, dtype)}
         self.grads = {k: np.zeros_like(p) for k, p in self.params.items()}
         self.state = {"running_mean": np.zeros(n_in, dtype), "running_var": np.ones(n_in, dtype)}
         return n_in
+
+    def footprint(self, n_in: int) -> tuple[str, tuple[int, ...]]:
+        """gamma, beta, their gradients, the running mean and variance, 2 moments each for
+        Adam: 10 n_in scalars."""
+        return (f"BatchNorm on {n_in} inputs (parameters, gradients, statistics, optimizer "
+                "state)", (10, n_in))
 
     def forward(self, Z: np.ndarray, *, training: bool = False) -> np.ndarray:
         if not self.params:

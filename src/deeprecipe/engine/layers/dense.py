@@ -54,15 +54,18 @@ class Dense(Layer):
 
     def build(self, n_in: int, rng: np.random.Generator, dtype=np.float32) -> int:
         super().build(n_in, rng, dtype)
-        # W, its gradient and up to two optimizer moments, checked before any is allocated
-        check_size(f"Dense({self.n_out}) on {n_in} inputs (W, dW, optimizer state)",
-                   (4, n_in, self.n_out), np.dtype(dtype).itemsize)
+        check_size(*self.footprint(n_in), np.dtype(dtype).itemsize)  # before any allocation
         self.params = {"W": initialize(self.init, (n_in, self.n_out), rng, scale=self.scale,
                                        dtype=dtype)}
         if self.use_bias:
             self.params["b"] = np.zeros(self.n_out, dtype)
         self.grads = {k: np.zeros_like(p) for k, p in self.params.items()}
         return self.n_out
+
+    def footprint(self, n_in: int) -> tuple[str, tuple[int, ...]]:
+        """W, its gradient and up to two optimizer moments: 4 n_in n_out scalars."""
+        return (f"Dense({self.n_out}) on {n_in} inputs (W, dW, optimizer state)",
+                (4, n_in, self.n_out))
 
     def forward(self, X: np.ndarray, *, training: bool = False) -> np.ndarray:
         W = self.params.get("W")
