@@ -15,7 +15,7 @@ __all__ = ["check_network_memory"]
 
 
 def check_network_memory(layers: Sequence[Layer], input_dim: int, dtype) -> int:
-    """Bytes of every layer's parameters, gradients and optimizer state (``Layer.footprint``,
+    """Bytes of every layer's parameters, gradients and optimizer state (``Layer._footprint``,
     as each layer's build counts them) on inputs of width ``input_dim``; InvalidValueError
     naming the total and the largest layers if it exceeds memory_limit(), so several layers,
     each small enough alone, are refused before the first is allocated.
@@ -26,7 +26,7 @@ def check_network_memory(layers: Sequence[Layer], input_dim: int, dtype) -> int:
     """
     itemsize, n, sizes = np.dtype(dtype).itemsize, input_dim, []
     for i, layer in enumerate(layers):
-        planned = layer.footprint(n)
+        planned = layer._footprint(n)
         if planned is not None:
             sizes.append((itemsize * math.prod(int(s) for s in planned[1]), i, planned[0]))
         n = layer.n_out or n  # parameter-free layers keep the width

@@ -188,7 +188,7 @@ class Sequential:
             if into is not None:
                 J, d_out = into(out, Y, ws)
             else:  # a custom loss: copy its gradient, since hot layers overwrite dY
-                J, d_user = loss(out, Y)
+                J, d_user = loss.prepared(out, Y)
                 d_out = ws.get("loss.dZ", d_user.shape, d_user.dtype)
                 np.copyto(d_out, d_user)
             self._backward(d_out, start=stop)
@@ -218,7 +218,7 @@ class Sequential:
                       l1: float = 0.0, training: bool = False) -> Cost:
         """``cost`` on inputs already checked by ``prepare``."""
         out = self._forward(X, training=training, stop=self._fused_stop(loss))
-        J = loss(out, Y)[0]
+        J = loss.prepared(out, Y)[0]
         pen = penalty(self.params, X.shape[0], l2=l2, l1=l1) if (l2 or l1) else 0.0
         return Cost(J + pen, J, pen)
 
