@@ -132,6 +132,9 @@ def as_real_array(x, name: str) -> np.ndarray:
     return arr
 
 
+_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+
+
 def as_float_array(x, name: str, *, dtype=np.float64, ndim: int | None = None) -> np.ndarray:
     """``x`` as a real array of ``ndim`` dimensions (any if None): float32 and float64 arrays
     are kept, other real or boolean ones converted to ``dtype``; else DataError naming ``name``.
@@ -139,11 +142,12 @@ def as_float_array(x, name: str, *, dtype=np.float64, ndim: int | None = None) -
     >>> as_float_array([[1, 2]], "X", ndim=2).dtype
     dtype('float64')
     """
-    arr = as_real_array(x, name)
+    # an ndarray of float32/float64 (most calls) skips the slower general checks
+    arr = x if type(x) is np.ndarray and x.dtype in _FLOATS else as_real_array(x, name)
     if ndim is not None and arr.ndim != ndim:
         rows = " (samples as rows)" if ndim == 2 else ""
         raise DataError(f"{name} must be {ndim}-D{rows}, got shape {arr.shape}")
-    if arr.dtype not in (np.float32, np.float64):
+    if arr.dtype not in _FLOATS:
         with np.errstate(over="ignore"):
             arr = arr.astype(dtype)
     return arr

@@ -184,6 +184,7 @@ def test_integer_inputs_are_converted_not_truncated():
     np.testing.assert_allclose(LeakyReLU(0.2).forward(np.array([[-4, 5]])), [[-0.8, 5.0]])
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and inf inputs
 @settings(max_examples=300)
 @given(name=st.sampled_from(sorted(HOSTILE)), built=st.booleans(), X=_INPUTS,
        training=st.booleans())
@@ -200,6 +201,7 @@ def test_forward_gives_a_correct_output_or_a_deeprecipe_error(name, built, X, tr
     assert out.shape == (arr.shape[0], twin.n_out or arr.shape[1])
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and inf inputs
 @settings(max_examples=300)
 @given(name=st.sampled_from(sorted(HOSTILE)), built=st.booleans(),
        dY=st.one_of(hostile, matrices(), matrices(rows=st.just(2), cols=st.just(3)),

@@ -261,6 +261,7 @@ _Y = st.one_of(hostile, matrices(), matrices(rows=st.just(3), cols=st.sampled_fr
                         max_size=3).map(np.array))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and inf inputs
 @settings(max_examples=400)
 @given(fn=st.sampled_from([binary_crossentropy, categorical_crossentropy, mean_squared_error]),
        Z=_Z, Y=_Y)
