@@ -7,9 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deeprecipe._io import check_size, memory_limit
+from deeprecipe._io import check_size, format_bytes, memory_limit
 from deeprecipe._validation import (
+    as_float_array,
     check_bool,
+    check_choice,
     check_in_range,
     check_keep_prob,
     check_name,
@@ -101,3 +103,26 @@ def test_a_flag_must_be_a_bool(value):
     with pytest.raises(InvalidTypeError, match=r"^flag must be True or False, got"):
         check_bool("flag", value)
     assert check_bool("flag", True) is True and check_bool("flag", np.False_) is False
+
+
+def test_as_float_array_keeps_floats_converts_other_reals_and_refuses_the_rest():
+    X32 = np.ones((2, 3), np.float32)
+    assert as_float_array(X32, "X", ndim=2) is X32
+    assert as_float_array([[1, 2]], "X").dtype == np.float64
+    assert as_float_array(np.ones(2, bool), "X", dtype=np.float32).dtype == np.float32
+    assert as_float_array(np.ones(2, np.float16), "X").dtype == np.float64
+    for bad, message in (("x", "X must be real numeric"), (None, "X must be real numeric"),
+                         ([[1], [1, 2]], "X could not be read"), (np.ones(3), "X must be 2-D")):
+        with pytest.raises(DataError, match=message):
+            as_float_array(bad, "X", ndim=2)
+
+
+@pytest.mark.parametrize("value", [np.array(["he", "zeros"]), ["he"], {"he": 1}, None])
+def test_check_choice_refuses_unhashable_and_array_values(value):
+    # an array compared itself with each choice: "truth value of an array is ambiguous"
+    with pytest.raises(InvalidValueError, match="init must be one of 'he', 'zeros'"):
+        check_choice("init", value, ("he", "zeros"))
+
+
+def test_format_bytes():
+    assert (format_bytes(3 << 30), format_bytes(1 << 19)) == ("3 GiB", "0.5 MiB")

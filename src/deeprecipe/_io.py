@@ -36,7 +36,12 @@ def memory_limit() -> int:
         return 8 << 30
 
 
-def _gib(n: float) -> str:
+def format_bytes(n: float) -> str:
+    """``n`` bytes in GiB, or in MiB below 1 GiB.
+
+    >>> format_bytes(3 << 30), format_bytes(1 << 19)
+    ('3 GiB', '0.5 MiB')
+    """
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
 
 
@@ -54,9 +59,9 @@ def check_size(what: str, shape, itemsize: int = 4, *, error: type = InvalidValu
         n *= int(s)
     limit = memory_limit()
     if n > limit:
-        raise error(f"{what} of shape {tuple(int(s) for s in shape)} would need {_gib(n)}, "
-                    f"more than the {_gib(limit)} allowed (half the memory; "
-                    "DEEPRECIPE_MAX_BYTES sets it); use less data or a smaller network")
+        raise error(f"{what} of shape {tuple(int(s) for s in shape)} would need "
+                    f"{format_bytes(n)}, more than the {format_bytes(limit)} allowed (half the "
+                    "memory; DEEPRECIPE_MAX_BYTES sets it); use less data or a smaller network")
     return n
 
 
@@ -182,9 +187,9 @@ def npz_headers(path: str | os.PathLike, error: type = CheckpointError
             infos = zf.infolist()
             declared, limit = sum(i.file_size for i in infos), memory_limit()
             if declared > limit:
-                raise error(f"{path}: its arrays would need {_gib(declared)} once inflated, "
-                            f"more than the {_gib(limit)} allowed (half the memory; "
-                            "DEEPRECIPE_MAX_BYTES sets it)")
+                raise error(f"{path}: its arrays would need {format_bytes(declared)} once "
+                            f"inflated, more than the {format_bytes(limit)} allowed (half the "
+                            "memory; DEEPRECIPE_MAX_BYTES sets it)")
             return dict(_member_header(path, zf, info, error) for info in infos)
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None

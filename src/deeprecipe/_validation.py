@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Hashable
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def check_workers(name: str, value) -> int:
 
 def check_choice(name: str, value, choices) -> str:
     """Return ``value`` if it is one of ``choices``."""
-    if value not in choices:
+    if not isinstance(value, Hashable) or value not in choices:  # an array compares per item
         allowed = ", ".join(repr(c) for c in choices)
         raise InvalidValueError(f"{name} must be one of {allowed}, got {value!r}")
     return value
@@ -128,6 +129,27 @@ def as_real_array(x, name: str) -> np.ndarray:
     if arr.dtype == object or np.issubdtype(arr.dtype, np.complexfloating) or not (
             np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise DataError(f"{name} must be real numeric, got an array of dtype {arr.dtype}")
+    return arr
+
+
+_FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+
+
+def as_float_array(x, name: str, *, dtype=np.float64, ndim: int | None = None) -> np.ndarray:
+    """``x`` as a real array of ``ndim`` dimensions (any if None): float32 and float64 arrays
+    are kept, other real or boolean ones converted to ``dtype``; else DataError naming ``name``.
+
+    >>> as_float_array([[1, 2]], "X", ndim=2).dtype
+    dtype('float64')
+    """
+    # an ndarray of float32/float64 (most calls) skips the slower general checks
+    arr = x if type(x) is np.ndarray and x.dtype in _FLOATS else as_real_array(x, name)
+    if ndim is not None and arr.ndim != ndim:
+        rows = " (samples as rows)" if ndim == 2 else ""
+        raise DataError(f"{name} must be {ndim}-D{rows}, got shape {arr.shape}")
+    if arr.dtype not in _FLOATS:
+        with np.errstate(over="ignore"):
+            arr = arr.astype(dtype)
     return arr
 
 

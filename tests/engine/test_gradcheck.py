@@ -6,6 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from _hostile import attempt, hostile, matrices, scalars
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import deeprecipe as dr
 from deeprecipe.engine.gradcheck import GradientCheckReport, check_gradients, verdict
@@ -267,3 +270,61 @@ def test_an_inf_weight_is_not_finite_even_when_its_gradients_are():
 def test_gradient_check_needs_a_sequential(net):
     with pytest.raises(InvalidTypeError, match="net must be a deeprecipe Sequential, got"):
         dr.gradient_check(net, np.ones((2, 2)), [0, 1], loss="binary_crossentropy")
+
+
+# -- hostile inputs: a report or a DeepRecipeError -----------------------------------------------
+def test_the_reported_raw_errors_are_deeprecipe_errors():
+    X, y = _data()
+    for kwargs in ({"max_components": "x"}, {"freeze_dropout": "yes"}, {"loss": ["x"]}):
+        with pytest.raises(dr.DeepRecipeError):
+            dr.gradient_check(_net(), X, y, **{"loss": CCE, **kwargs})
+    w = {"w": np.ones(3)}
+    for args, message in (((lambda: "x", w, {"w": np.ones(3)}), "cost.. must return a real"),
+                          ((lambda: 1.0, w, {}), r"grads\['w'\] must be a float array"),
+                          ((lambda: 1.0, {}, {}), "params is empty")):
+        with pytest.raises(dr.DeepRecipeError, match=message):
+            check_gradients(*args)
+    with pytest.raises(InvalidValueError, match=r"indices\['w'\] must be a non-empty 1-D"):
+        check_gradients(lambda: 1.0, w, {"w": np.ones(3)}, indices={"w": np.array([7])})
+    with pytest.raises(InvalidTypeError, match="error must be a real number"):
+        verdict("x")
+
+
+@settings(max_examples=100)
+@given(error=st.one_of(hostile, st.floats()))
+def test_verdict_reads_a_number_or_raises_a_deeprecipe_error(error):
+    assert attempt(lambda: verdict(error)) in (None, "great", "check", "bug", "not finite")
+
+
+_ONE_PARAM = st.one_of(hostile, st.dictionaries(st.sampled_from(["w", "v"]),
+                                                st.one_of(matrices(), scalars), max_size=2))
+
+
+@settings(max_examples=200)
+@given(cost=st.sampled_from([lambda: 1.0, lambda: "x", lambda: None, lambda: np.float64(2),
+                             lambda: np.ones(2), 5]),
+       params=st.one_of(st.just("float64"), _ONE_PARAM), grads=_ONE_PARAM,
+       epsilon=st.one_of(st.just(1e-7), scalars),
+       indices=st.one_of(st.none(), hostile, st.dictionaries(st.sampled_from(["w"]), hostile)))
+def test_check_gradients_reports_or_raises_a_deeprecipe_error(cost, params, grads, epsilon,
+                                                              indices):
+    if isinstance(params, str) and params == "float64":
+        params = {"w": np.ones((2, 2))}
+    report = attempt(lambda: check_gradients(cost, params, grads, epsilon=epsilon,
+                                             indices=indices))
+    assert report is None or (isinstance(report, GradientCheckReport)
+                              and set(report) == set(params))
+
+
+@settings(max_examples=60)
+@given(X=st.one_of(hostile, matrices(cols=st.just(4))),
+       y=st.one_of(hostile, st.lists(st.integers(-1, 3), min_size=0, max_size=5).map(np.array)),
+       loss=st.one_of(st.just(CCE), hostile), l2=st.one_of(st.just(0.5), scalars),
+       max_components=st.one_of(st.just(20), scalars, st.integers(-1, 3)),
+       freeze=st.one_of(st.booleans(), scalars), random_state=st.one_of(st.just(0), scalars))
+def test_gradient_check_reports_or_raises_a_deeprecipe_error(X, y, loss, l2, max_components,
+                                                             freeze, random_state):
+    report = attempt(lambda: dr.gradient_check(
+        _net(widths=(3, 2)), X, y, loss=loss, l2=l2, max_components=max_components,
+        freeze_dropout=freeze, random_state=random_state))
+    assert report is None or report.examples == len(np.asarray(X))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _hostile import attempt, hostile, scalars
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deeprecipe.engine import initializers
 from deeprecipe.engine.initializers import (
@@ -87,3 +90,39 @@ def test_unknown_name_raises(name):
                                                 r"'xavier', 'glorot', got"):
         initialize(name, (3, 2), np.random.default_rng(0))
     assert issubclass(InvalidValueError, DeepRecipeError)
+
+
+# -- hostile inputs: a correct matrix or a DeepRecipeError (checked before any allocation) ------
+_SIDES = st.one_of(st.integers(-2, 6), st.sampled_from([10**7, 2**40]), scalars)
+
+
+@settings(max_examples=300)
+@given(name=st.sampled_from(sorted(INITIALIZERS)),
+       shape=st.one_of(hostile, st.tuples(_SIDES, _SIDES), st.lists(_SIDES, max_size=3)),
+       rng=st.one_of(st.just("default"), scalars),
+       scale=st.one_of(st.just(0.01), scalars, st.floats(-1, 1)))
+def test_an_initializer_draws_the_shape_or_raises_a_deeprecipe_error(name, shape, rng, scale):
+    rng = np.random.default_rng(0) if rng == "default" else rng
+    W = attempt(lambda: INITIALIZERS[name](shape, rng, scale))
+    if W is None:
+        return
+    assert W.shape == tuple(shape) and min(W.shape) >= 1 and np.isfinite(W).all()
+    assert W.dtype == np.float64 and (name != "zeros" or not W.any())
+
+
+@pytest.mark.parametrize("args, message", [
+    (((0, 3),), r"shape\[0\] must be >= 1, got 0"),  # he: a ZeroDivisionError before
+    (((3,),), r"shape must be a pair \(n_in, n_out\)"),
+    (((10**7, 10**7),), r"would need .* more than"),  # a MemoryError before
+    (((2, 3), None), "rng must be a numpy Generator"),
+    (((2, 3), np.random.default_rng(0), "x"), "scale must be a real number"),
+])
+def test_bad_arguments_are_named(args, message):
+    args = (*args, np.random.default_rng(0))[:max(len(args), 2)]
+    with pytest.raises(DeepRecipeError, match=message):
+        he(*args)
+
+
+def test_initialize_needs_a_float_dtype():
+    with pytest.raises(DeepRecipeError, match="dtype must be float32 or float64"):
+        initialize("he", (2, 3), np.random.default_rng(0), dtype=np.int32)  # zeros before

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _hostile import attempt, hostile, matrices, scalars
 from conformance import check_layer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deeprecipe.engine.initializers import INITIALIZERS
 from deeprecipe.engine.layers import (
@@ -146,3 +149,103 @@ def test_check_layer_catches_an_upcast(monkeypatch):
 def test_forward_before_build_is_a_not_fitted_error(layer, training):
     with pytest.raises(NotFittedError, match=rf"{type(layer).__name__}.forward\(\) needs build"):
         layer.forward(np.ones((2, 3), np.float32), training=training)
+
+
+# -- hostile inputs at the public boundary: a correct result or a DeepRecipeError ---------------
+HOSTILE = {"Dense": lambda: Dense(2), "ReLU": ReLU, "LeakyReLU": lambda: LeakyReLU(0.2),
+           "Tanh": Tanh, "Sigmoid": Sigmoid, "Softmax": Softmax, "Linear": Linear,
+           "Dropout(0.5)": lambda: Dropout(0.5), "Dropout(1.0)": lambda: Dropout(1.0),
+           "BatchNorm": BatchNorm}
+_INPUTS = st.one_of(hostile, matrices(cols=st.sampled_from([0, 2, 3, 4])),
+                    matrices(rows=st.integers(1, 4), cols=st.just(3)))
+
+
+def _made(name: str, built: bool) -> Layer:
+    layer = HOSTILE[name]()
+    if built:
+        layer.build(3, np.random.default_rng(0), np.float32)
+    return layer
+
+
+def test_the_reported_cases_are_deeprecipe_errors_naming_the_argument():
+    for bad in ("x", None, np.ones((2, 3), object), np.ones(3)):
+        with pytest.raises(DeepRecipeError, match=r"Z (must|could)"):
+            ReLU().forward(bad)
+    layer = _made("ReLU", True)
+    with pytest.raises(DeepRecipeError, match=r"ReLU.forward: Z must have shape \(m, 3\)"):
+        layer.forward(np.ones((2, 4)))
+    layer.forward(np.ones((2, 3), np.float32), training=True)
+    with pytest.raises(DeepRecipeError, match=r"ReLU.backward: dA must have shape \(2, 3\)"):
+        layer.backward(np.ones((3, 3)))  # broadcast garbage before
+
+
+def test_integer_inputs_are_converted_not_truncated():
+    # LeakyReLU's slope in an int dtype was 0: -4 gave 0 instead of -0.8
+    np.testing.assert_allclose(LeakyReLU(0.2).forward(np.array([[-4, 5]])), [[-0.8, 5.0]])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and inf inputs
+@settings(max_examples=300)
+@given(name=st.sampled_from(sorted(HOSTILE)), built=st.booleans(), X=_INPUTS,
+       training=st.booleans())
+def test_forward_gives_a_correct_output_or_a_deeprecipe_error(name, built, X, training):
+    out = attempt(lambda: _made(name, built).forward(X, training=training))
+    if out is None:
+        return
+    arr = np.asarray(X)
+    assert isinstance(out, np.ndarray) and out.dtype in (np.float32, np.float64)
+    assert arr.ndim == 2 and arr.size > 0 and (not built or arr.shape[1] == 3)
+    twin = _made(name, built)  # the same values given as floats: the same output
+    expected = twin.forward(arr.astype(out.dtype), training=training)
+    np.testing.assert_array_equal(out, expected)
+    assert out.shape == (arr.shape[0], twin.n_out or arr.shape[1])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and inf inputs
+@settings(max_examples=300)
+@given(name=st.sampled_from(sorted(HOSTILE)), built=st.booleans(),
+       dY=st.one_of(hostile, matrices(), matrices(rows=st.just(2), cols=st.just(3)),
+                    matrices(rows=st.just(2), cols=st.just(2))))
+def test_backward_gives_a_correct_gradient_or_a_deeprecipe_error(name, built, dY):
+    X = np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32)
+    layer = _made(name, built)
+    Y = attempt(lambda: layer.forward(X, training=True))
+    dX = attempt(lambda: layer.backward(dY))
+    if Y is None or dX is None:
+        assert dX is None  # no training forward: backward refuses
+        return
+    arr = np.asarray(dY)
+    assert arr.shape == Y.shape and dX.shape == X.shape and dX.dtype.kind == "f"
+    twin = _made(name, built)
+    twin.forward(X, training=True)
+    np.testing.assert_array_equal(dX, twin.backward(arr.astype(dX.dtype)))
+
+
+_DTYPES = st.sampled_from([np.float32, np.float64, "float64", np.float16, np.int32, bool, "x",
+                           None, object])
+
+
+@settings(max_examples=200)
+@given(name=st.sampled_from(sorted(HOSTILE)),
+       n_in=st.one_of(scalars, st.integers(-2, 5), st.just(np.int64(3))),
+       rng=st.one_of(st.just("default"), scalars), dtype=_DTYPES)
+def test_build_builds_or_raises_a_deeprecipe_error(name, n_in, rng, dtype):
+    layer = HOSTILE[name]()
+    rng = np.random.default_rng(0) if rng == "default" else rng
+    n_out = attempt(lambda: layer.build(n_in, rng, dtype))
+    if n_out is None:
+        return
+    assert isinstance(n_in, (int, np.integer)) and n_in >= 1
+    assert n_out == (layer.n_out or n_in)
+    assert all(a.dtype == np.dtype(dtype) for a in (*layer.params.values(),
+                                                    *layer.grads.values()))
+
+
+@settings(max_examples=150)
+@given(config=st.one_of(hostile, st.dictionaries(st.sampled_from(["type", "n_out", "init",
+                                                                   "keep_prob", "slope", "x"]),
+                                                 st.one_of(hostile,
+                                                           st.sampled_from(list(LAYERS))))))
+def test_layer_from_config_rebuilds_or_raises_a_deeprecipe_error(config):
+    layer = attempt(lambda: layer_from_config(config))
+    assert layer is None or type(layer).__name__ == config["type"]

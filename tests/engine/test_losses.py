@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _hostile import attempt, hostile, matrices
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deeprecipe.engine.gradcheck import check_gradients
 from deeprecipe.engine.losses import (
@@ -14,7 +17,7 @@ from deeprecipe.engine.losses import (
     get_loss,
     mean_squared_error,
 )
-from deeprecipe.errors import DataError, InvalidValueError
+from deeprecipe.errors import DataError, DeepRecipeError, InvalidValueError
 
 RTOL = 1e-10
 
@@ -211,3 +214,98 @@ def test_fused_activations():
     assert BCE.fused_activation == "Sigmoid"
     assert CCE.fused_activation == "Softmax"
     assert MSE.fused_activation is None
+
+
+# -- hostile inputs at the public boundary: a correct result or a DeepRecipeError ---------------
+@pytest.mark.parametrize("Y, message", [
+    (np.array([0.0, 1.5, 2.0]), r"integer class labels, got float64 values such as \[1.5\]"),
+    (np.array([0, 3, 1]), r"labels in \[0, 2\] for 3 columns of Z, got values from 0 to 3"),
+    (np.array([0, -1, 1]), r"labels in \[0, 2\]"),  # a negative label wrapped around before
+    (np.array([0, 1]), r"Y of integer class labels \(3,\) or targets \(3, 3\), got shape"),
+    (np.ones((3, 2)), r"Y must have the shape of Z, \(3, 3\), got \(3, 2\)"),
+    ("x", r"Y must be real numeric"),
+])
+def test_categorical_crossentropy_names_the_bad_labels(Y, message):
+    with pytest.raises(DataError, match=message):
+        categorical_crossentropy(np.zeros((3, 3)), Y)
+
+
+@pytest.mark.parametrize("fn, Y, message", [
+    (binary_crossentropy, np.ones(4), r"Y must have the shape of Z, \(4, 3\), got \(4,\)"),
+    (binary_crossentropy, np.full((4, 3), 2.0), r"Y in \[0, 1\] .*got \[2.0\]"),
+    (mean_squared_error, np.ones((4, 1)), r"Y must have the shape of A, \(4, 3\)"),
+])
+def test_mismatched_targets_are_refused_not_broadcast(fn, Y, message):
+    with pytest.raises(DataError, match=message):
+        fn(np.zeros((4, 3)), Y)
+
+
+def _reference(fn, Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """J and dZ in float64, written out plainly (Y already in Z's shape, or labels)."""
+    m = len(Z)
+    if fn is binary_crossentropy:  # -log sigma(z) = log(1 + exp(-z))
+        J = np.sum(Y * np.logaddexp(0, -Z) + (1 - Y) * np.logaddexp(0, Z)) / m
+        return J, (1 / (1 + np.exp(-Z)) - Y) / m
+    if fn is mean_squared_error:
+        return np.sum((Z - Y) ** 2) / (2 * m), (Z - Y) / m
+    T = np.eye(Z.shape[1])[Y] if Y.ndim == 1 else Y
+    log_softmax = Z - Z.max(axis=1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(axis=1, keepdims=True))
+    return -np.sum(T * log_softmax) / m, (np.exp(log_softmax) - T) / m
+
+
+_Z = st.one_of(hostile, matrices(), matrices(rows=st.just(3), cols=st.just(2)))
+_Y = st.one_of(hostile, matrices(), matrices(rows=st.just(3), cols=st.sampled_from([1, 2])),
+               st.lists(st.integers(-2, 3), min_size=3, max_size=3).map(np.array),
+               st.lists(st.sampled_from([0.0, 1.0, 0.5, 1.5, np.nan]), min_size=3,
+                        max_size=3).map(np.array))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and inf inputs
+@settings(max_examples=400)
+@given(fn=st.sampled_from([binary_crossentropy, categorical_crossentropy, mean_squared_error]),
+       Z=_Z, Y=_Y)
+def test_a_loss_gives_the_correct_cost_or_a_deeprecipe_error(fn, Z, Y):
+    result = attempt(lambda: fn(Z, Y))
+    if result is None:
+        return
+    J, dZ = result
+    Z64, Y64 = np.asarray(Z, np.float64), np.asarray(Y, np.float64)
+    assert isinstance(J, float) and dZ.shape == Z64.shape and dZ.dtype.kind == "f"
+    if fn is categorical_crossentropy and Y64.shape != Z64.shape:
+        Y64 = Y64.reshape(-1).astype(np.intp)  # class labels
+    else:
+        Y64 = Y64.reshape(Z64.shape)
+    if not (np.isfinite(Z64).all() and np.isfinite(Y64).all()):
+        return  # NaN or inf in: NaN or inf out is the honest answer
+    tol = 1e-3 if np.float32 in (np.asarray(Z).dtype, np.asarray(Y).dtype) else 1e-9
+    J_ref, dZ_ref = _reference(fn, Z64, Y64)
+    if fn is categorical_crossentropy and Y64.ndim == 2 and not np.allclose(Y64.sum(1), 1):
+        dZ_ref = None  # soft targets not summing to 1: dZ = softmax - Y is not J's gradient
+    np.testing.assert_allclose(J, J_ref, rtol=tol, atol=tol)
+    if dZ_ref is not None:
+        np.testing.assert_allclose(dZ, dZ_ref, rtol=tol, atol=tol)
+
+
+@settings(max_examples=100)
+@given(loss=st.one_of(hostile, st.sampled_from(sorted(LOSSES))),
+       y=st.one_of(hostile, matrices()), n_out=st.one_of(hostile, st.integers(-1, 3)),
+       dtype=st.sampled_from([np.float32, np.float64, np.int32, "x", None]))
+def test_get_loss_and_prepare_targets_give_a_result_or_a_deeprecipe_error(loss, y, n_out,
+                                                                          dtype):
+    found = attempt(lambda: get_loss(loss))
+    if found is None:
+        return
+    assert found.name == loss
+    Y = attempt(lambda: found.prepare_targets(y, n_out, dtype))
+    assert Y is None or (isinstance(Y, np.ndarray) and len(Y) == len(np.asarray(y)))
+
+
+@pytest.mark.parametrize("args, message", [
+    ((5, mean_squared_error, None), "a str name"),
+    (("mine", 5, None), "callable fn"),
+    (("mine", mean_squared_error, "ReLU"), "fused_activation must be"),
+])
+def test_a_loss_is_checked_when_made(args, message):
+    with pytest.raises(DeepRecipeError, match=message):
+        Loss(*args)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _hostile import arrays, attempt, hostile, matrices, scalars
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import deeprecipe as dr
 from deeprecipe.engine.regularizers import add_penalty_gradients_, penalty, weight_keys
@@ -128,3 +131,59 @@ def test_l1_drives_weights_to_zero():
             p -= 0.05 * g[k]
     for k in start:  # the sign() subgradient oscillates around 0 at amplitude lr * l1 / m
         assert np.abs(net.params[k]).mean() < 0.2 * np.abs(start[k]).mean()
+
+
+# -- hostile inputs: the correct penalty or a DeepRecipeError ------------------------------------
+_PARAMS = st.one_of(hostile, st.dictionaries(
+    st.one_of(st.sampled_from(["W", "0.W", "0.b", "3.W"]), st.integers(0, 2)),
+    st.one_of(matrices(), arrays(), scalars), max_size=3))
+_NUMBERS = st.one_of(st.sampled_from([0.0, 0.5, 2, 4]), scalars)
+
+
+def _is_weight(k) -> bool:
+    return k == "W" or k.endswith(".W")
+
+
+@settings(max_examples=300)
+@given(params=_PARAMS, m=_NUMBERS, l2=_NUMBERS, l1=_NUMBERS)
+def test_penalty_is_the_formula_or_a_deeprecipe_error(params, m, l2, l1):
+    J = attempt(lambda: penalty(params, m, l2=l2, l1=l1))
+    if J is None:
+        return
+    expected = sum((l2 and l2 / (2 * m) * np.sum(np.square(W, dtype=np.float64)))
+                   + (l1 and l1 / m * np.sum(np.abs(W), dtype=np.float64))
+                   for k, W in params.items() if _is_weight(k))
+    assert isinstance(J, float)
+    np.testing.assert_allclose(J, expected, rtol=1e-6)
+
+
+@settings(max_examples=300)
+@given(params=_PARAMS, m=_NUMBERS, grads=st.one_of(st.just("zeros"), _PARAMS))
+def test_penalty_gradients_are_added_or_a_deeprecipe_error(params, m, grads):
+    if isinstance(grads, str) and grads == "zeros" and isinstance(params, dict):
+        grads = {k: np.zeros_like(W) for k, W in params.items() if isinstance(W, np.ndarray)}
+    before = {k: np.copy(g) for k, g in grads.items()} if isinstance(grads, dict) else {}
+    if attempt(lambda: add_penalty_gradients_(params, grads, m, l2=0.5, l1=0.25) or True):
+        for k, g in grads.items():
+            W = params.get(k)
+            expected = (before[k] + 0.5 / m * W + 0.25 / m * np.sign(W) if _is_weight(k)
+                        else before[k])
+            rtol = 1e-2 if g.dtype == np.float16 else 1e-6
+            np.testing.assert_allclose(g, np.asarray(expected).astype(g.dtype), rtol=rtol)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: penalty({"W": np.ones((2, 2))}, 0, l2=1.0), "m must be >= 1, got 0"),
+    (lambda: penalty({1: np.ones((2, 2))}, 2, l2=1.0), "keyed by parameter names"),
+    (lambda: penalty({"W": np.ones(3)}, 2, l2=1.0), None),  # 1-D W: einsum failed before
+    (lambda: add_penalty_gradients_({"W": np.ones((2, 2))}, {}, 2, l2=1.0),
+     r"grads\['W'\] must be a writeable float array of shape \(2, 2\), got NoneType"),
+    (lambda: add_penalty_gradients_({"W": np.ones((2, 2))}, {"W": np.zeros((2, 2), int)}, 2,
+                                    l2=1.0), "got a int64 array"),
+])
+def test_bad_penalty_arguments_are_named(call, message):
+    if message is None:
+        assert call() == pytest.approx(0.75)
+    else:
+        with pytest.raises(dr.DeepRecipeError, match=message):
+            call()

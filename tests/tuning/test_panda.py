@@ -22,7 +22,6 @@ from deeprecipe.runs.config import config_from_dict, config_to_dict, dump_config
 from deeprecipe.runs.locks import RunDirBusyError, check_free
 from deeprecipe.tuning import babysit, nudge, resume, rollback, status
 from deeprecipe.tuning import panda
-from deeprecipe.tuning._session import started
 from deeprecipe.workflows import resume as resume_workflow
 from deeprecipe.workflows import run
 from _timeouts import GUARD
@@ -154,7 +153,7 @@ def test_a_reused_pid_does_not_block_resume_or_rollback(tmp_path):
     state = json.loads((tmp_path / "panda.json").read_text())
     # a crashed babysit whose pid now belongs to another (live) process: this one
     state["running"] = {"pid": os.getpid(), "thread": "1-2", "branch": "main",
-                        "since": "2020-01-01T00:00:00", "started": "1"}
+                        "since": "2020-01-01T00:00:00"}
     (tmp_path / "panda.json").write_text(json.dumps(state))
     assert status(tmp_path)["running"] is None
     assert rollback(tmp_path, chunk=1)["chunk"] == 1
@@ -293,10 +292,10 @@ def test_a_live_babysit_refuses_every_other_writer_and_still_takes_nudges(tmp_pa
 
 
 def _mark(run_dir, pid: int) -> None:
-    """panda.json's running marker names ``pid`` (with its true start time), as when a crashed
-    babysit's pid is reused by another live process."""
+    """panda.json's running marker names ``pid``, as when a crashed babysit's pid is reused by
+    another live process."""
     state = json.loads((run_dir / "panda.json").read_text())
-    state["running"].update(pid=pid, started=started(pid))
+    state["running"].update(pid=pid)
     (run_dir / "panda.json").write_text(json.dumps(state))
 
 
@@ -307,7 +306,9 @@ def test_status_and_nudge_call_a_sigkilled_babysit_stopped_though_its_pid_lives_
     assert status(run_dir)["running"]["pid"] == proc.pid
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=GUARD)
-    assert json.loads((run_dir / "panda.json").read_text())["running"]["pid"] == proc.pid
+    marker = json.loads((run_dir / "panda.json").read_text())["running"]
+    assert marker["pid"] == proc.pid
+    assert sorted(marker) == ["branch", "pid", "since", "thread"]  # no unread start time
     for pid in (proc.pid, unrelated_process, os.getpid()):  # dead, reused, this very process
         if pid != proc.pid:
             _mark(run_dir, pid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import Params, RandomState
-from deeprecipe._validation import check_in_range, check_int
+from deeprecipe._validation import check_bool, check_dict, check_in_range, check_int
 from deeprecipe.engine.layers import Dropout
 from deeprecipe.engine.losses import Loss
 from deeprecipe.engine.network import Sequential
@@ -29,6 +30,8 @@ def verdict(error: float) -> str:
     >>> verdict(3e-9), verdict(2e-6), verdict(1e-2), verdict(float("nan"))
     ('great', 'check', 'bug', 'not finite')
     """
+    if isinstance(error, bool) or not isinstance(error, numbers.Real):
+        raise InvalidTypeError(f"error must be a real number, got {error!r:.80}")
     if not np.isfinite(error):
         return NOT_FINITE
     if error < GREAT:
@@ -103,6 +106,51 @@ def _relative(approx: np.ndarray, exact: np.ndarray) -> float:
     return float(np.linalg.norm(approx - exact) / denom) if denom > 0 else 0.0
 
 
+def _describe(a) -> str:
+    return f"a {a.dtype} array of shape {a.shape}" if isinstance(a, np.ndarray) else repr(a)[:80]
+
+
+def _check_arguments(cost, params, grads, indices) -> dict[str, np.ndarray]:
+    """The flat component indices to check per parameter, once the arguments of
+    ``check_gradients`` are found valid; InvalidTypeError / InvalidValueError otherwise."""
+    if not callable(cost):
+        raise InvalidTypeError(f"cost must be a function cost() -> J, got {cost!r:.80}")
+    check_dict("params", params)
+    check_dict("grads", grads)
+    if indices is not None:
+        check_dict("indices", indices, "of flat index arrays")
+    if not params:
+        raise InvalidValueError("params is empty: there is nothing to check")
+    chosen = {}
+    for name, p in params.items():
+        if not (isinstance(p, np.ndarray) and p.dtype == np.float64 and p.flags.writeable):
+            what = (f"a {type(p).__name__}" if not isinstance(p, np.ndarray) else
+                    p.dtype.name if p.dtype != np.float64 else "read-only")
+            raise InvalidTypeError("gradient checking needs float64 parameters; "
+                                   f"{name!r} is {what}")
+        g = grads.get(name)
+        if not (isinstance(g, np.ndarray) and g.dtype.kind == "f" and g.shape == p.shape):
+            raise InvalidTypeError(f"grads[{name!r}] must be a float array of shape {p.shape}, "
+                                   f"got {_describe(g)}")
+        if indices is None:
+            chosen[name] = np.arange(p.size)
+            continue
+        flat = np.asarray(indices.get(name, ()))
+        if not (flat.ndim == 1 and flat.size and flat.dtype.kind in "iu"
+                and 0 <= flat.min() and flat.max() < p.size):
+            raise InvalidValueError(f"indices[{name!r}] must be a non-empty 1-D array of flat "
+                                    f"indices in [0, {p.size}), got {flat!r:.80}")
+        chosen[name] = flat.astype(np.intp)
+    return chosen
+
+
+def _evaluate(cost: Callable[[], float]) -> float:
+    J = cost()
+    if isinstance(J, bool) or not isinstance(J, numbers.Real):
+        raise InvalidTypeError(f"cost() must return a real number, got {J!r:.80}")
+    return float(J)
+
+
 def check_gradients(cost: Callable[[], float], params: Params, grads: Params, *,
                     epsilon: float = 1e-7, indices: dict[str, np.ndarray] | None = None
                     ) -> GradientCheckReport:
@@ -111,20 +159,19 @@ def check_gradients(cost: Callable[[], float], params: Params, grads: Params, *,
     ``cost()`` re-evaluates J with the current params; params must be float64 and are restored.
     ``indices`` optionally limits each parameter to some flat component indices.
     """
+    chosen = _check_arguments(cost, params, grads, indices)
+    epsilon = check_in_range("epsilon", epsilon, low=0.0, high=1.0, closed="right")
     errors, checked, total, all_approx, all_exact = {}, {}, {}, [], []
     for name, p in params.items():
-        if p.dtype != np.float64:
-            raise InvalidTypeError(f"gradient checking needs float64 parameters; {name!r} is "
-                                   f"{p.dtype}")
-        flat_idx = np.arange(p.size) if indices is None else indices[name]
+        flat_idx = chosen[name]
         approx = np.empty(len(flat_idx))
         for j, flat in enumerate(flat_idx):
             i = np.unravel_index(flat, p.shape)
             old = p[i]
             p[i] = old + epsilon
-            j_plus = cost()
+            j_plus = _evaluate(cost)
             p[i] = old - epsilon
-            j_minus = cost()
+            j_minus = _evaluate(cost)
             p[i] = old
             approx[j] = (j_plus - j_minus) / (2 * epsilon)
         exact = grads[name].reshape(-1)[flat_idx]
@@ -182,6 +229,9 @@ def gradient_check(net: Sequential, X, y, *, loss: str | Loss, l2: float = 0.0,
     epsilon = check_in_range("epsilon", epsilon, low=0.0, high=1.0, closed="right")
     l2 = check_in_range("l2", l2, low=0.0)
     l1 = check_in_range("l1", l1, low=0.0)
+    freeze_dropout = check_bool("freeze_dropout", freeze_dropout)
+    if max_components is not None:
+        max_components = check_int("max_components", max_components, low=1)
     dropped = [layer for layer in net.layers
                if isinstance(layer, Dropout) and layer.keep_prob < 1.0]
     if dropped and not freeze_dropout:
@@ -197,8 +247,7 @@ def gradient_check(net: Sequential, X, y, *, loss: str | Loss, l2: float = 0.0,
 
     indices = None
     n_total = sum(p.size for p in net64.params.values())
-    if max_components is not None and n_total > check_int("max_components", max_components,
-                                                           low=1):
+    if max_components is not None and n_total > max_components:
         rng = np.random.default_rng(as_seed_sequence(random_state))
         indices = {}
         for name, p in net64.params.items():

@@ -3,6 +3,8 @@
 Each loss takes the pre-activation of the output layer where it fuses with the output activation
 (sigmoid + binary cross-entropy, softmax + categorical cross-entropy: dZ = (A - Y) / m) and the
 output itself otherwise (mean squared error). The returned gradient already holds the 1/m.
+The public functions check their arguments (DataError naming Z or Y); a network's own calls, on
+inputs ``Loss.prepare_targets`` checked, go to the unchecked twins (``Loss.prepared``, ``_INTO``).
 """
 
 from __future__ import annotations
@@ -12,25 +14,54 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeprecipe._validation import as_real_array
+from deeprecipe._validation import as_float_array, as_real_array, check_float_dtype, check_int
 from deeprecipe.engine._workspace import Workspace
 from deeprecipe.engine.layers.activations import _sigmoid_into, sigmoid, softmax
-from deeprecipe.errors import DataError, InvalidValueError
+from deeprecipe.errors import DataError, InvalidTypeError, InvalidValueError
 
 __all__ = ["Loss", "LOSSES", "get_loss", "binary_crossentropy", "categorical_crossentropy",
            "mean_squared_error"]
+
+
+def _outputs(loss: str, Z, name: str) -> np.ndarray:
+    """Z (or A) of a public loss call: a real (m, k) array with m, k >= 1; else DataError."""
+    Z = as_float_array(Z, name, ndim=2)
+    if Z.size == 0:
+        raise DataError(f"{loss}: {name} must have shape (m, k) with m, k >= 1, got {Z.shape}")
+    return Z
+
+
+def _targets_like(loss: str, Z: np.ndarray, Y, name: str) -> np.ndarray:
+    """Y of a public loss call: a real array of Z's shape ((m,) stands for (m, 1))."""
+    Y = as_float_array(Y, "Y", dtype=Z.dtype)
+    if Y.ndim == 1 and Z.shape[1] == 1:
+        Y = Y.reshape(-1, 1)
+    if Y.shape != Z.shape:
+        one = f" or ({len(Z)},)" if Z.shape[1] == 1 else ""
+        raise DataError(f"{loss}: Y must have the shape of {name}, {Z.shape}{one}, got {Y.shape}")
+    return Y
 
 
 def binary_crossentropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     """J = -(1/m) sum[y log a + (1 - y) log(1 - a)], a = sigmoid(Z); dZ = (a - y) / m.
 
     Computed from the logits Z as max(Z, 0) - Z*y + log(1 + exp(-|Z|)), which never overflows.
-    Z, Y: (m, 1) (or (m, k) independent sigmoid outputs).
+    Z, Y: (m, 1) (or (m, k) independent sigmoid outputs); Y in [0, 1]; DataError otherwise.
 
     >>> J, dZ = binary_crossentropy(np.array([[0.0]]), np.array([[1.0]]))
     >>> round(J, 4), dZ.tolist()
     (0.6931, [[-0.5]])
     """
+    Z = _outputs("binary_crossentropy", Z, "Z")
+    Y = _targets_like("binary_crossentropy", Z, Y, "Z")
+    outside = ~((Y >= 0) & (Y <= 1))  # NaN too
+    if outside.any():
+        raise DataError("binary_crossentropy needs Y in [0, 1] (labels 0/1 or probabilities), "
+                        f"got {np.unique(Y[outside])[:5].tolist()}")
+    return _binary_crossentropy(Z, Y)
+
+
+def _binary_crossentropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     m = Z.shape[0]
     L = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
     dZ = sigmoid(Z)
@@ -43,8 +74,36 @@ def categorical_crossentropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.nd
     """J = -(1/m) sum_i log softmax(Z_i)[y_i]; dZ = (softmax(Z) - onehot(y)) / m.
 
     log softmax uses log-sum-exp: Z_k - max Z - log sum_j exp(Z_j - max Z).
-    Z: (m, C); Y: (m,) integer class indices (or (m, C) one-hot / soft targets).
+    Z: (m, C); Y: (m,) integer class indices in [0, C) (or (m, C) one-hot / soft targets);
+    DataError otherwise.
+
+    >>> J, dZ = categorical_crossentropy(np.zeros((1, 2)), np.array([1]))
+    >>> round(J, 4), dZ.tolist()
+    (0.6931, [[0.5, -0.5]])
     """
+    name = "categorical_crossentropy"
+    Z = _outputs(name, Z, "Z")
+    (m, C), Y = Z.shape, as_real_array(Y, "Y")
+    if Y.shape == (m, 1) and C > 1:
+        Y = Y.reshape(-1)
+    if Y.ndim == 2:
+        return _categorical_crossentropy(Z, _targets_like(name, Z, Y, "Z"))
+    if Y.shape != (m,):
+        raise DataError(f"{name} needs Y of integer class labels ({m},) or targets ({m}, {C}), "
+                        f"got shape {Y.shape}")
+    if Y.dtype.kind not in "iub":
+        with np.errstate(invalid="ignore"):
+            fractional = np.mod(Y, 1) != 0  # NaN and inf too
+        if fractional.any():
+            raise DataError(f"{name} needs integer class labels, got {Y.dtype} values such as "
+                            f"{Y[fractional][:3].tolist()}")
+    if Y.min() < 0 or Y.max() >= C:
+        raise DataError(f"{name} needs labels in [0, {C - 1}] for {C} columns of Z, got values "
+                        f"from {Y.min()} to {Y.max()}")
+    return _categorical_crossentropy(Z, Y.astype(np.intp, copy=False))
+
+
+def _categorical_crossentropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     m = Z.shape[0]
     shifted = Z - Z.max(axis=1, keepdims=True)
     logsumexp = np.log(np.exp(shifted).sum(axis=1))
@@ -65,7 +124,13 @@ def mean_squared_error(A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]
     """J = (1/2m) sum_i ||a_i - y_i||^2; dA = (A - Y) / m.  A, Y: (m, k).
 
     The 1/2 (as in scikit-learn's squared loss) makes the gradient exactly (A - Y) / m.
+    Y (m,) stands for (m, 1); another shape is a DataError.
     """
+    A = _outputs("mean_squared_error", A, "A")
+    return _mean_squared_error(A, _targets_like("mean_squared_error", A, Y, "A"))
+
+
+def _mean_squared_error(A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     m = A.shape[0]
     dA = A - Y
     J = float(np.einsum("ij,ij->", dA, dA, dtype=np.float64) / (2 * m))
@@ -141,11 +206,26 @@ class Loss:
     fn: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
     fused_activation: str | None  # "Sigmoid", "Softmax" or None (takes the output A)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not callable(self.fn):
+            raise InvalidTypeError(f"a Loss needs a str name and a callable fn(Z_or_A, Y) -> "
+                                   f"(J, dZ), got {self.name!r:.40} and {self.fn!r:.40}")
+        if not (self.fused_activation is None or self.fused_activation in ("Sigmoid",
+                                                                           "Softmax")):
+            raise InvalidValueError("fused_activation must be 'Sigmoid', 'Softmax' or None, got "
+                                    f"{self.fused_activation!r:.40}")
+
     def __call__(self, Z_or_A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
         return self.fn(Z_or_A, Y)
 
+    def prepared(self, Z_or_A: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+        """The cost of a network's output against targets from ``prepare_targets``, not
+        checked again (evaluation and gradient checking call it many times)."""
+        return _UNCHECKED.get(self.fn, self.fn)(Z_or_A, Y)
+
     def prepare_targets(self, y, n_out: int, dtype) -> np.ndarray:
         """Check labels for this loss and the network's output width; return them ready to use."""
+        n_out, dtype = check_int("n_out", n_out, low=1), check_float_dtype("dtype", dtype)
         y = as_real_array(y, "y")
         if y.size == 0:
             raise DataError(f"y has no labels (shape {y.shape})")
@@ -192,6 +272,11 @@ LOSSES: dict[str, Loss] = {
 }
 
 
+#: public loss function -> the same without the argument checks (``Loss.prepared``).
+_UNCHECKED = {binary_crossentropy: _binary_crossentropy,
+              categorical_crossentropy: _categorical_crossentropy,
+              mean_squared_error: _mean_squared_error}
+
 #: loss function -> its hot-path twin (same J and dZ, written into a Workspace).
 _INTO = {binary_crossentropy: _binary_crossentropy_ws,
          categorical_crossentropy: _categorical_crossentropy_ws,
@@ -202,7 +287,7 @@ def get_loss(loss: str | Loss) -> Loss:
     """The Loss named ``loss`` (one of LOSSES)."""
     if isinstance(loss, Loss):
         return loss
-    if loss not in LOSSES:
+    if not isinstance(loss, str) or loss not in LOSSES:
         raise InvalidValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, "
                                 f"got {loss!r}")
     return LOSSES[loss]

@@ -12,6 +12,7 @@ from deeprecipe._random import as_seed_sequence
 from deeprecipe._typing import Params, RandomState
 from deeprecipe._validation import (as_real_array, check_dict, check_features,
                                     check_float_dtype, check_int)
+from deeprecipe.engine._memory import check_network_memory
 from deeprecipe.engine._summary import summary_table
 from deeprecipe.engine._workspace import Workspace
 from deeprecipe.engine.layers import BatchNorm, Dense, Dropout, Layer, layer_from_config
@@ -82,7 +83,9 @@ class Sequential:
     # -- building ---------------------------------------------------------------------------
     def build(self, input_dim: int) -> Sequential:
         """Create every layer's arrays for inputs of width ``input_dim``."""
-        self.input_dim = check_int("input_dim", input_dim, low=1)
+        input_dim = check_int("input_dim", input_dim, low=1)
+        check_network_memory(self.layers, input_dim, self.dtype)  # all layers, before any
+        self.input_dim = input_dim
         seeds = as_seed_sequence(self.random_state).spawn(len(self.layers))
         n = self.input_dim
         for i, layer in enumerate(self.layers):
@@ -185,7 +188,7 @@ class Sequential:
             if into is not None:
                 J, d_out = into(out, Y, ws)
             else:  # a custom loss: copy its gradient, since hot layers overwrite dY
-                J, d_user = loss(out, Y)
+                J, d_user = loss.prepared(out, Y)
                 d_out = ws.get("loss.dZ", d_user.shape, d_user.dtype)
                 np.copyto(d_out, d_user)
             self._backward(d_out, start=stop)
@@ -215,7 +218,7 @@ class Sequential:
                       l1: float = 0.0, training: bool = False) -> Cost:
         """``cost`` on inputs already checked by ``prepare``."""
         out = self._forward(X, training=training, stop=self._fused_stop(loss))
-        J = loss(out, Y)[0]
+        J = loss.prepared(out, Y)[0]
         pen = penalty(self.params, X.shape[0], l2=l2, l1=l1) if (l2 or l1) else 0.0
         return Cost(J + pen, J, pen)
 

@@ -24,7 +24,7 @@ from deeprecipe.errors import CheckpointError, DeepRecipeError
 from deeprecipe.runs import rundir
 from deeprecipe.runs.locks import held_by, hold_run_dir
 
-__all__ = ["state_path", "load_state", "check_state", "save_state", "event", "started",
+__all__ = ["state_path", "load_state", "check_state", "save_state", "event",
            "babysit_state", "thread_key", "held", "FORMAT", "STOPPED"]
 
 FORMAT = "deeprecipe-panda/1"  # panda.json's format
@@ -127,15 +127,6 @@ def save_state(run_dir: Path, state: dict) -> None:
 def event(state: dict, kind: str, message: str, **extra) -> None:
     state["events"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "kind": kind,
                             "branch": state["active"], "message": message, **extra})
-
-
-def started(pid: int) -> str | None:
-    """The start time of process ``pid`` (clock ticks since boot, /proc), None if unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2:].split()[19]
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def babysit_state(run_dir: Path, state: dict) -> tuple[dict | None, str]:

@@ -52,7 +52,6 @@ from deeprecipe.tuning._session import (
     held,
     load_state,
     save_state,
-    started,
     state_path,
     thread_key,
 )
@@ -159,8 +158,7 @@ def _session(run_dir: Path, state: dict, n_chunks: int, callbacks, verbose: bool
     name = state["active"]
     branch = state["branches"][name]
     state["running"] = {"pid": os.getpid(), "thread": thread_key(), "branch": name,
-                        "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                        "started": started(os.getpid())}
+                        "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
     # the chunk count this session ends at: a resume after a crash (even one during the final
     # save) trains only what is left of it, never an extra chunk
     state["target"] = {"branch": name, "chunks": _last_chunk(branch)[0] + n_chunks}

@@ -21,7 +21,7 @@ def layer_from_config(config: dict) -> Layer:
                           f"{config!r:.80}")
     config = dict(config)
     name = config.pop("type", None)
-    if name not in LAYERS:
+    if not isinstance(name, str) or name not in LAYERS:
         raise ConfigError(f"unknown layer type {name!r}; expected one of {', '.join(LAYERS)}")
     try:
         return LAYERS[name](**config)

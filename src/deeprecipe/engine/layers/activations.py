@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeprecipe._validation import check_in_range
+from deeprecipe._validation import as_float_array, check_in_range
 from deeprecipe.engine import _kernels
 from deeprecipe.engine.layers.base import Layer
+from deeprecipe.errors import DataError
 
 __all__ = ["ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softmax", "Linear", "sigmoid", "softmax"]
 
@@ -21,12 +22,16 @@ class ReLU(Layer):
     """A = max(0, Z); dZ = dA * (A > 0)."""
 
     def forward(self, Z: np.ndarray, *, training: bool = False) -> np.ndarray:
+        if not self._hot:
+            Z = self._input(Z, "Z")
         A = np.maximum(Z, 0, out=self._buffer("A", Z.shape, Z.dtype) if self._hot else None)
         self._cache = {"A": A} if training else {}
         return A
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         A = self.cached("A")
+        if not self._hot:
+            dA = self._gradient(dA, A.shape, A.dtype, "dA")
         if self._hot and dA.flags.c_contiguous and dA.dtype == A.dtype:
             _kernels.relu_backward_(dA.reshape(-1), A.reshape(-1))  # in place, one pass
             return dA
@@ -44,6 +49,8 @@ class LeakyReLU(Layer):
         check_in_range("slope", self.slope, low=0.0, high=1.0, closed="left")
 
     def forward(self, Z: np.ndarray, *, training: bool = False) -> np.ndarray:
+        if not self._hot:
+            Z = self._input(Z, "Z")
         slope = Z.dtype.type(self.slope)
         if self._hot:  # slope < 1: max(slope * Z, Z) is Z for Z > 0 and slope * Z otherwise
             A = np.multiply(Z, slope, out=self._buffer("A", Z.shape, Z.dtype))
@@ -55,6 +62,8 @@ class LeakyReLU(Layer):
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         A = self.cached("A")
+        if not self._hot:
+            dA = self._gradient(dA, A.shape, A.dtype, "dA")
         slope = dA.dtype.type(self.slope)
         if self._hot:
             where = np.less_equal(A, 0, out=self._buffer("where", A.shape, bool))
@@ -67,12 +76,16 @@ class Tanh(Layer):
     """A = tanh(Z); dZ = dA * (1 - A**2)."""
 
     def forward(self, Z: np.ndarray, *, training: bool = False) -> np.ndarray:
+        if not self._hot:
+            Z = self._input(Z, "Z")
         A = np.tanh(Z, out=self._buffer("A", Z.shape, Z.dtype) if self._hot else None)
         self._cache = {"A": A} if training else {}
         return A
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         A = self.cached("A")
+        if not self._hot:
+            dA = self._gradient(dA, A.shape, A.dtype, "dA")
         if self._hot:
             T = np.multiply(A, A, out=self._buffer("T", A.shape, A.dtype))
             return np.multiply(dA, np.subtract(1, T, out=T), out=dA)
@@ -80,7 +93,9 @@ class Tanh(Layer):
 
 
 def sigmoid(Z: np.ndarray) -> np.ndarray:
-    """sigma(Z) = 1 / (1 + exp(-Z)), computed without overflow for large |Z|."""
+    """sigma(Z) = 1 / (1 + exp(-Z)), computed without overflow for large |Z|; Z any real
+    array (ints and bools become float64)."""
+    Z = as_float_array(Z, "Z")
     E = np.exp(-np.abs(Z))
     return np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
 
@@ -107,6 +122,9 @@ def softmax(Z: np.ndarray) -> np.ndarray:
     >>> softmax(np.array([[5.0, 2.0, -1.0, 3.0]])).round(3)
     array([[0.842, 0.042, 0.002, 0.114]])
     """
+    Z = as_float_array(Z, "Z", ndim=2)
+    if Z.shape[1] == 0:
+        raise DataError(f"softmax needs Z of shape (m, n) with n >= 1, got {Z.shape}")
     E = np.exp(Z - Z.max(axis=1, keepdims=True))
     E /= E.sum(axis=1, keepdims=True)
     return E
@@ -128,6 +146,8 @@ class Sigmoid(Layer):
     """
 
     def forward(self, Z: np.ndarray, *, training: bool = False) -> np.ndarray:
+        if not self._hot:
+            Z = self._input(Z, "Z")
         if self._hot:
             A = _sigmoid_into(Z, self._buffer("A", Z.shape, Z.dtype),
                               self._buffer("T", Z.shape, Z.dtype),
@@ -139,6 +159,8 @@ class Sigmoid(Layer):
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         A = self.cached("A")
+        if not self._hot:
+            dA = self._gradient(dA, A.shape, A.dtype, "dA")
         if self._hot:
             T = np.subtract(1, A, out=self._buffer("T", A.shape, A.dtype))
             return np.multiply(np.multiply(dA, A, out=dA), T, out=dA)
@@ -154,6 +176,8 @@ class Softmax(Layer):
     """
 
     def forward(self, Z: np.ndarray, *, training: bool = False) -> np.ndarray:
+        if not self._hot:
+            Z = self._input(Z, "Z")
         if self._hot:
             A = _softmax_into(Z, self._buffer("A", Z.shape, Z.dtype),
                               self._buffer("row", (Z.shape[0], 1), Z.dtype))
@@ -164,6 +188,8 @@ class Softmax(Layer):
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         A = self.cached("A")
+        if not self._hot:
+            dA = self._gradient(dA, A.shape, A.dtype, "dA")
         if self._hot:
             T = np.multiply(dA, A, out=self._buffer("T", A.shape, A.dtype))
             row = np.sum(T, axis=1, keepdims=True, out=self._buffer("row", (A.shape[0], 1),
@@ -177,9 +203,11 @@ class Linear(Layer):
     """A = Z (identity; the regression output); dZ = dA."""
 
     def forward(self, Z: np.ndarray, *, training: bool = False) -> np.ndarray:
-        self._cache = {"A": None} if training else {}
+        if not self._hot:
+            Z = self._input(Z, "Z")
+        self._cache = {"A": Z} if training else {}  # A = Z: backward checks dA's shape
         return Z
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
-        self.cached("A")
-        return dA
+        A = self.cached("A")
+        return dA if self._hot else self._gradient(dA, A.shape, A.dtype, "dA")

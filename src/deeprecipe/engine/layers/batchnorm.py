@@ -38,18 +38,25 @@ class BatchNorm(Layer):
         check_in_range("epsilon", self.epsilon, low=0.0, closed="neither")
 
     def build(self, n_in: int, rng: np.random.Generator, dtype=np.float32) -> int:
-        super().build(n_in, rng, dtype)
-        # gamma, beta, their gradients, the running mean and variance, 2 moments each for Adam
-        check_size(f"BatchNorm on {n_in} inputs (parameters, gradients, statistics, optimizer "
-                   "state)", (10, n_in), np.dtype(dtype).itemsize)
+        n_in = super().build(n_in, rng, dtype)
+        dtype = self.dtype
+        check_size(*self._footprint(n_in), dtype.itemsize)  # before any allocation
         self.params = {"gamma": np.ones(n_in, dtype), "beta": np.zeros(n_in, dtype)}
         self.grads = {k: np.zeros_like(p) for k, p in self.params.items()}
         self.state = {"running_mean": np.zeros(n_in, dtype), "running_var": np.ones(n_in, dtype)}
         return n_in
 
+    def _footprint(self, n_in: int) -> tuple[str, tuple[int, ...]]:
+        """gamma, beta, their gradients, the running mean and variance, 2 moments each for
+        Adam: 10 n_in scalars."""
+        return (f"BatchNorm on {n_in} inputs (parameters, gradients, statistics, optimizer "
+                "state)", (10, n_in))
+
     def forward(self, Z: np.ndarray, *, training: bool = False) -> np.ndarray:
         if not self.params:
             raise self._unbuilt()
+        if not self._hot:
+            Z = self._input(Z, "Z")
         gamma, beta = self.params["gamma"], self.params["beta"]
         if not training:
             self._cache = {}
@@ -92,6 +99,9 @@ class BatchNorm(Layer):
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         x_hat, inv_std = self.cached("x_hat"), self._cache["inv_std"]
+        if not self._hot:
+            dY = self._gradient(dY, x_hat.shape, x_hat.dtype, "dY").astype(x_hat.dtype,
+                                                                            copy=False)
         m = dY.shape[0]
         np.einsum("ij,ij->j", dY, x_hat, out=self.grads["gamma"])
         np.sum(dY, axis=0, out=self.grads["beta"])

@@ -53,21 +53,26 @@ class Dense(Layer):
             raise InvalidTypeError(f"use_bias must be True or False, got {self.use_bias!r}")
 
     def build(self, n_in: int, rng: np.random.Generator, dtype=np.float32) -> int:
-        super().build(n_in, rng, dtype)
-        # W, its gradient and up to two optimizer moments, checked before any is allocated
-        check_size(f"Dense({self.n_out}) on {n_in} inputs (W, dW, optimizer state)",
-                   (4, n_in, self.n_out), np.dtype(dtype).itemsize)
+        n_in = super().build(n_in, rng, dtype)
+        check_size(*self._footprint(n_in), self.dtype.itemsize)  # before any allocation
         self.params = {"W": initialize(self.init, (n_in, self.n_out), rng, scale=self.scale,
-                                       dtype=dtype)}
+                                       dtype=self.dtype)}
         if self.use_bias:
-            self.params["b"] = np.zeros(self.n_out, dtype)
+            self.params["b"] = np.zeros(self.n_out, self.dtype)
         self.grads = {k: np.zeros_like(p) for k, p in self.params.items()}
         return self.n_out
+
+    def _footprint(self, n_in: int) -> tuple[str, tuple[int, ...]]:
+        """W, its gradient and up to two optimizer moments: 4 n_in n_out scalars."""
+        return (f"Dense({self.n_out}) on {n_in} inputs (W, dW, optimizer state)",
+                (4, n_in, self.n_out))
 
     def forward(self, X: np.ndarray, *, training: bool = False) -> np.ndarray:
         W = self.params.get("W")
         if W is None:
             raise self._unbuilt()
+        if not self._hot:
+            X = self._input(X, "X")
         self._cache = {"X": X} if training else {}
         if self._hot and X.dtype == W.dtype:
             Z = np.matmul(X, W, out=self._buffer("Z", (X.shape[0], self.n_out), W.dtype))
@@ -80,6 +85,8 @@ class Dense(Layer):
     def backward(self, dZ: np.ndarray) -> np.ndarray:
         X = self.cached("X")
         W = self.params["W"]
+        if not self._hot:
+            dZ = self._gradient(dZ, (X.shape[0], self.n_out), W.dtype, "dZ")
         np.matmul(X.T, dZ, out=self.grads["W"])
         if self.use_bias:
             np.add.reduce(dZ, axis=0, out=self.grads["b"])

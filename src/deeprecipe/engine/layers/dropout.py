@@ -30,8 +30,10 @@ class Dropout(Layer):
         self.frozen = False
 
     def forward(self, A: np.ndarray, *, training: bool = False) -> np.ndarray:
+        if not self._hot:
+            A = self._input(A, "A")
         if not training or self.keep_prob == 1.0:
-            self._cache = {"mask": None} if training else {}
+            self._cache = {"mask": None, "A": A} if training else {}  # A: backward's shape
             return A
         if self.rng is None:
             raise self._unbuilt()
@@ -53,6 +55,9 @@ class Dropout(Layer):
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         mask = self.cached("mask")
+        if not self._hot:
+            like = self._cache["A"] if mask is None else mask
+            dA = self._gradient(dA, like.shape, like.dtype, "dA")
         if mask is None:
             return dA
         return np.multiply(dA, mask, out=dA) if self._hot else dA * mask
