@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from _recipe import _config, _run
 
-from deeprecipe.basic_recipe.folds import resolve_folds
+from deeprecipe.basic_recipe.folds import refit_pooled, resolve_folds
 from deeprecipe.basic_recipe.loop import recipe
 from deeprecipe.basic_recipe.readings import dev_noise
 from deeprecipe.errors import DeepRecipeError
@@ -108,3 +108,61 @@ def test_bad_folds_fail_early(folds, tmp_path):
     with pytest.raises(DeepRecipeError, match="folds must be 'auto', 1"):
         recipe(_config("digits", [2], 5), tmp_path / "x", folds=folds)
     assert not (tmp_path / "x").exists()
+
+
+def test_with_folds_the_final_model_is_refit_on_train_and_dev(tmp_path):
+    """The folds judged the config: the saved model is that config trained on the pooled
+    train + dev rows for its epochs, bit for bit what refit_pooled gives; the metrics keep
+    the round's train and dev errors and take the refit model's test error."""
+    config = dataclasses.replace(_config("moons", [8], 20),
+                                 data=DataConfig(dataset="moons", n_samples=150))
+    result, doc = _run(config, tmp_path / "run", max_rounds=1, folds=5)
+    net, _, data, metrics = refit_pooled(result.final_config, 20)
+    saved = result.result.network
+    assert all(np.array_equal(saved.params[k], net.params[k]) for k in net.params)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text("utf-8"))
+    assert summary["split"]["train"] == 120 and summary["epochs_run"] == 20
+    assert summary["metrics"]["test_error"] == metrics["test_error"] == \
+        result.result.metrics["test_error"]
+    assert summary["metrics"]["refit"] == {"examples": 120, "epochs": 20,
+                                           "train_error": metrics["train_error"]}
+    first = doc["rounds"][0]
+    assert summary["metrics"]["dev_error"] == first["dev_error"]  # what the recipe judged
+    line = ("final model: round 1's config refit on the 120 pooled train + dev examples for "
+            "20 epochs")
+    assert any(n.startswith(line) for n in doc["narrative"])
+    assert np.array_equal(data.y_train[:len(data.y_train) - len(data.y_dev)],
+                          prepare_data(config, check_distribution=False).y_train)
+
+
+def test_without_folds_the_final_model_is_the_rounds_own(tmp_path):
+    config = dataclasses.replace(_config("moons", [8], 20),
+                                 data=DataConfig(dataset="moons", n_samples=150))
+    result, doc = _run(config, tmp_path / "run", max_rounds=1, folds=1)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text("utf-8"))
+    assert "refit" not in summary["metrics"] and summary["split"]["train"] == 90
+    assert not any(n.startswith("final model") for n in doc["narrative"])
+
+
+def test_no_refit_when_one_more_training_does_not_fit_the_budget():
+    from types import SimpleNamespace
+
+    from deeprecipe.basic_recipe.budget import Budget
+    from deeprecipe.basic_recipe.loop import _final_model
+    from deeprecipe.basic_recipe.rounds import Model
+    from deeprecipe.runs.build import fit
+
+    config = dataclasses.replace(_config("moons", [8], 5),
+                                 data=DataConfig(dataset="moons", n_samples=150))
+    data = prepare_data(config, check_distribution=False)
+    net, trainer = fit(config, data)
+    acc = Model(2, config, net, trainer, {"test_error": 0.5}, seconds=60.0)
+    state = SimpleNamespace(accepted=acc, folds=5, data=data, budget=Budget(5.0))
+    got_net, got_trainer, got_data, metrics, line = _final_model(state)
+    assert (got_net, got_trainer, got_data, metrics) == (net, trainer, data, acc.metrics)
+    assert line == ("final model: round 2's own (no time left to refit it on the 120 pooled "
+                    "train + dev examples)")
+    state.budget = Budget(None)  # no budget: always refit
+    refit_net, *_, metrics, line = _final_model(state)
+    assert refit_net is not net and metrics["refit"]["examples"] == 120
+    assert line.startswith("final model: round 2's config refit")

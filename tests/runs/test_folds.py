@@ -8,7 +8,7 @@ import pytest
 
 from deeprecipe.errors import ConfigError
 from deeprecipe.runs.config import config_from_dict
-from deeprecipe.runs.folds import kfold_data, mean_metrics
+from deeprecipe.runs.folds import kfold_data, mean_metrics, pooled_data
 from deeprecipe.runs.prepare import prepare_data
 
 
@@ -53,3 +53,26 @@ def test_folds_are_seeded_and_checked():
 
 def test_mean_metrics():
     assert mean_metrics([{"a": 1.0, "b": None}, {"a": 3.0, "b": 2.0}]) == {"a": 2.0, "b": None}
+
+
+def test_pooled_data_trains_on_train_and_dev_standardized_on_them():
+    config = _config()
+    whole = prepare_data(config, check_distribution=False)
+    pooled = pooled_data(config)
+    n_train, n_dev = len(whole.y_train), len(whole.y_dev)
+    assert pooled.X_train.shape == (n_train + n_dev, whole.X_train.shape[1])
+    assert np.array_equal(pooled.y_train, np.concatenate([whole.y_train, whole.y_dev]))
+    assert np.array_equal(pooled.y_dev, whole.y_dev) and np.array_equal(pooled.y_test,
+                                                                        whole.y_test)
+    assert np.array_equal(pooled.X_dev, pooled.X_train[n_train:])  # inside the training set
+    raw = np.concatenate([whole.standardizer.inverse_transform(whole.X_train),
+                          whole.standardizer.inverse_transform(whole.X_dev)])
+    assert np.allclose(pooled.standardizer.inverse_transform(pooled.X_train), raw, atol=1e-4)
+    assert np.allclose(pooled.X_train.mean(axis=0)[raw.std(axis=0) > 0], 0, atol=1e-4)
+    test_raw = whole.standardizer.inverse_transform(whole.X_test[:])
+    assert np.allclose(pooled.standardizer.inverse_transform(pooled.X_test), test_raw,
+                       atol=1e-4)
+    assert pooled.split_summary["train"] == n_train + n_dev
+    assert "refit on train + dev" in pooled.split_summary["mode"]
+    plain = pooled_data(_config(standardize=False))
+    assert plain.standardizer is None and np.allclose(plain.X_train, raw, atol=1e-4)

@@ -10,9 +10,15 @@ AUTO_MAX_DEV examples (and train + dev at most AUTO_MAX_POOLED): there the dev s
 (0.74 points at 2% error on 359 digits) hides the changes the recipe tries, while k more
 trainings of a model on a few thousand rows are cheap. ``folds=1`` judges on the dev set
 alone.
+
+Once the folds have judged the configs, the final model is the accepted config refit on the
+pooled train + dev sets (``refit_pooled``, scikit-learn's ``refit=True``): a fifth more data,
+and no early stopping on a dev set of a few dozen examples.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -21,10 +27,10 @@ from deeprecipe.errors import InvalidValueError
 from deeprecipe.runs.build import fit
 from deeprecipe.runs.config import Config
 from deeprecipe.runs.evaluate import evaluate
-from deeprecipe.runs.folds import kfold_data
+from deeprecipe.runs.folds import kfold_data, pooled_data
 from deeprecipe.runs.prepare import PreparedData
 
-__all__ = ["cross_validated_error", "check_folds", "resolve_folds", "AUTO_FOLDS", "AUTO_MAX_DEV"]
+__all__ = ["cross_validated_error", "refit_pooled", "check_folds", "resolve_folds", "AUTO_FOLDS", "AUTO_MAX_DEV"]
 
 AUTO_FOLDS = 5       # folds of "auto"
 AUTO_MAX_DEV = 1000  # dev examples below which "auto" cross-validates
@@ -89,3 +95,14 @@ def cross_validated_error(config: Config, data: PreparedData, folds: int, *,
     if m != len(data.y_train) + len(data.y_dev):
         raise InvalidValueError("the folds must pool the run's train and dev rows")
     return wrong / m, m, None if missed is None else frozenset(missed)
+
+
+def refit_pooled(config: Config, epochs: int) -> tuple[object, object, PreparedData, dict]:
+    """(network, trainer, data, metrics) of ``config`` trained for ``epochs`` epochs on the
+    pooled train + dev rows (``runs.folds.pooled_data``), without early stopping: the dev rows
+    are inside its training set, so its test error is the one estimate it has."""
+    cfg = dataclasses.replace(config, training=dataclasses.replace(
+        config.training, epochs=epochs, early_stopping=False))
+    data = pooled_data(cfg)
+    net, trainer = fit(cfg, data)
+    return net, trainer, data, evaluate(net, data)

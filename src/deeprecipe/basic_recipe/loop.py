@@ -33,7 +33,7 @@ from rich.console import Console
 from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe._validation import check_in_range, check_int, check_workers
 from deeprecipe.basic_recipe.budget import Budget
-from deeprecipe.basic_recipe.folds import check_folds, resolve_folds
+from deeprecipe.basic_recipe.folds import check_folds, refit_pooled, resolve_folds
 from deeprecipe.basic_recipe.more_data import more_data_estimate
 from deeprecipe.basic_recipe.rounds import RecipeRound, Rounds
 from deeprecipe.basic_recipe.searches import search_data
@@ -278,24 +278,52 @@ def _more_data(state: Rounds) -> dict | None:
                               deadline=state.budget.deadline())
 
 
+def _final_model(state: Rounds) -> tuple:
+    """(net, trainer, data, metrics, the narrative's refit line or ""): with folds, the
+    accepted config refit on the pooled train + dev sets when one more training of it fits
+    the budget; else the accepted round's own model. The metrics keep the round's train and
+    dev errors (what the recipe judged); the test error is the final model's."""
+    acc = state.accepted
+    own = acc.net, acc.trainer, state.data, acc.metrics, ""
+    if not state.folds:
+        return own
+    n_pool = len(state.data.y_train) + len(state.data.y_dev)
+    if state.budget.left < acc.seconds / (state.folds + 1):  # one training of its config
+        return (*own[:4], f"final model: round {acc.n}'s own (no time left to refit it on the "
+                          f"{n_pool} pooled train + dev examples)")
+    stopped = any(e["kind"] == "budget" for e in acc.trainer.history.events)
+    epochs = max(1, acc.trainer.epoch) if stopped else acc.config.training.epochs
+    net, trainer, data, pooled = refit_pooled(acc.config, epochs)
+    metrics = {**acc.metrics, "test_error": pooled["test_error"],
+               "refit": {"examples": n_pool, "epochs": epochs,
+                         "train_error": pooled["train_error"]}}
+    return net, trainer, data, metrics, (
+        f"final model: round {acc.n}'s config refit on the {n_pool} pooled train + dev "
+        f"examples for {epochs} epochs, without early stopping (the folds judged the config; "
+        "the dev set is now training data)")
+
+
 def _finish(state: Rounds, targets: dict, judged_by: str = "") -> RecipeResult:
     """Save the accepted model like a run, with recipe.json and the report."""
     acc = state.accepted
     run_dir = prepare_run_dir(state.run_dir, force=True)  # checked before training
     tol = state.tolerances(acc.metrics["dev_error"])
+    net, trainer, data, metrics, refit = _final_model(state)
+    if refit:
+        state.say(refit)
     diag = diagnose(train_error=acc.metrics["train_error"], dev_error=acc.metrics["dev_error"],
                     human_error=acc.config.data.human_error,
-                    test_error=acc.metrics["test_error"], **tol)
+                    test_error=metrics["test_error"], **tol)
     targets = {"avoidable_bias": tol["bias_tolerance"], "variance": tol["variance_tolerance"],
                **targets}
-    run_result = save_run(run_dir, acc.config, state.data, acc.net, acc.trainer,
-                          metrics=acc.metrics, diagnosis=diag,
-                          start=state.budget.start)
+    run_result = save_run(run_dir, acc.config, data, net, trainer, metrics=metrics,
+                          diagnosis=diag, start=state.budget.start)
     more = _more_data(state)
     narrative = [judged_by] if judged_by else []
     narrative += [r.narrative for r in state.rounds]
     narrative += [f"warning: {w}" for w in state.warnings]
     narrative += [more["text"]] if more else []
+    narrative += [refit] if refit else []
     cv = acc.metrics.get("cv_error")
     narrative.append(f"best: round {acc.n} with dev error {acc.metrics['dev_error']:.1%}"
                      + ("" if cv is None else f", cross-validated error {cv:.2%}"))

@@ -17,7 +17,39 @@ from deeprecipe.errors import ConfigError
 from deeprecipe.runs.config import Config
 from deeprecipe.runs.prepare import PreparedData, prepare_data
 
-__all__ = ["kfold_data", "mean_metrics"]
+__all__ = ["kfold_data", "mean_metrics", "pooled_data"]
+
+
+def _pooled(config: Config) -> tuple[PreparedData, np.ndarray, np.ndarray]:
+    """(the run's data unstandardized, its train + dev rows pooled X, y): small data, in
+    memory."""
+    raw_split = dataclasses.replace(config.split, standardize=False)
+    base = prepare_data(dataclasses.replace(config, split=raw_split), check_distribution=False)
+    X = np.concatenate([base.X_train[:], base.X_dev[:]])
+    return base, X, np.concatenate([base.y_train, base.y_dev])
+
+
+def _standardized(config: Config, X_train: np.ndarray, others: list) -> tuple:
+    """(Standardizer fit on X_train or None, X_train and ``others`` transformed by it)."""
+    if not config.split.standardize:
+        return None, X_train, others
+    standardizer = dd.Standardizer().fit(X_train)
+    return standardizer, standardizer.transform(X_train), [
+        None if X is None else standardizer.transform(X) for X in others]
+
+
+def pooled_data(config: Config) -> PreparedData:
+    """The run's train + dev rows as one training set (a Standardizer fit on them), for a
+    final model refit once cross-validation has judged its config. Its dev set is the run's
+    dev rows, now inside the training set: it monitors training, it estimates nothing."""
+    base, X, y = _pooled(config)
+    standardizer, X, (X_dev, X_test) = _standardized(config, X, [X[len(base.y_train):],
+                                                                 base.X_test])
+    summary = {**base.split_summary, "train": len(X), "dev": len(base.y_dev),
+               "mode": f"refit on train + dev ({len(X)} examples; the dev rows are inside "
+                       "the training set)"}
+    return dataclasses.replace(base, X_train=X, y_train=y, X_dev=X_dev, X_test=X_test,
+                               standardizer=standardizer, split_summary=summary)
 
 
 def kfold_data(config: Config, k: int | None = None) -> list[PreparedData]:
@@ -36,10 +68,7 @@ def kfold_data(config: Config, k: int | None = None) -> list[PreparedData]:
     k = config.split.folds if k is None else k
     if k is None or isinstance(k, bool) or not isinstance(k, int) or k < 2:
         raise ConfigError(f"split.folds must be an int >= 2, got {k!r}")
-    raw_split = dataclasses.replace(config.split, standardize=False)
-    base = prepare_data(dataclasses.replace(config, split=raw_split), check_distribution=False)
-    X = np.concatenate([base.X_train[:], base.X_dev[:]])  # small data: in memory
-    y = np.concatenate([base.y_train, base.y_dev])
+    base, X, y = _pooled(config)
     if base.task == "classification":
         smallest = int(np.bincount(y).min())
         if smallest < k:
@@ -50,12 +79,8 @@ def kfold_data(config: Config, k: int | None = None) -> list[PreparedData]:
         cut = KFold(k, shuffle=True, random_state=config.seed).split(X)
     folds = []
     for i, (train, dev) in enumerate(cut):
-        X_train, X_dev, X_test = X[train], X[dev], base.X_test
-        standardizer = None
-        if config.split.standardize:
-            standardizer = dd.Standardizer().fit(X_train)
-            X_train, X_dev = standardizer.transform(X_train), standardizer.transform(X_dev)
-            X_test = None if X_test is None else standardizer.transform(X_test)
+        standardizer, X_train, (X_dev, X_test) = _standardized(config, X[train],
+                                                               [X[dev], base.X_test])
         summary = {**base.split_summary, "train": len(train), "dev": len(dev),
                    "mode": f"fold {i + 1} of {k} (cross-validation over {len(X)} examples)",
                    "fold": i + 1, "folds": k}
