@@ -30,7 +30,8 @@ from deeprecipe.runs.evaluate import evaluate
 from deeprecipe.runs.folds import kfold_data, pooled_data
 from deeprecipe.runs.prepare import PreparedData
 
-__all__ = ["cross_validated_error", "refit_pooled", "check_folds", "resolve_folds", "AUTO_FOLDS", "AUTO_MAX_DEV"]
+__all__ = ["cross_validated_error", "refit_pooled", "check_folds", "resolve_folds", "AUTO_FOLDS",
+           "AUTO_MAX_DEV"]
 
 AUTO_FOLDS = 5       # folds of "auto"
 AUTO_MAX_DEV = 1000  # dev examples below which "auto" cross-validates
