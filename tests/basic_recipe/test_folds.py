@@ -117,7 +117,7 @@ def test_with_folds_the_final_model_is_refit_on_train_and_dev(tmp_path):
     config = dataclasses.replace(_config("moons", [8], 20),
                                  data=DataConfig(dataset="moons", n_samples=150))
     result, doc = _run(config, tmp_path / "run", max_rounds=1, folds=5)
-    net, _, data, metrics = refit_pooled(result.final_config, 20)
+    net, _, data, metrics = refit_pooled(result.final_config)
     saved = result.result.network
     assert all(np.array_equal(saved.params[k], net.params[k]) for k in net.params)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text("utf-8"))

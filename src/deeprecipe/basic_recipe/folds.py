@@ -30,8 +30,8 @@ from deeprecipe.runs.evaluate import evaluate
 from deeprecipe.runs.folds import kfold_data, pooled_data
 from deeprecipe.runs.prepare import PreparedData
 
-__all__ = ["cross_validated_error", "refit_pooled", "check_folds", "resolve_folds", "AUTO_FOLDS",
-           "AUTO_MAX_DEV"]
+__all__ = ["cross_validated_error", "refit_pooled", "as_trained", "check_folds",
+           "resolve_folds", "AUTO_FOLDS", "AUTO_MAX_DEV"]
 
 AUTO_FOLDS = 5       # folds of "auto"
 AUTO_MAX_DEV = 1000  # dev examples below which "auto" cross-validates
@@ -98,12 +98,21 @@ def cross_validated_error(config: Config, data: PreparedData, folds: int, *,
     return wrong / m, m, None if missed is None else frozenset(missed)
 
 
-def refit_pooled(config: Config, epochs: int) -> tuple[object, object, PreparedData, dict]:
-    """(network, trainer, data, metrics) of ``config`` trained for ``epochs`` epochs on the
-    pooled train + dev rows (``runs.folds.pooled_data``), without early stopping: the dev rows
-    are inside its training set, so its test error is the one estimate it has."""
+def as_trained(config: Config, trainer) -> Config:
+    """``config`` as its round trained it: a round cut by the budget ran ``trainer.epoch``
+    epochs, and its folds and its refit train as many."""
+    if not any(e["kind"] == "budget" for e in trainer.history.events):
+        return config
+    return dataclasses.replace(config, training=dataclasses.replace(
+        config.training, epochs=max(1, trainer.epoch)))
+
+
+def refit_pooled(config: Config) -> tuple[object, object, PreparedData, dict]:
+    """(network, trainer, data, metrics) of ``config`` trained for its epochs on the pooled
+    train + dev rows (``runs.folds.pooled_data``), without early stopping: the dev rows are
+    inside its training set, so its test error is the one estimate it has."""
     cfg = dataclasses.replace(config, training=dataclasses.replace(
-        config.training, epochs=epochs, early_stopping=False))
+        config.training, early_stopping=False))
     data = pooled_data(cfg)
     net, trainer = fit(cfg, data)
     return net, trainer, data, evaluate(net, data)

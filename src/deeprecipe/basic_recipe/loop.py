@@ -33,7 +33,7 @@ from rich.console import Console
 from deeprecipe._io import load_json, write_json_atomic
 from deeprecipe._validation import check_in_range, check_int, check_workers
 from deeprecipe.basic_recipe.budget import Budget
-from deeprecipe.basic_recipe.folds import check_folds, refit_pooled, resolve_folds
+from deeprecipe.basic_recipe.folds import as_trained, check_folds, refit_pooled, resolve_folds
 from deeprecipe.basic_recipe.more_data import more_data_estimate
 from deeprecipe.basic_recipe.rounds import RecipeRound, Rounds
 from deeprecipe.basic_recipe.searches import search_data
@@ -291,9 +291,9 @@ def _final_model(state: Rounds) -> tuple:
     if state.budget.left < acc.seconds / (state.folds + 1):  # one training of its config
         return (*own[:4], f"final model: round {acc.n}'s own (no time left to refit it on the "
                           f"{n_pool} pooled train + dev examples)")
-    stopped = any(e["kind"] == "budget" for e in acc.trainer.history.events)
-    epochs = max(1, acc.trainer.epoch) if stopped else acc.config.training.epochs
-    net, trainer, data, pooled = refit_pooled(acc.config, epochs)
+    config = as_trained(acc.config, acc.trainer)
+    epochs = config.training.epochs
+    net, trainer, data, pooled = refit_pooled(config)
     metrics = {**acc.metrics, "test_error": pooled["test_error"],
                "refit": {"examples": n_pool, "epochs": epochs,
                          "train_error": pooled["train_error"]}}

@@ -25,7 +25,7 @@ from pathlib import Path
 from rich.console import Console
 
 from deeprecipe.basic_recipe.budget import Budget, StopAtDeadline
-from deeprecipe.basic_recipe.folds import cross_validated_error
+from deeprecipe.basic_recipe.folds import as_trained, cross_validated_error
 from deeprecipe.basic_recipe.readings import (
     CurveReading,
     beats,
@@ -255,12 +255,8 @@ class Rounds:
         stopped = any(e["kind"] == "early_stopping" for e in trainer.history.events)
         cv_wrong = None
         if self.folds:  # judged by k-fold cross-validation over the pooled train + dev sets
-            cv_cfg = cfg  # a round cut by the budget: its folds train as many epochs as it did
-            if any(e["kind"] == "budget" for e in trainer.history.events):
-                cv_cfg = dataclasses.replace(cfg, training=dataclasses.replace(
-                    cfg.training, epochs=max(1, trainer.epoch)))
             metrics["cv_error"], self.n_judge, cv_wrong = cross_validated_error(
-                cv_cfg, self.data, self.folds, deadline=cv_deadline)
+                as_trained(cfg, trainer), self.data, self.folds, deadline=cv_deadline)
         diag = diagnose(train_error=best_train, dev_error=metrics["dev_error"],
                         human_error=cfg.data.human_error, test_error=metrics["test_error"],
                         **self.tolerances(metrics["dev_error"]))
